@@ -1,0 +1,56 @@
+//! `sigil`: every capability of the Sigil stack at a shell prompt.
+//!
+//! Each area of the stack has its own module with a clap subcommand enum and
+//! a `run` function returning the process exit code.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Sigil: the security stack of a SIP endpoint device.
+#[derive(Debug, Parser)]
+#[command(name = "sigil", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    area: Area,
+}
+
+#[derive(Debug, Subcommand)]
+enum Area {
+    /// List the SRTP crypto suites this build supports, with key, salt and tag lengths.
+    Suites,
+}
+
+fn suites() -> anyhow::Result<ExitCode> {
+    println!(
+        "{:<26} {:>9} {:>10} {:>12} {:>13}",
+        "suite", "key bits", "salt bits", "SRTP tag", "SRTCP tag"
+    );
+    for suite in sigil_srtp::Suite::ALL {
+        println!(
+            "{:<26} {:>9} {:>10} {:>9} bit {:>10} bit",
+            suite.name(),
+            suite.key_len() * 8,
+            suite.salt_len() * 8,
+            suite.rtp_tag_len() * 8,
+            suite.rtcp_tag_len() * 8
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let result: anyhow::Result<ExitCode> = match cli.area {
+        Area::Suites => suites(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
