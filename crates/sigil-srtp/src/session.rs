@@ -1,0 +1,930 @@
+//! SRTP/SRTCP sessions: one direction, one policy, per-SSRC streams.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use subtle::ConstantTimeEq;
+
+use crate::buffer::PacketBuffer;
+use crate::crypto::{Kdf, Kind, SessionKeys};
+use crate::policy::{Policy, Ssrc};
+use crate::replay::{Refusal, ReplayWindow};
+use crate::{SrtpError, Suite};
+
+/// Whether a session protects (sends) or unprotects (receives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Built by [`Session::outbound`]: `protect_*` only.
+    Outbound,
+    /// Built by [`Session::inbound`]: `unprotect_*` only.
+    Inbound,
+}
+
+impl Direction {
+    fn name(self) -> &'static str {
+        match self {
+            Direction::Outbound => "outbound",
+            Direction::Inbound => "inbound",
+        }
+    }
+}
+
+const SRTCP_TAG_LEN: usize = 10;
+const SRTCP_INDEX_LEN: usize = 4;
+const SRTCP_MAX_INDEX: u64 = 1 << 31;
+const RTP_HEADER_LEN: usize = 12;
+const RTCP_HEADER_LEN: usize = 8;
+
+/// One master key with its derived session keys and usage counters.
+struct KeySlot {
+    mki: [u8; 4],
+    kdf: Kdf,
+    rtp: SessionKeys,
+    rtcp: SessionKeys,
+    srtp_used: u64,
+    srtcp_used: u64,
+}
+
+/// Session keys re-derived for a non-zero key derivation rate.
+struct Derived {
+    slot: usize,
+    r: u64,
+    keys: SessionKeys,
+}
+
+/// The state of one SSRC.
+struct Stream {
+    ssrc: u32,
+    /// Accepted (or, outbound, sent) SRTP indices; its top is ROC ‖ s_l.
+    rtp: ReplayWindow,
+    /// ROC assumed before the first packet (set by [`Session::set_roc`]).
+    roc_hint: u32,
+    /// Inbound: accepted SRTCP indices.
+    rtcp: ReplayWindow,
+    /// Outbound: the next SRTCP index to send.
+    rtcp_next: u64,
+    rtp_derived: Option<Box<Derived>>,
+    rtcp_derived: Option<Box<Derived>>,
+}
+
+impl Stream {
+    fn new(ssrc: u32, window: usize) -> Stream {
+        Stream {
+            ssrc,
+            rtp: ReplayWindow::new(window),
+            roc_hint: 0,
+            rtcp: ReplayWindow::new(window),
+            rtcp_next: 0,
+            rtp_derived: None,
+            rtcp_derived: None,
+        }
+    }
+}
+
+/// RFC 3711 Appendix A: the index of a packet with sequence number `seq`
+/// given the highest index seen so far (`None` before the first packet, when
+/// `roc_hint` is the roll-over counter to assume). `None` when the estimate
+/// falls before index 0 or past 2^48.
+#[inline]
+fn estimate_index(top: Option<u64>, roc_hint: u32, seq: u16) -> Option<u64> {
+    let Some(top) = top else {
+        return Some((u64::from(roc_hint) << 16) | u64::from(seq));
+    };
+    let roc = top >> 16;
+    let s_l = (top & 0xffff) as u16;
+    let v = if s_l < 0x8000 {
+        if u32::from(seq) > u32::from(s_l) + 0x8000 {
+            roc.checked_sub(1)?
+        } else {
+            roc
+        }
+    } else if u32::from(s_l) - 0x8000 > u32::from(seq) {
+        roc + 1
+    } else {
+        roc
+    };
+    if v > u64::from(u32::MAX) {
+        return None;
+    }
+    Some((v << 16) | u64::from(seq))
+}
+
+/// Parses an RTP header: (header length, sequence number, SSRC).
+#[inline]
+fn rtp_header(packet: &[u8]) -> Result<(usize, u16, u32), SrtpError> {
+    let (Some(&first), Some(seq), Some(ssrc)) =
+        (packet.first(), packet.get(2..4), packet.get(8..12))
+    else {
+        return Err(SrtpError::TooShort {
+            len: packet.len(),
+            needed: RTP_HEADER_LEN,
+        });
+    };
+    if first >> 6 != 2 {
+        return Err(SrtpError::BadHeader {
+            kind: "RTP",
+            reason: "version is not 2",
+        });
+    }
+    let seq = u16::from_be_bytes([seq[0], seq[1]]);
+    let ssrc = u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]);
+    let mut len = RTP_HEADER_LEN + 4 * usize::from(first & 0x0f);
+    if first & 0x10 != 0 {
+        let Some(ext) = packet.get(len + 2..len + 4) else {
+            return Err(SrtpError::BadHeader {
+                kind: "RTP",
+                reason: "header extension runs past the end of the packet",
+            });
+        };
+        len += 4 + 4 * usize::from(u16::from_be_bytes([ext[0], ext[1]]));
+    }
+    if len > packet.len() {
+        return Err(SrtpError::BadHeader {
+            kind: "RTP",
+            reason: "CSRC list or header extension runs past the end of the packet",
+        });
+    }
+    Ok((len, seq, ssrc))
+}
+
+/// Parses the fixed RTCP header: the sender SSRC.
+#[inline]
+fn rtcp_ssrc(packet: &[u8]) -> Result<u32, SrtpError> {
+    let (Some(&first), Some(ssrc)) = (packet.first(), packet.get(4..8)) else {
+        return Err(SrtpError::TooShort {
+            len: packet.len(),
+            needed: RTCP_HEADER_LEN,
+        });
+    };
+    if first >> 6 != 2 {
+        return Err(SrtpError::BadHeader {
+            kind: "RTCP",
+            reason: "version is not 2",
+        });
+    }
+    Ok(u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]))
+}
+
+fn refusal(refusal: Refusal, ssrc: u32, index: u64) -> SrtpError {
+    match refusal {
+        Refusal::Replayed => SrtpError::Replayed { ssrc, index },
+        Refusal::TooOld => SrtpError::TooOld { ssrc, index },
+    }
+}
+
+/// An SRTP/SRTCP session for one direction: it protects outgoing packets
+/// ([`Session::outbound`]) or unprotects incoming ones ([`Session::inbound`]).
+///
+/// A session holds one stream per SSRC (roll-over counter, replay window,
+/// SRTCP index). With [`Ssrc::Any`] a stream is created on the first packet of
+/// each SSRC (inbound: only once that packet has authenticated), up to
+/// [`Policy::with_max_streams`]. Session keys are derived once when the
+/// session is built (and again every `kdr` packets with a non-zero key
+/// derivation rate); the AES key schedules and HMAC pad states are kept, so a
+/// packet costs only its AES-CM keystream and HMAC-SHA1 compressions.
+///
+/// The packet methods never allocate, except when a new stream is created.
+/// Every key is wiped when the session is dropped; `Debug` shows no key bytes.
+///
+/// ```
+/// use sigil_srtp::{MasterKey, Policy, Session, Suite};
+/// let suite = Suite::AesCm128HmacSha1_80;
+/// let key = MasterKey::from_inline(suite, &[7; 30])?;
+/// let mut tx = Session::outbound(Policy::new(suite, key.clone()))?;
+/// let mut rx = Session::inbound(Policy::new(suite, key))?;
+///
+/// let mut packet = vec![0x80, 0, 0, 1, 0, 0, 0, 0, 0xde, 0xca, 0xfb, 0xad];
+/// packet.extend_from_slice(b"hello");
+/// let plain = packet.clone();
+/// tx.protect_rtp(&mut packet)?;
+/// assert_eq!(packet.len(), plain.len() + tx.rtp_overhead());
+/// rx.unprotect_rtp(&mut packet)?;
+/// assert_eq!(packet, plain);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Session {
+    direction: Direction,
+    suite: Suite,
+    ssrc: Ssrc,
+    rtp_tag_len: usize,
+    mki_len: usize,
+    window: usize,
+    /// log2 of the key derivation rate, or `None` for KDR 0.
+    kdr_shift: Option<u32>,
+    max_streams: usize,
+    srtp_lifetime: u64,
+    srtcp_lifetime: u64,
+    keys: Vec<KeySlot>,
+    active: usize,
+    streams: Vec<Stream>,
+    by_ssrc: HashMap<u32, usize>,
+    last: usize,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("direction", &self.direction)
+            .field("suite", &self.suite)
+            .field("ssrc", &self.ssrc)
+            .field("master_keys", &self.keys.len())
+            .field("mki_len", &self.mki_len)
+            .field("replay_window", &self.window)
+            .field("streams", &self.streams.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session that protects packets sent with `policy`.
+    pub fn outbound(policy: Policy) -> Result<Session, SrtpError> {
+        Session::build(policy, Direction::Outbound)
+    }
+
+    /// A session that unprotects packets received with `policy`.
+    pub fn inbound(policy: Policy) -> Result<Session, SrtpError> {
+        Session::build(policy, Direction::Inbound)
+    }
+
+    fn build(policy: Policy, direction: Direction) -> Result<Session, SrtpError> {
+        policy.validate()?;
+        let suite = policy.suite;
+        let keys = policy
+            .keys
+            .iter()
+            .map(|key| {
+                let kdf = Kdf::new(suite, key.key(), key.salt());
+                let mut mki = [0u8; 4];
+                if let Some(m) = key.mki() {
+                    mki[..m.len()].copy_from_slice(m);
+                }
+                KeySlot {
+                    mki,
+                    rtp: kdf.session_keys(Kind::Srtp, 0),
+                    rtcp: kdf.session_keys(Kind::Srtcp, 0),
+                    kdf,
+                    srtp_used: 0,
+                    srtcp_used: 0,
+                }
+            })
+            .collect();
+        let mut session = Session {
+            direction,
+            suite,
+            ssrc: policy.ssrc,
+            rtp_tag_len: suite.rtp_tag_len(),
+            mki_len: policy.mki_len(),
+            window: policy.replay_window,
+            kdr_shift: (policy.kdr != 0).then(|| policy.kdr.trailing_zeros()),
+            max_streams: policy.max_streams,
+            srtp_lifetime: policy.srtp_lifetime,
+            srtcp_lifetime: policy.srtcp_lifetime,
+            keys,
+            active: 0,
+            streams: Vec::new(),
+            by_ssrc: HashMap::new(),
+            last: 0,
+        };
+        if let Ssrc::Specific(ssrc) = policy.ssrc {
+            session.add_stream(ssrc);
+        }
+        Ok(session)
+    }
+
+    /// Whether this session protects or unprotects.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    /// Bytes `protect_rtp` appends: MKI plus SRTP tag.
+    pub fn rtp_overhead(&self) -> usize {
+        self.mki_len + self.rtp_tag_len
+    }
+
+    /// Bytes `protect_rtcp` appends: E flag and SRTCP index, MKI and the
+    /// 80-bit tag.
+    pub fn rtcp_overhead(&self) -> usize {
+        SRTCP_INDEX_LEN + self.mki_len + SRTCP_TAG_LEN
+    }
+
+    /// How many SSRC streams the session holds.
+    pub fn stream_count(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Chooses which master key (by position in the policy) protects from
+    /// now on (outbound sessions; inbound ones follow each packet's MKI).
+    pub fn select_key(&mut self, index: usize) -> Result<(), SrtpError> {
+        if index >= self.keys.len() {
+            return Err(SrtpError::UnknownMki { mki: Vec::new() });
+        }
+        self.active = index;
+        Ok(())
+    }
+
+    /// Chooses the master key whose MKI is `mki` for protecting.
+    pub fn select_key_by_mki(&mut self, mki: &[u8]) -> Result<(), SrtpError> {
+        let index = self
+            .keys
+            .iter()
+            .position(|slot| mki.len() == self.mki_len && slot.mki[..self.mki_len] == *mki)
+            .ok_or_else(|| SrtpError::UnknownMki { mki: mki.to_vec() })?;
+        self.active = index;
+        Ok(())
+    }
+
+    /// The roll-over counter of `ssrc`: the ROC of the highest packet index
+    /// seen (or the value set with [`Session::set_roc`] before any packet).
+    /// `None` when the session has no stream for `ssrc`.
+    pub fn roc(&self, ssrc: u32) -> Option<u32> {
+        let stream = self.streams.get(*self.by_ssrc.get(&ssrc)?)?;
+        Some(match stream.rtp.top() {
+            Some(top) => (top >> 16) as u32,
+            None => stream.roc_hint,
+        })
+    }
+
+    /// Sets the roll-over counter of `ssrc`, for a late joiner that learns it
+    /// out of band (creating the stream if needed). On a stream that has
+    /// already seen packets this keeps the highest sequence number, replaces
+    /// its ROC and forgets the replay history.
+    pub fn set_roc(&mut self, ssrc: u32, roc: u32) -> Result<(), SrtpError> {
+        let index = self.stream_index(ssrc, true)?;
+        if let Some(stream) = self.streams.get_mut(index) {
+            match stream.rtp.top() {
+                Some(top) => stream
+                    .rtp
+                    .reset(Some((u64::from(roc) << 16) | (top & 0xffff))),
+                None => stream.roc_hint = roc,
+            }
+        }
+        Ok(())
+    }
+
+    /// Packets protected (outbound) or accepted (inbound) so far with master
+    /// key `index`: (SRTP, SRTCP).
+    pub fn key_usage(&self, index: usize) -> Option<(u64, u64)> {
+        self.keys
+            .get(index)
+            .map(|slot| (slot.srtp_used, slot.srtcp_used))
+    }
+
+    fn add_stream(&mut self, ssrc: u32) -> usize {
+        let index = self.streams.len();
+        self.streams.push(Stream::new(ssrc, self.window));
+        self.by_ssrc.insert(ssrc, index);
+        index
+    }
+
+    #[inline]
+    fn find_stream(&mut self, ssrc: u32) -> Option<usize> {
+        if self.streams.get(self.last).is_some_and(|s| s.ssrc == ssrc) {
+            return Some(self.last);
+        }
+        let found = self.by_ssrc.get(&ssrc).copied();
+        if let Some(index) = found {
+            self.last = index;
+        }
+        found
+    }
+
+    /// The stream for `ssrc`, checked against the policy; created if `create`.
+    #[inline]
+    fn stream_index(&mut self, ssrc: u32, create: bool) -> Result<usize, SrtpError> {
+        if let Ssrc::Specific(expected) = self.ssrc {
+            if expected != ssrc {
+                return Err(SrtpError::SsrcMismatch {
+                    expected,
+                    got: ssrc,
+                });
+            }
+        }
+        if let Some(index) = self.find_stream(ssrc) {
+            return Ok(index);
+        }
+        if self.streams.len() >= self.max_streams {
+            return Err(SrtpError::StreamLimit {
+                limit: self.max_streams,
+            });
+        }
+        if !create {
+            return Err(SrtpError::StreamLimit {
+                limit: self.max_streams,
+            });
+        }
+        let index = self.add_stream(ssrc);
+        self.last = index;
+        Ok(index)
+    }
+
+    fn check_direction(&self, wanted: Direction) -> Result<(), SrtpError> {
+        if self.direction == wanted {
+            Ok(())
+        } else {
+            Err(SrtpError::WrongDirection {
+                direction: self.direction.name(),
+            })
+        }
+    }
+
+    /// The key slot named by the MKI at `mki` (the first slot without MKI).
+    #[inline]
+    fn slot_for_mki(&self, mki: &[u8]) -> Result<usize, SrtpError> {
+        if self.mki_len == 0 {
+            return Ok(0);
+        }
+        self.keys
+            .iter()
+            .position(|slot| slot.mki[..self.mki_len] == *mki)
+            .ok_or_else(|| SrtpError::UnknownMki { mki: mki.to_vec() })
+    }
+
+    #[inline]
+    fn r_of(&self, index: u64) -> u64 {
+        self.kdr_shift.map_or(0, |shift| index >> shift)
+    }
+
+    // ---------------------------------------------------------------- SRTP
+
+    /// Protects the RTP packet in `buf[..len]` in place, writing the MKI and
+    /// tag after it; `buf` must have [`Session::rtp_overhead`] spare bytes.
+    /// Returns the SRTP packet length.
+    pub fn protect_rtp_slice(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
+        self.check_direction(Direction::Outbound)?;
+        let packet = buf.get(..len).ok_or(SrtpError::BufferTooSmall {
+            needed: len,
+            available: buf.len(),
+        })?;
+        let (header_len, seq, ssrc) = rtp_header(packet)?;
+        let total = len + self.mki_len + self.rtp_tag_len;
+        if buf.len() < total {
+            return Err(SrtpError::BufferTooSmall {
+                needed: total,
+                available: buf.len(),
+            });
+        }
+        let si = self.stream_index(ssrc, true)?;
+        let slot_index = self.active;
+        let r_shift = self.kdr_shift;
+        let (Some(slot), Some(stream)) = (self.keys.get_mut(slot_index), self.streams.get_mut(si))
+        else {
+            return Err(SrtpError::NoMasterKey);
+        };
+        if slot.srtp_used >= self.srtp_lifetime {
+            return Err(SrtpError::LifetimeExhausted {
+                kind: "SRTP",
+                packets: self.srtp_lifetime,
+            });
+        }
+        let index = estimate_index(stream.rtp.top(), stream.roc_hint, seq).ok_or(
+            SrtpError::LifetimeExhausted {
+                kind: "SRTP",
+                packets: 1 << 48,
+            },
+        )?;
+        stream
+            .rtp
+            .check(index)
+            .map_err(|why| refusal(why, ssrc, index))?;
+        let r = r_shift.map_or(0, |shift| index >> shift);
+        let keys = if r == 0 {
+            &slot.rtp
+        } else {
+            let fresh = !matches!(&stream.rtp_derived, Some(d) if d.slot == slot_index && d.r == r);
+            if fresh {
+                stream.rtp_derived = Some(Box::new(Derived {
+                    slot: slot_index,
+                    r,
+                    keys: slot.kdf.session_keys(Kind::Srtp, r),
+                }));
+            }
+            match &stream.rtp_derived {
+                Some(d) => &d.keys,
+                None => &slot.rtp,
+            }
+        };
+        let iv = keys.iv(ssrc, index);
+        let (head, trailer) = buf.split_at_mut(len);
+        if let Some(payload) = head.get_mut(header_len..) {
+            keys.cipher.apply_keystream(&iv, payload);
+        }
+        let roc = ((index >> 16) as u32).to_be_bytes();
+        let tag = keys.auth.mac(head, &roc);
+        let (mki, tag_out) = trailer.split_at_mut(self.mki_len);
+        mki.copy_from_slice(&slot.mki[..self.mki_len]);
+        if let (Some(out), Some(t)) = (
+            tag_out.get_mut(..self.rtp_tag_len),
+            tag.get(..self.rtp_tag_len),
+        ) {
+            out.copy_from_slice(t);
+        }
+        stream.rtp.accept(index);
+        slot.srtp_used += 1;
+        Ok(total)
+    }
+
+    /// Unprotects the SRTP packet filling `buf` in place: checks replay and
+    /// the tag, then decrypts. Returns the RTP packet length (the MKI and tag
+    /// are left behind it). On error `buf` is unchanged.
+    pub fn unprotect_rtp_slice(&mut self, buf: &mut [u8]) -> Result<usize, SrtpError> {
+        self.check_direction(Direction::Inbound)?;
+        let len = buf.len();
+        let trailer = self.mki_len + self.rtp_tag_len;
+        let (header_len, seq, ssrc) = rtp_header(buf)?;
+        if len < header_len + trailer {
+            return Err(SrtpError::TooShort {
+                len,
+                needed: header_len + trailer,
+            });
+        }
+        let end = len - trailer;
+        let slot_index = self.slot_for_mki(&buf[end..end + self.mki_len])?;
+        if let Ssrc::Specific(expected) = self.ssrc {
+            if expected != ssrc {
+                return Err(SrtpError::SsrcMismatch {
+                    expected,
+                    got: ssrc,
+                });
+            }
+        }
+        let existing = self.find_stream(ssrc);
+        if existing.is_none() && self.streams.len() >= self.max_streams {
+            return Err(SrtpError::StreamLimit {
+                limit: self.max_streams,
+            });
+        }
+        let Some(slot) = self.keys.get(slot_index) else {
+            return Err(SrtpError::NoMasterKey);
+        };
+        if slot.srtp_used >= self.srtp_lifetime {
+            return Err(SrtpError::LifetimeExhausted {
+                kind: "SRTP",
+                packets: self.srtp_lifetime,
+            });
+        }
+        let stream = existing.and_then(|i| self.streams.get(i));
+        let (top, hint) = stream.map_or((None, 0), |s| (s.rtp.top(), s.roc_hint));
+        let index = estimate_index(top, hint, seq).ok_or(SrtpError::TooOld {
+            ssrc,
+            index: u64::from(seq),
+        })?;
+        if let Some(stream) = stream {
+            stream
+                .rtp
+                .check(index)
+                .map_err(|why| refusal(why, ssrc, index))?;
+        }
+        let r = self.r_of(index);
+        let mut derived = None;
+        let keys = if r == 0 {
+            &slot.rtp
+        } else {
+            match stream.and_then(|s| s.rtp_derived.as_deref()) {
+                Some(d) if d.slot == slot_index && d.r == r => &d.keys,
+                _ => &*derived.insert(slot.kdf.session_keys(Kind::Srtp, r)),
+            }
+        };
+        let roc = ((index >> 16) as u32).to_be_bytes();
+        let tag = keys.auth.mac(&buf[..end], &roc);
+        let received = &buf[end + self.mki_len..];
+        if !bool::from(tag[..self.rtp_tag_len].ct_eq(received)) {
+            return Err(SrtpError::AuthFailed { ssrc });
+        }
+        let iv = keys.iv(ssrc, index);
+        keys.cipher.apply_keystream(&iv, &mut buf[header_len..end]);
+        // Authentic: now, and only now, move the stream's state.
+        let si = match existing {
+            Some(i) => i,
+            None => self.stream_index(ssrc, true)?,
+        };
+        if let Some(stream) = self.streams.get_mut(si) {
+            stream.rtp.accept(index);
+            if let Some(keys) = derived {
+                if stream.rtp_derived.as_ref().is_none_or(|d| d.r < r) {
+                    stream.rtp_derived = Some(Box::new(Derived {
+                        slot: slot_index,
+                        r,
+                        keys,
+                    }));
+                }
+            }
+        }
+        if let Some(slot) = self.keys.get_mut(slot_index) {
+            slot.srtp_used += 1;
+        }
+        Ok(end)
+    }
+
+    /// Protects the RTP packet in `packet` in place, appending MKI and tag.
+    /// No allocation when `packet` has [`Session::rtp_overhead`] spare
+    /// capacity. On error `packet` is unchanged.
+    pub fn protect_rtp<B: PacketBuffer + ?Sized>(
+        &mut self,
+        packet: &mut B,
+    ) -> Result<(), SrtpError> {
+        let len = packet.packet_len();
+        packet.set_packet_len(len + self.rtp_overhead());
+        match self.protect_rtp_slice(packet.packet_bytes(), len) {
+            Ok(n) => {
+                packet.set_packet_len(n);
+                Ok(())
+            }
+            Err(e) => {
+                packet.set_packet_len(len);
+                Err(e)
+            }
+        }
+    }
+
+    /// Unprotects the SRTP packet in `packet` in place, truncating MKI and
+    /// tag. On error `packet` is unchanged.
+    pub fn unprotect_rtp<B: PacketBuffer + ?Sized>(
+        &mut self,
+        packet: &mut B,
+    ) -> Result<(), SrtpError> {
+        let n = self.unprotect_rtp_slice(packet.packet_bytes())?;
+        packet.set_packet_len(n);
+        Ok(())
+    }
+
+    /// Protects `packet` into `out` (which needs `packet.len()` +
+    /// [`Session::rtp_overhead`] bytes); returns the SRTP length.
+    pub fn protect_rtp_into(&mut self, packet: &[u8], out: &mut [u8]) -> Result<usize, SrtpError> {
+        let dst = out
+            .get_mut(..packet.len())
+            .ok_or(SrtpError::BufferTooSmall {
+                needed: packet.len() + self.mki_len + self.rtp_tag_len,
+                available: 0,
+            })?;
+        dst.copy_from_slice(packet);
+        self.protect_rtp_slice(out, packet.len())
+    }
+
+    /// Unprotects `packet` into `out` (which needs `packet.len()` bytes);
+    /// returns the RTP length.
+    pub fn unprotect_rtp_into(
+        &mut self,
+        packet: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SrtpError> {
+        let available = out.len();
+        let dst = out
+            .get_mut(..packet.len())
+            .ok_or(SrtpError::BufferTooSmall {
+                needed: packet.len(),
+                available,
+            })?;
+        dst.copy_from_slice(packet);
+        self.unprotect_rtp_slice(dst)
+    }
+
+    // --------------------------------------------------------------- SRTCP
+
+    /// Protects the RTCP compound packet in `buf[..len]` in place, appending
+    /// E flag ‖ SRTCP index, MKI and the 80-bit tag; `buf` must have
+    /// [`Session::rtcp_overhead`] spare bytes. Returns the SRTCP length.
+    pub fn protect_rtcp_slice(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
+        self.check_direction(Direction::Outbound)?;
+        let packet = buf.get(..len).ok_or(SrtpError::BufferTooSmall {
+            needed: len,
+            available: buf.len(),
+        })?;
+        let ssrc = rtcp_ssrc(packet)?;
+        let total = len + self.rtcp_overhead();
+        if buf.len() < total {
+            return Err(SrtpError::BufferTooSmall {
+                needed: total,
+                available: buf.len(),
+            });
+        }
+        let si = self.stream_index(ssrc, true)?;
+        let slot_index = self.active;
+        let r_shift = self.kdr_shift;
+        let (Some(slot), Some(stream)) = (self.keys.get_mut(slot_index), self.streams.get_mut(si))
+        else {
+            return Err(SrtpError::NoMasterKey);
+        };
+        if slot.srtcp_used >= self.srtcp_lifetime {
+            return Err(SrtpError::LifetimeExhausted {
+                kind: "SRTCP",
+                packets: self.srtcp_lifetime,
+            });
+        }
+        let index = stream.rtcp_next;
+        if index >= SRTCP_MAX_INDEX {
+            return Err(SrtpError::LifetimeExhausted {
+                kind: "SRTCP",
+                packets: SRTCP_MAX_INDEX,
+            });
+        }
+        let r = r_shift.map_or(0, |shift| index >> shift);
+        let keys = if r == 0 {
+            &slot.rtcp
+        } else {
+            let fresh =
+                !matches!(&stream.rtcp_derived, Some(d) if d.slot == slot_index && d.r == r);
+            if fresh {
+                stream.rtcp_derived = Some(Box::new(Derived {
+                    slot: slot_index,
+                    r,
+                    keys: slot.kdf.session_keys(Kind::Srtcp, r),
+                }));
+            }
+            match &stream.rtcp_derived {
+                Some(d) => &d.keys,
+                None => &slot.rtcp,
+            }
+        };
+        let iv = keys.iv(ssrc, index);
+        keys.cipher
+            .apply_keystream(&iv, &mut buf[RTCP_HEADER_LEN..len]);
+        let e_index = (0x8000_0000u32 | index as u32).to_be_bytes();
+        buf[len..len + SRTCP_INDEX_LEN].copy_from_slice(&e_index);
+        let tag = keys.auth.mac(&buf[..len + SRTCP_INDEX_LEN], &[]);
+        let mki_at = len + SRTCP_INDEX_LEN;
+        buf[mki_at..mki_at + self.mki_len].copy_from_slice(&slot.mki[..self.mki_len]);
+        buf[mki_at + self.mki_len..total].copy_from_slice(&tag[..SRTCP_TAG_LEN]);
+        stream.rtcp_next += 1;
+        slot.srtcp_used += 1;
+        Ok(total)
+    }
+
+    /// Unprotects the SRTCP packet filling `buf` in place. Returns the RTCP
+    /// length. On error `buf` is unchanged.
+    pub fn unprotect_rtcp_slice(&mut self, buf: &mut [u8]) -> Result<usize, SrtpError> {
+        self.check_direction(Direction::Inbound)?;
+        let len = buf.len();
+        let ssrc = rtcp_ssrc(buf)?;
+        let needed = RTCP_HEADER_LEN + self.rtcp_overhead();
+        if len < needed {
+            return Err(SrtpError::TooShort { len, needed });
+        }
+        let tag_at = len - SRTCP_TAG_LEN;
+        let mki_at = tag_at - self.mki_len;
+        let end = mki_at - SRTCP_INDEX_LEN;
+        let word = u32::from_be_bytes([buf[end], buf[end + 1], buf[end + 2], buf[end + 3]]);
+        let encrypted = word & 0x8000_0000 != 0;
+        let index = u64::from(word & 0x7fff_ffff);
+        let slot_index = self.slot_for_mki(&buf[mki_at..tag_at])?;
+        if let Ssrc::Specific(expected) = self.ssrc {
+            if expected != ssrc {
+                return Err(SrtpError::SsrcMismatch {
+                    expected,
+                    got: ssrc,
+                });
+            }
+        }
+        let existing = self.find_stream(ssrc);
+        if existing.is_none() && self.streams.len() >= self.max_streams {
+            return Err(SrtpError::StreamLimit {
+                limit: self.max_streams,
+            });
+        }
+        let Some(slot) = self.keys.get(slot_index) else {
+            return Err(SrtpError::NoMasterKey);
+        };
+        if slot.srtcp_used >= self.srtcp_lifetime {
+            return Err(SrtpError::LifetimeExhausted {
+                kind: "SRTCP",
+                packets: self.srtcp_lifetime,
+            });
+        }
+        let stream = existing.and_then(|i| self.streams.get(i));
+        if let Some(stream) = stream {
+            stream
+                .rtcp
+                .check(index)
+                .map_err(|why| refusal(why, ssrc, index))?;
+        }
+        let r = self.r_of(index);
+        let mut derived = None;
+        let keys = if r == 0 {
+            &slot.rtcp
+        } else {
+            match stream.and_then(|s| s.rtcp_derived.as_deref()) {
+                Some(d) if d.slot == slot_index && d.r == r => &d.keys,
+                _ => &*derived.insert(slot.kdf.session_keys(Kind::Srtcp, r)),
+            }
+        };
+        let tag = keys.auth.mac(&buf[..mki_at], &[]);
+        if !bool::from(tag[..SRTCP_TAG_LEN].ct_eq(&buf[tag_at..])) {
+            return Err(SrtpError::AuthFailed { ssrc });
+        }
+        if encrypted {
+            let iv = keys.iv(ssrc, index);
+            keys.cipher
+                .apply_keystream(&iv, &mut buf[RTCP_HEADER_LEN..end]);
+        }
+        let si = match existing {
+            Some(i) => i,
+            None => self.stream_index(ssrc, true)?,
+        };
+        if let Some(stream) = self.streams.get_mut(si) {
+            stream.rtcp.accept(index);
+            if let Some(keys) = derived {
+                if stream.rtcp_derived.as_ref().is_none_or(|d| d.r < r) {
+                    stream.rtcp_derived = Some(Box::new(Derived {
+                        slot: slot_index,
+                        r,
+                        keys,
+                    }));
+                }
+            }
+        }
+        if let Some(slot) = self.keys.get_mut(slot_index) {
+            slot.srtcp_used += 1;
+        }
+        Ok(end)
+    }
+
+    /// Protects the RTCP packet in `packet` in place, appending the SRTCP
+    /// trailer. On error `packet` is unchanged.
+    pub fn protect_rtcp<B: PacketBuffer + ?Sized>(
+        &mut self,
+        packet: &mut B,
+    ) -> Result<(), SrtpError> {
+        let len = packet.packet_len();
+        packet.set_packet_len(len + self.rtcp_overhead());
+        match self.protect_rtcp_slice(packet.packet_bytes(), len) {
+            Ok(n) => {
+                packet.set_packet_len(n);
+                Ok(())
+            }
+            Err(e) => {
+                packet.set_packet_len(len);
+                Err(e)
+            }
+        }
+    }
+
+    /// Unprotects the SRTCP packet in `packet` in place, truncating the
+    /// trailer. On error `packet` is unchanged.
+    pub fn unprotect_rtcp<B: PacketBuffer + ?Sized>(
+        &mut self,
+        packet: &mut B,
+    ) -> Result<(), SrtpError> {
+        let n = self.unprotect_rtcp_slice(packet.packet_bytes())?;
+        packet.set_packet_len(n);
+        Ok(())
+    }
+
+    /// Protects `packet` into `out` (which needs `packet.len()` +
+    /// [`Session::rtcp_overhead`] bytes); returns the SRTCP length.
+    pub fn protect_rtcp_into(&mut self, packet: &[u8], out: &mut [u8]) -> Result<usize, SrtpError> {
+        let dst = out
+            .get_mut(..packet.len())
+            .ok_or(SrtpError::BufferTooSmall {
+                needed: packet.len() + SRTCP_INDEX_LEN + self.mki_len + SRTCP_TAG_LEN,
+                available: 0,
+            })?;
+        dst.copy_from_slice(packet);
+        self.protect_rtcp_slice(out, packet.len())
+    }
+
+    /// Unprotects `packet` into `out` (which needs `packet.len()` bytes);
+    /// returns the RTCP length.
+    pub fn unprotect_rtcp_into(
+        &mut self,
+        packet: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SrtpError> {
+        let available = out.len();
+        let dst = out
+            .get_mut(..packet.len())
+            .ok_or(SrtpError::BufferTooSmall {
+                needed: packet.len(),
+                available,
+            })?;
+        dst.copy_from_slice(packet);
+        self.unprotect_rtcp_slice(dst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_estimation_follows_appendix_a() {
+        // Before any packet: the hinted ROC.
+        assert_eq!(estimate_index(None, 3, 7), Some((3 << 16) | 7));
+        // In order.
+        assert_eq!(estimate_index(Some(100), 0, 101), Some(101));
+        // Wrap forward: s_l high, seq low → ROC + 1.
+        assert_eq!(estimate_index(Some(0xfff0), 0, 0x0005), Some(0x1_0005));
+        // Late packet from before the wrap: s_l low, seq high → ROC − 1.
+        assert_eq!(estimate_index(Some(0x1_0005), 0, 0xfff0), Some(0xfff0));
+        // ... but not below index 0.
+        assert_eq!(estimate_index(Some(0x0005), 0, 0xfff0), None);
+        // Reorder without wrap.
+        assert_eq!(estimate_index(Some(0x2_8000), 0, 0x7fff), Some(0x2_7fff));
+        assert_eq!(estimate_index(Some(0x2_7fff), 0, 0x8000), Some(0x2_8000));
+        // At the very end of the index space the sender stops.
+        assert_eq!(estimate_index(Some(0xffff_ffff_fff0), 0, 0x0001), None);
+    }
+}
