@@ -1,1 +1,1293 @@
-//! The sans-IO SDP offer/answer negotiator implementing the SDP SRTP Offer policy (SPEC M3).
+//! The sans-IO SDP offer/answer negotiator implementing the SDP SRTP Offer
+//! policy (SPEC M2–M3): Disabled, Optional or Standard.
+//!
+//! The [`Negotiator`] knows nothing of SIP. The endpoint builds the SDP of its
+//! own offer or answer (addresses, ports, codecs) and hands it to the
+//! negotiator, which sets the RTP profile of each audio m-line, adds or removes
+//! `a=crypto` lines, and reports what was agreed:
+//!
+//! ```
+//! use sigil_srtp::negotiate::{basic_audio_sdp, Negotiator, OfferPolicy, SignalingTransport, SrtpConfig};
+//!
+//! let config = SrtpConfig::new(OfferPolicy::Optional, SignalingTransport::Tls);
+//! let mut alice = Negotiator::new(config.clone())?;
+//! let mut bob = Negotiator::new(config)?;
+//!
+//! let mut offer = basic_audio_sdp("192.0.2.1".parse()?, 4000, 1);
+//! alice.create_offer(&mut offer)?;
+//! let mut answer = basic_audio_sdp("192.0.2.2".parse()?, 5000, 2);
+//! let at_bob = bob.answer_offer(&offer, &mut answer)?;
+//! let at_alice = alice.accept_answer(&answer)?;
+//! assert_eq!(at_alice.summary(), "SRTP AES_256_CM_HMAC_SHA1_80, tag 1");
+//! assert_eq!(at_bob.summary(), at_alice.summary());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Rules, per audio m-line:
+//!
+//! - **Disabled** offers `RTP/AVP` without crypto and answers plain; an offer
+//!   that is SRTP-only (`RTP/SAVP`, `RTP/SAVPF`) is declined with 488.
+//! - **Optional** offers `RTP/AVP` with one `a=crypto` line per configured
+//!   suite (RFC 8643 opportunistic SRTP). An answer that accepts one → SRTP;
+//!   an answer without → plain RTP, "unencrypted: peer has no SRTP". As
+//!   answerer: an acceptable crypto line → SRTP, answered in the offer's
+//!   profile; none → plain RTP.
+//! - **Standard** offers `RTP/SAVP` with `a=crypto`. An answer without an
+//!   acceptable crypto line ends the call ("SRTP required"); an offer without
+//!   one is declined with 488.
+//! - Keys never go into SDP carried by UDP or TCP signaling unless insecure
+//!   signaling is explicitly allowed: Optional then offers plain RTP and says
+//!   why; Standard refuses to be configured ([`ConfigError`]).
+//!
+//! The answerer picks, by its own suite preference, the first offered line it
+//! can honour, keeps its tag and suite and sends a fresh random key; the
+//! offerer checks that the answered tag was offered with that suite. A line
+//! that cannot be honoured is skipped with the reason recorded in
+//! [`MediaResult::skipped`].
+//!
+//! Re-offers keep working: an offer carrying the same crypto as the running
+//! call keeps the SRTP contexts ([`Change::Keep`]); a changed key makes new
+//! ones ([`Change::New`]).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use sdp_types::{Attribute, Media, Session};
+
+use crate::sdes::{CryptoAttribute, CryptoParams, SdesError};
+use crate::Suite;
+
+/// Largest SDP body accepted by [`parse_sdp`], in bytes.
+pub const MAX_SDP_LEN: usize = 64 * 1024;
+/// Most m-lines accepted in one SDP.
+pub const MAX_MEDIA: usize = 16;
+/// Most `a=crypto` lines examined per m-line; further lines are skipped.
+pub const MAX_CRYPTO_LINES: usize = 32;
+
+/// The "SDP SRTP Offer" setting (`sip.srtp.offer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OfferPolicy {
+    /// Plain RTP only; SRTP-only offers are declined with 488.
+    Disabled,
+    /// SRTP when the peer supports it, plain RTP otherwise (RFC 8643).
+    Optional,
+    /// SRTP is mandatory.
+    Standard,
+}
+
+impl OfferPolicy {
+    /// The configuration name: `disabled`, `optional` or `standard`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            OfferPolicy::Disabled => "disabled",
+            OfferPolicy::Optional => "optional",
+            OfferPolicy::Standard => "standard",
+        }
+    }
+}
+
+impl fmt::Display for OfferPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for OfferPolicy {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "disabled" => Ok(OfferPolicy::Disabled),
+            "optional" => Ok(OfferPolicy::Optional),
+            "standard" => Ok(OfferPolicy::Standard),
+            _ => Err(ConfigError::UnknownPolicy {
+                value: s.to_owned(),
+            }),
+        }
+    }
+}
+
+/// The transport that carries the SIP signaling (and so the SDP) of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignalingTransport {
+    /// SIP over UDP: SDP in clear text.
+    Udp,
+    /// SIP over TCP: SDP in clear text.
+    Tcp,
+    /// SIP over TLS: SDP encrypted in transit.
+    Tls,
+}
+
+impl SignalingTransport {
+    /// The configuration name: `udp`, `tcp` or `tls`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SignalingTransport::Udp => "udp",
+            SignalingTransport::Tcp => "tcp",
+            SignalingTransport::Tls => "tls",
+        }
+    }
+
+    /// Whether SDP carried over it is protected from eavesdroppers.
+    pub const fn is_secure(self) -> bool {
+        matches!(self, SignalingTransport::Tls)
+    }
+}
+
+impl fmt::Display for SignalingTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SignalingTransport {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "udp" => Ok(SignalingTransport::Udp),
+            "tcp" => Ok(SignalingTransport::Tcp),
+            "tls" => Ok(SignalingTransport::Tls),
+            _ => Err(ConfigError::UnknownTransport {
+                value: s.to_owned(),
+            }),
+        }
+    }
+}
+
+/// Parses a suite list such as `AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32`
+/// (commas and/or spaces between names) in preference order.
+pub fn parse_suites(list: &str) -> Result<Vec<Suite>, ConfigError> {
+    let mut suites = Vec::new();
+    for name in list.split([',', ' ', '\t']).filter(|s| !s.is_empty()) {
+        let suite = name
+            .parse::<Suite>()
+            .map_err(|_| ConfigError::UnknownSuite {
+                name: name.to_owned(),
+            })?;
+        if suites.contains(&suite) {
+            return Err(ConfigError::DuplicateSuite { suite });
+        }
+        suites.push(suite);
+    }
+    Ok(suites)
+}
+
+/// The SRTP settings of a device: policy, suites and signaling security.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtpConfig {
+    /// Disabled, Optional or Standard.
+    pub policy: OfferPolicy,
+    /// Suites in preference order (first = most preferred).
+    pub suites: Vec<Suite>,
+    /// The SIP transport the SDP travels over.
+    pub transport: SignalingTransport,
+    /// Allow SDES keys in SDP over UDP/TCP signaling (`sip.srtp.insecure_signaling = 1`).
+    /// Anyone who can read the signaling can then decrypt the media.
+    pub allow_insecure_signaling: bool,
+}
+
+impl SrtpConfig {
+    /// A configuration with every supported suite (strongest first) and
+    /// insecure signaling not allowed.
+    pub fn new(policy: OfferPolicy, transport: SignalingTransport) -> Self {
+        SrtpConfig {
+            policy,
+            suites: Suite::ALL.to_vec(),
+            transport,
+            allow_insecure_signaling: false,
+        }
+    }
+
+    /// Replaces the suite preference list.
+    pub fn with_suites(mut self, suites: Vec<Suite>) -> Self {
+        self.suites = suites;
+        self
+    }
+
+    /// Allows (or forbids) SDES keys over UDP/TCP signaling.
+    pub fn with_insecure_signaling(mut self, allow: bool) -> Self {
+        self.allow_insecure_signaling = allow;
+        self
+    }
+
+    /// Whether keys may be written into SDP on this transport.
+    pub fn keys_may_travel(&self) -> bool {
+        self.transport.is_secure() || self.allow_insecure_signaling
+    }
+}
+
+/// A configuration that cannot work, reported at set-up rather than at call time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Standard (mandatory SRTP) over UDP/TCP without allowing insecure signaling.
+    #[error("SDP SRTP Offer is standard but SIP signaling is {transport}: SDES keys would travel in clear text; use TLS transport or explicitly allow insecure signaling (sip.srtp.insecure_signaling = 1)")]
+    StandardNeedsSecureSignaling {
+        /// The configured transport.
+        transport: SignalingTransport,
+    },
+    /// SRTP is enabled but no suite is configured.
+    #[error("SDP SRTP Offer is {policy} but no SRTP suite is configured")]
+    NoSuites {
+        /// The configured policy.
+        policy: OfferPolicy,
+    },
+    /// A suite appears twice in the list.
+    #[error("suite {suite} is listed twice")]
+    DuplicateSuite {
+        /// The repeated suite.
+        suite: Suite,
+    },
+    /// A suite name that is not supported.
+    #[error("unsupported SRTP suite {name:?} (supported: AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32, AES_256_CM_HMAC_SHA1_80, AES_256_CM_HMAC_SHA1_32)")]
+    UnknownSuite {
+        /// The name as given.
+        name: String,
+    },
+    /// A policy name other than disabled, optional, standard.
+    #[error("unknown SDP SRTP Offer {value:?} (expected disabled, optional or standard)")]
+    UnknownPolicy {
+        /// The value as given.
+        value: String,
+    },
+    /// A transport name other than udp, tcp, tls.
+    #[error("unknown SIP transport {value:?} (expected udp, tcp or tls)")]
+    UnknownTransport {
+        /// The value as given.
+        value: String,
+    },
+}
+
+/// The SDP body could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SdpError {
+    /// Larger than [`MAX_SDP_LEN`].
+    #[error("SDP body is {len} bytes, more than the {max} accepted")]
+    TooLarge {
+        /// Size of the body.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More m-lines than [`MAX_MEDIA`].
+    #[error("SDP has {count} m-lines, more than the {max} accepted")]
+    TooManyMedia {
+        /// m-lines found.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The SDP grammar was violated.
+    #[error("invalid SDP: {0}")]
+    Invalid(String),
+}
+
+/// Parses an SDP body with `sdp-types`, bounded by [`MAX_SDP_LEN`] and [`MAX_MEDIA`].
+pub fn parse_sdp(bytes: &[u8]) -> Result<Session, SdpError> {
+    if bytes.len() > MAX_SDP_LEN {
+        return Err(SdpError::TooLarge {
+            len: bytes.len(),
+            max: MAX_SDP_LEN,
+        });
+    }
+    let session = Session::parse(bytes).map_err(|e| SdpError::Invalid(e.to_string()))?;
+    if session.medias.len() > MAX_MEDIA {
+        return Err(SdpError::TooManyMedia {
+            count: session.medias.len(),
+            max: MAX_MEDIA,
+        });
+    }
+    Ok(session)
+}
+
+/// Writes an SDP body (CRLF line ends). The result contains keys: put it in
+/// the SIP message, never in a log.
+pub fn write_sdp(session: &Session) -> String {
+    let mut out = Vec::new();
+    // ok: writing into a Vec cannot fail.
+    let _ = session.write(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A minimal SDP with one audio m-line offering G.711 µ-law (PCMU, payload
+/// type 0) in 20 ms frames, sendrecv, at `addr`:`port` — what a paging
+/// adapter or door phone sends. The negotiator then sets its profile and
+/// crypto lines.
+pub fn basic_audio_sdp(addr: IpAddr, port: u16, session_id: u64) -> Session {
+    let mut session = Session::new(
+        sdp_types::Origin::with_ip_addr(session_id, 1, addr),
+        "sigil",
+    );
+    session.origin.set_username("-");
+    session.set_connection(addr);
+    session.add_time(sdp_types::Time::new(0, 0));
+    let mut media = Media::new(
+        sdp_types::MediaType::Audio,
+        port,
+        sdp_types::TransportProto::RtpAvp,
+        "0",
+    );
+    media.add_attribute_with_value("rtpmap", "0 PCMU/8000");
+    media.add_attribute_with_value("ptime", "20");
+    media.add_attribute(Attribute::new("sendrecv"));
+    session.add_media(media);
+    session
+}
+
+/// Whether a context (one direction of SRTP) is new or carried over from the
+/// previous negotiation of the same m-line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// Same key and parameters as before: keep the running context (its
+    /// roll-over counter and replay window).
+    Keep,
+    /// A new key (or a first negotiation): build a new context.
+    New,
+}
+
+/// What was agreed for one SRTP m-line: the suite and tag, and each side's
+/// key and session parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtpAgreement {
+    /// The agreed suite.
+    pub suite: Suite,
+    /// The tag of the accepted crypto line.
+    pub tag: u32,
+    /// Our key and parameters: what we protect outgoing media with.
+    pub local: CryptoParams,
+    /// The peer's key and parameters: what we unprotect incoming media with.
+    pub remote: CryptoParams,
+    /// Whether our sending context is kept or new.
+    pub send: Change,
+    /// Whether our receiving context is kept or new.
+    pub receive: Change,
+}
+
+impl SrtpAgreement {
+    /// "SRTP AES_CM_128_HMAC_SHA1_80, tag 1".
+    pub fn summary(&self) -> String {
+        format!("SRTP {}, tag {}", self.suite, self.tag)
+    }
+}
+
+/// Why an m-line runs plain RTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlainReason {
+    /// The SDP SRTP Offer is Disabled here.
+    Disabled,
+    /// As answerer: the offer had no `a=crypto` line.
+    PeerOfferedNoCrypto,
+    /// As answerer: the offer had crypto lines, none acceptable.
+    NoAcceptableCrypto,
+    /// As offerer: the answer accepted none of our crypto lines.
+    PeerHasNoSrtp,
+    /// Keys may not travel over this signaling transport.
+    InsecureSignaling {
+        /// The transport in use.
+        transport: SignalingTransport,
+    },
+}
+
+impl fmt::Display for PlainReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlainReason::Disabled => f.write_str("plain RTP: SRTP is disabled here"),
+            PlainReason::PeerOfferedNoCrypto => f.write_str("plain RTP: peer offered no crypto"),
+            PlainReason::NoAcceptableCrypto => {
+                f.write_str("plain RTP: peer offered no acceptable crypto")
+            }
+            PlainReason::PeerHasNoSrtp => f.write_str("unencrypted: peer has no SRTP"),
+            PlainReason::InsecureSignaling { transport } => write!(
+                f,
+                "plain RTP: SDES keys are not sent over {transport} signaling (insecure signaling not allowed)"
+            ),
+        }
+    }
+}
+
+/// The outcome for one m-line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaOutcome {
+    /// SRTP both ways.
+    Srtp(SrtpAgreement),
+    /// Plain RTP, and why.
+    Plain(PlainReason),
+    /// The m-line is declined (port 0), and why.
+    Declined(String),
+    /// Not an audio RTP m-line: left to the caller, untouched.
+    NotAudio,
+}
+
+impl fmt::Display for MediaOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MediaOutcome::Srtp(agreement) => f.write_str(&agreement.summary()),
+            MediaOutcome::Plain(reason) => write!(f, "{reason}"),
+            MediaOutcome::Declined(reason) => write!(f, "declined: {reason}"),
+            MediaOutcome::NotAudio => f.write_str("not audio RTP: untouched"),
+        }
+    }
+}
+
+/// A crypto line that was not used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedCrypto {
+    /// Its tag, when it could be read.
+    pub tag: Option<u32>,
+    /// Why it was skipped.
+    pub reason: SkipReason,
+}
+
+/// Why a crypto line was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SkipReason {
+    /// Malformed, or a suite, key or parameter Sigil cannot honour.
+    #[error("{0}")]
+    Unusable(#[from] SdesError),
+    /// A supported suite that the configuration does not enable.
+    #[error("suite {0} is not enabled in sip.srtp.suites")]
+    NotEnabled(Suite),
+    /// The tag was already used by an earlier line of the same m-line.
+    #[error("tag repeats an earlier crypto line")]
+    DuplicateTag,
+    /// More than [`MAX_CRYPTO_LINES`] crypto lines.
+    #[error("more than {MAX_CRYPTO_LINES} crypto lines")]
+    TooMany,
+}
+
+impl fmt::Display for SkippedCrypto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.tag {
+            Some(tag) => write!(f, "tag {tag}: {}", self.reason),
+            None => write!(f, "{}", self.reason),
+        }
+    }
+}
+
+/// The result for one m-line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaResult {
+    /// Position of the m-line in the SDP (0 = first).
+    pub index: usize,
+    /// What runs on it.
+    pub outcome: MediaOutcome,
+    /// Crypto lines of the peer that were not used, with reasons.
+    pub skipped: Vec<SkippedCrypto>,
+}
+
+/// The result of one offer/answer exchange: one [`MediaResult`] per m-line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiation {
+    /// Per m-line, in SDP order.
+    pub media: Vec<MediaResult>,
+}
+
+impl Negotiation {
+    /// A one-line, human-readable summary: the outcome of the audio m-line
+    /// in use, e.g. "SRTP AES_CM_128_HMAC_SHA1_80, tag 1" or
+    /// "plain RTP: peer offered no crypto"; with several audio m-lines, each
+    /// prefixed by its number.
+    pub fn summary(&self) -> String {
+        let audio: Vec<&MediaResult> = self
+            .media
+            .iter()
+            .filter(|m| !matches!(m.outcome, MediaOutcome::NotAudio))
+            .collect();
+        let active: Vec<&&MediaResult> = audio
+            .iter()
+            .filter(|m| !matches!(m.outcome, MediaOutcome::Declined(_)))
+            .collect();
+        match (audio.len(), active.as_slice()) {
+            (0, _) => "no audio".to_owned(),
+            (1, _) => audio[0].outcome.to_string(),
+            (_, [one]) => one.outcome.to_string(),
+            _ => audio
+                .iter()
+                .map(|m| format!("m-line {}: {}", m.index + 1, m.outcome))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+
+    /// The SRTP agreements, with their m-line index.
+    pub fn srtp(&self) -> impl Iterator<Item = (usize, &SrtpAgreement)> {
+        self.media.iter().filter_map(|m| match &m.outcome {
+            MediaOutcome::Srtp(agreement) => Some((m.index, agreement)),
+            _ => None,
+        })
+    }
+
+    /// Whether every audio m-line in use runs SRTP.
+    pub fn all_audio_encrypted(&self) -> bool {
+        let mut any = false;
+        for m in &self.media {
+            match m.outcome {
+                MediaOutcome::Srtp(_) => any = true,
+                MediaOutcome::Plain(_) => return false,
+                _ => {}
+            }
+        }
+        any
+    }
+}
+
+/// An incoming offer that is declined as a whole: answer with this SIP
+/// status (488 Not Acceptable Here) and put the reason in a `Warning` header.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {reason}")]
+pub struct Rejection {
+    /// The SIP status code: 488.
+    pub code: u16,
+    /// Why, in words fit for a `Warning` header and a log.
+    pub reason: String,
+    /// Per m-line details.
+    pub media: Vec<MediaResult>,
+}
+
+/// An answer (to our offer) that the call cannot continue with: the endpoint
+/// must end the call (ACK, then BYE) and report the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnswerError {
+    /// Policy Standard and the answer has no acceptable crypto line.
+    #[error("SRTP required: {detail}")]
+    SrtpRequired {
+        /// What the answer lacked.
+        detail: String,
+    },
+    /// The answer breaks the offer/answer rules.
+    #[error("invalid answer: {reason}")]
+    InvalidAnswer {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No offer of ours is waiting for an answer.
+    #[error("no offer is waiting for an answer")]
+    NoPendingOffer,
+}
+
+/// An offer could not be made (or an answer could not be built).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OfferError {
+    /// The system random generator failed while making keys.
+    #[error("could not make SRTP keys: {0}")]
+    Keys(#[from] SdesError),
+    /// The SDP template has no audio m-line to negotiate.
+    #[error("the SDP has no audio RTP m-line")]
+    NoAudio,
+    /// The answer template does not have one m-line per offered m-line.
+    #[error("the answer SDP has {answer} m-lines but the offer has {offer}")]
+    MediaCount {
+        /// m-lines in the offer.
+        offer: usize,
+        /// m-lines in the answer template.
+        answer: usize,
+    },
+}
+
+/// What [`Negotiator::create_offer`] put into the offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferInfo {
+    /// Whether any crypto line was offered.
+    pub srtp_offered: bool,
+    /// The profile used for the audio m-lines (`RTP/AVP` or `RTP/SAVP`, or the
+    /// `…F` feedback variants).
+    pub profile: String,
+    /// Why the offer is plain, when it is.
+    pub plain_reason: Option<PlainReason>,
+}
+
+impl fmt::Display for OfferInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.plain_reason {
+            Some(reason) => write!(f, "offer {}: {reason}", self.profile),
+            None if self.srtp_offered => write!(f, "offer {} with SDES crypto", self.profile),
+            None => write!(f, "offer {}", self.profile),
+        }
+    }
+}
+
+/// RTP profile of an m-line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Profile {
+    secure: bool,
+    feedback: bool,
+}
+
+impl Profile {
+    fn of(proto: &str) -> Option<Profile> {
+        match proto.to_ascii_uppercase().as_str() {
+            "RTP/AVP" => Some(Profile {
+                secure: false,
+                feedback: false,
+            }),
+            "RTP/AVPF" => Some(Profile {
+                secure: false,
+                feedback: true,
+            }),
+            "RTP/SAVP" => Some(Profile {
+                secure: true,
+                feedback: false,
+            }),
+            "RTP/SAVPF" => Some(Profile {
+                secure: true,
+                feedback: true,
+            }),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match (self.secure, self.feedback) {
+            (false, false) => "RTP/AVP",
+            (false, true) => "RTP/AVPF",
+            (true, false) => "RTP/SAVP",
+            (true, true) => "RTP/SAVPF",
+        }
+    }
+}
+
+fn is_audio_rtp(media: &Media) -> Option<Profile> {
+    if !media.media.eq_ignore_ascii_case("audio") {
+        return None;
+    }
+    Profile::of(&media.proto)
+}
+
+/// Reads the crypto lines of an m-line: the usable ones (in order) and the
+/// skipped ones with reasons.
+fn read_crypto(media: &Media, enabled: &[Suite]) -> (Vec<CryptoParams>, Vec<SkippedCrypto>, usize) {
+    let mut usable: Vec<CryptoParams> = Vec::new();
+    let mut skipped = Vec::new();
+    let mut seen_tags: Vec<u32> = Vec::new();
+    let mut count = 0;
+    for attr in media
+        .attributes
+        .iter()
+        .filter(|a| a.attribute.eq_ignore_ascii_case("crypto"))
+    {
+        count += 1;
+        if count > MAX_CRYPTO_LINES {
+            skipped.push(SkippedCrypto {
+                tag: None,
+                reason: SkipReason::TooMany,
+            });
+            break;
+        }
+        let value = attr.value.as_deref().unwrap_or("");
+        let parsed = match CryptoAttribute::parse(value) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                // The tag, if readable, helps the installer match the reason to the line.
+                let tag = value
+                    .split([' ', '\t'])
+                    .next()
+                    .filter(|t| !t.is_empty() && t.len() <= 9)
+                    .and_then(|t| t.parse().ok());
+                skipped.push(SkippedCrypto {
+                    tag,
+                    reason: e.into(),
+                });
+                continue;
+            }
+        };
+        let tag = parsed.tag;
+        if seen_tags.contains(&tag) {
+            skipped.push(SkippedCrypto {
+                tag: Some(tag),
+                reason: SkipReason::DuplicateTag,
+            });
+            continue;
+        }
+        seen_tags.push(tag);
+        match parsed.check() {
+            Ok(params) if enabled.contains(&params.suite) => usable.push(params),
+            Ok(params) => skipped.push(SkippedCrypto {
+                tag: Some(tag),
+                reason: SkipReason::NotEnabled(params.suite),
+            }),
+            Err(e) => skipped.push(SkippedCrypto {
+                tag: Some(tag),
+                reason: e.into(),
+            }),
+        }
+    }
+    (usable, skipped, count)
+}
+
+fn remove_crypto(media: &mut Media) {
+    media
+        .attributes
+        .retain(|a| !a.attribute.eq_ignore_ascii_case("crypto"));
+}
+
+fn skipped_summary(skipped: &[SkippedCrypto]) -> String {
+    skipped
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What we offered on one audio m-line: the profile and the crypto lines.
+type Offered = (Profile, Vec<CryptoParams>);
+
+/// Per m-line memory: what runs now, so re-offers can keep contexts.
+#[derive(Debug, Clone, Default)]
+struct Current {
+    local: Option<CryptoParams>,
+    remote: Option<CryptoParams>,
+}
+
+/// The SDP offer/answer negotiator for one call (dialog): holds the SRTP
+/// configuration, our pending offer and what runs on each m-line.
+///
+/// Sans-IO: SDP in, SDP and results out; no sockets, no clocks.
+#[derive(Debug)]
+pub struct Negotiator {
+    config: SrtpConfig,
+    /// Our offer waiting for its answer: per m-line, the crypto lines offered
+    /// (`None` for m-lines we do not handle), and the profile offered.
+    pending: Option<Vec<Option<Offered>>>,
+    current: Vec<Current>,
+    rekey: bool,
+}
+
+impl Negotiator {
+    /// A negotiator for `config`. Fails when the configuration cannot work:
+    /// Standard over UDP/TCP without permission for insecure signaling, or
+    /// SRTP enabled with no suite.
+    pub fn new(config: SrtpConfig) -> Result<Self, ConfigError> {
+        if config.policy != OfferPolicy::Disabled && config.suites.is_empty() {
+            return Err(ConfigError::NoSuites {
+                policy: config.policy,
+            });
+        }
+        for (i, suite) in config.suites.iter().enumerate() {
+            if config.suites[..i].contains(suite) {
+                return Err(ConfigError::DuplicateSuite { suite: *suite });
+            }
+        }
+        if config.policy == OfferPolicy::Standard && !config.keys_may_travel() {
+            return Err(ConfigError::StandardNeedsSecureSignaling {
+                transport: config.transport,
+            });
+        }
+        Ok(Negotiator {
+            config,
+            pending: None,
+            current: Vec::new(),
+            rekey: false,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SrtpConfig {
+        &self.config
+    }
+
+    /// Makes the next offer carry fresh keys even where SRTP already runs
+    /// (a re-key by re-INVITE).
+    pub fn rekey(&mut self) {
+        self.rekey = true;
+    }
+
+    fn current(&self, index: usize) -> Current {
+        self.current.get(index).cloned().unwrap_or_default()
+    }
+
+    fn set_current(&mut self, index: usize, value: Current) {
+        if self.current.len() <= index {
+            self.current.resize(index + 1, Current::default());
+        }
+        if let Some(slot) = self.current.get_mut(index) {
+            *slot = value;
+        }
+    }
+
+    /// Turns `sdp` (built by the caller: addresses, ports, codecs) into our
+    /// offer: sets the profile of every audio RTP m-line and writes our
+    /// `a=crypto` lines per the policy. Remembers the keys until
+    /// [`Negotiator::accept_answer`].
+    ///
+    /// A re-offer where SRTP already runs offers the running crypto line again
+    /// (so the contexts are kept), unless [`Negotiator::rekey`] was called.
+    pub fn create_offer(&mut self, sdp: &mut Session) -> Result<OfferInfo, OfferError> {
+        let policy = self.config.policy;
+        let keys_ok = self.config.keys_may_travel();
+        let with_crypto = policy != OfferPolicy::Disabled && keys_ok;
+        let plain_reason = match policy {
+            OfferPolicy::Disabled => Some(PlainReason::Disabled),
+            _ if !keys_ok => Some(PlainReason::InsecureSignaling {
+                transport: self.config.transport,
+            }),
+            _ => None,
+        };
+        let mut pending = Vec::with_capacity(sdp.medias.len());
+        let mut profile_name = "RTP/AVP";
+        let mut any_audio = false;
+        for index in 0..sdp.medias.len() {
+            let current = self.current(index);
+            let Some(media) = sdp.medias.get_mut(index) else {
+                break;
+            };
+            let Some(profile) = is_audio_rtp(media) else {
+                pending.push(None);
+                continue;
+            };
+            any_audio = true;
+            let profile = Profile {
+                secure: policy == OfferPolicy::Standard,
+                feedback: profile.feedback,
+            };
+            media.proto = profile.name().to_owned();
+            profile_name = profile.name();
+            remove_crypto(media);
+            let mut offered = Vec::new();
+            if with_crypto && media.port != 0 {
+                match (&current.local, self.rekey) {
+                    (Some(running), false) if self.config.suites.contains(&running.suite) => {
+                        offered.push(running.clone());
+                    }
+                    _ => {
+                        for (i, suite) in self.config.suites.iter().enumerate() {
+                            // ok: at most 4 distinct suites, so the tag fits.
+                            let tag = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                            offered.push(CryptoParams::generate(tag, *suite)?);
+                        }
+                    }
+                }
+                for params in &offered {
+                    media.add_attribute(CryptoAttribute::from_params(params).to_attribute());
+                }
+            }
+            pending.push(Some((profile, offered)));
+        }
+        if !any_audio {
+            return Err(OfferError::NoAudio);
+        }
+        self.pending = Some(pending);
+        self.rekey = false;
+        Ok(OfferInfo {
+            srtp_offered: with_crypto,
+            profile: profile_name.to_owned(),
+            plain_reason,
+        })
+    }
+
+    /// Checks the peer's answer to our pending offer and returns what runs on
+    /// each m-line. An error means the call must end (ACK, then BYE) with the
+    /// error as the reason.
+    pub fn accept_answer(&mut self, answer: &Session) -> Result<Negotiation, AnswerError> {
+        let pending = self.pending.take().ok_or(AnswerError::NoPendingOffer)?;
+        if answer.medias.len() != pending.len() {
+            return Err(AnswerError::InvalidAnswer {
+                reason: format!(
+                    "the answer has {} m-lines but the offer had {}",
+                    answer.medias.len(),
+                    pending.len()
+                ),
+            });
+        }
+        let policy = self.config.policy;
+        let mut results = Vec::with_capacity(pending.len());
+        let mut updates = Vec::new();
+        for (index, (offered, media)) in pending.iter().zip(&answer.medias).enumerate() {
+            let Some((offered_profile, offered)) = offered else {
+                results.push(MediaResult {
+                    index,
+                    outcome: MediaOutcome::NotAudio,
+                    skipped: Vec::new(),
+                });
+                continue;
+            };
+            if media.port == 0 {
+                results.push(MediaResult {
+                    index,
+                    outcome: MediaOutcome::Declined("the peer declined this m-line".to_owned()),
+                    skipped: Vec::new(),
+                });
+                updates.push((index, Current::default()));
+                continue;
+            }
+            let answered_profile = Profile::of(&media.proto);
+            let Some(answered_profile) = answered_profile else {
+                return Err(AnswerError::InvalidAnswer {
+                    reason: format!(
+                        "m-line {} is answered with profile {} to an offer of {}",
+                        index + 1,
+                        media.proto,
+                        offered_profile.name()
+                    ),
+                });
+            };
+            let lines: Vec<&Attribute> = media
+                .attributes
+                .iter()
+                .filter(|a| a.attribute.eq_ignore_ascii_case("crypto"))
+                .collect();
+            if lines.len() > 1 {
+                return Err(AnswerError::InvalidAnswer {
+                    reason: format!(
+                        "m-line {} of the answer has {} a=crypto lines; an answer accepts exactly one",
+                        index + 1,
+                        lines.len()
+                    ),
+                });
+            }
+            let outcome = match lines.first() {
+                None => {
+                    if answered_profile.secure {
+                        return Err(match policy {
+                            OfferPolicy::Standard => AnswerError::SrtpRequired {
+                                detail: format!(
+                                    "the answer is {} without an a=crypto line",
+                                    media.proto
+                                ),
+                            },
+                            _ => AnswerError::InvalidAnswer {
+                                reason: format!(
+                                    "m-line {} is answered {} without an a=crypto line",
+                                    index + 1,
+                                    media.proto
+                                ),
+                            },
+                        });
+                    }
+                    match policy {
+                        OfferPolicy::Standard => {
+                            return Err(AnswerError::SrtpRequired {
+                                detail: "the answer has no a=crypto line".to_owned(),
+                            })
+                        }
+                        OfferPolicy::Disabled => MediaOutcome::Plain(PlainReason::Disabled),
+                        OfferPolicy::Optional if offered.is_empty() => {
+                            MediaOutcome::Plain(PlainReason::InsecureSignaling {
+                                transport: self.config.transport,
+                            })
+                        }
+                        OfferPolicy::Optional => MediaOutcome::Plain(PlainReason::PeerHasNoSrtp),
+                    }
+                }
+                Some(line) => {
+                    let value = line.value.as_deref().unwrap_or("");
+                    let unusable = |reason: String| match policy {
+                        OfferPolicy::Standard => AnswerError::SrtpRequired {
+                            detail: format!("the answer's a=crypto line cannot be used: {reason}"),
+                        },
+                        _ => AnswerError::InvalidAnswer {
+                            reason: format!("the answer's a=crypto line cannot be used: {reason}"),
+                        },
+                    };
+                    let parsed =
+                        CryptoAttribute::parse(value).map_err(|e| unusable(e.to_string()))?;
+                    let Some(ours) = offered.iter().find(|p| p.tag == parsed.tag) else {
+                        return Err(AnswerError::InvalidAnswer {
+                            reason: format!("answered crypto tag {} was not offered", parsed.tag),
+                        });
+                    };
+                    if parsed.suite.suite() != Some(ours.suite) {
+                        return Err(AnswerError::InvalidAnswer {
+                            reason: format!(
+                                "answered crypto tag {} names suite {} but was offered with {}",
+                                parsed.tag, parsed.suite, ours.suite
+                            ),
+                        });
+                    }
+                    let theirs = parsed
+                        .check()
+                        .map_err(|e| unusable(format!("tag {}: {e}", parsed.tag)))?;
+                    let current = self.current(index);
+                    let send = change(current.local.as_ref(), ours);
+                    let receive = change(current.remote.as_ref(), &theirs);
+                    updates.push((
+                        index,
+                        Current {
+                            local: Some(ours.clone()),
+                            remote: Some(theirs.clone()),
+                        },
+                    ));
+                    MediaOutcome::Srtp(SrtpAgreement {
+                        suite: ours.suite,
+                        tag: ours.tag,
+                        local: ours.clone(),
+                        remote: theirs,
+                        send,
+                        receive,
+                    })
+                }
+            };
+            if !matches!(outcome, MediaOutcome::Srtp(_)) {
+                updates.push((index, Current::default()));
+            }
+            results.push(MediaResult {
+                index,
+                outcome,
+                skipped: Vec::new(),
+            });
+        }
+        for (index, value) in updates {
+            self.set_current(index, value);
+        }
+        Ok(Negotiation { media: results })
+    }
+
+    /// Answers the peer's `offer`. `answer` is the caller's answer SDP with
+    /// one m-line per offered m-line (addresses, ports, codecs); the
+    /// negotiator sets the profile of each audio m-line to the offer's, writes
+    /// our crypto line or none, and sets the port of declined m-lines to 0.
+    ///
+    /// An `Err` means the whole offer is declined: send the
+    /// [`Rejection::code`] (488) with the reason in a `Warning` header.
+    pub fn answer_offer(
+        &mut self,
+        offer: &Session,
+        answer: &mut Session,
+    ) -> Result<Negotiation, Rejection> {
+        if answer.medias.len() != offer.medias.len() {
+            return Err(Rejection {
+                code: 500,
+                reason: OfferError::MediaCount {
+                    offer: offer.medias.len(),
+                    answer: answer.medias.len(),
+                }
+                .to_string(),
+                media: Vec::new(),
+            });
+        }
+        let policy = self.config.policy;
+        let keys_ok = self.config.keys_may_travel();
+        let mut results: Vec<MediaResult> = Vec::with_capacity(offer.medias.len());
+        // Our crypto line per m-line, written into the answer at the end.
+        let mut ours: Vec<Option<CryptoParams>> = Vec::with_capacity(offer.medias.len());
+        for (index, media) in offer.medias.iter().enumerate() {
+            let Some(profile) = is_audio_rtp(media) else {
+                results.push(MediaResult {
+                    index,
+                    outcome: MediaOutcome::NotAudio,
+                    skipped: Vec::new(),
+                });
+                ours.push(None);
+                continue;
+            };
+            if media.port == 0 {
+                results.push(MediaResult {
+                    index,
+                    outcome: MediaOutcome::Declined(
+                        "the offer disabled this m-line (port 0)".to_owned(),
+                    ),
+                    skipped: Vec::new(),
+                });
+                ours.push(None);
+                continue;
+            }
+            let (usable, skipped, count) = read_crypto(media, &self.config.suites);
+            let chosen = self
+                .config
+                .suites
+                .iter()
+                .find_map(|suite| usable.iter().find(|p| p.suite == *suite));
+            let none_reason = || -> String {
+                if count == 0 {
+                    "the offer has no a=crypto line".to_owned()
+                } else {
+                    format!(
+                        "no acceptable a=crypto line ({})",
+                        skipped_summary(&skipped)
+                    )
+                }
+            };
+            let outcome = match (policy, chosen) {
+                (OfferPolicy::Disabled, _) if profile.secure => MediaOutcome::Declined(format!(
+                    "SRTP is disabled here but the offer is SRTP-only ({})",
+                    media.proto
+                )),
+                (OfferPolicy::Disabled, _) => MediaOutcome::Plain(PlainReason::Disabled),
+                (_, _) if !keys_ok && profile.secure => MediaOutcome::Declined(format!(
+                    "the offer is SRTP-only ({}) but SDES keys are not sent over {} signaling (insecure signaling not allowed)",
+                    media.proto, self.config.transport
+                )),
+                (_, _) if !keys_ok => MediaOutcome::Plain(PlainReason::InsecureSignaling {
+                    transport: self.config.transport,
+                }),
+                (_, Some(theirs)) => {
+                    let current = self.current(index);
+                    let keep = current.remote.as_ref().is_some_and(|r| r == theirs)
+                        && current.local.as_ref().is_some_and(|l| l.tag == theirs.tag && l.suite == theirs.suite);
+                    let (local, send, receive) = match (&current.local, keep) {
+                        (Some(local), true) => (local.clone(), Change::Keep, Change::Keep),
+                        _ => {
+                            let fresh = CryptoParams::generate(theirs.tag, theirs.suite).map_err(|e| Rejection {
+                                code: 500,
+                                reason: OfferError::Keys(e).to_string(),
+                                media: Vec::new(),
+                            })?;
+                            (fresh, Change::New, Change::New)
+                        }
+                    };
+                    MediaOutcome::Srtp(SrtpAgreement {
+                        suite: theirs.suite,
+                        tag: theirs.tag,
+                        local,
+                        remote: theirs.clone(),
+                        send,
+                        receive,
+                    })
+                }
+                (OfferPolicy::Standard, None) => MediaOutcome::Declined(format!("SRTP required: {}", none_reason())),
+                (OfferPolicy::Optional, None) if profile.secure => MediaOutcome::Declined(format!(
+                    "the offer is SRTP-only ({}) but has {}",
+                    media.proto,
+                    if count == 0 {
+                        "no a=crypto line".to_owned()
+                    } else {
+                        format!("no acceptable a=crypto line ({})", skipped_summary(&skipped))
+                    }
+                )),
+                (OfferPolicy::Optional, None) if count == 0 => MediaOutcome::Plain(PlainReason::PeerOfferedNoCrypto),
+                (OfferPolicy::Optional, None) => MediaOutcome::Plain(PlainReason::NoAcceptableCrypto),
+            };
+            ours.push(match &outcome {
+                MediaOutcome::Srtp(a) => Some(a.local.clone()),
+                _ => None,
+            });
+            results.push(MediaResult {
+                index,
+                outcome,
+                skipped,
+            });
+        }
+
+        resolve_alternatives(offer, &mut results, &mut ours);
+
+        let audio_total = results
+            .iter()
+            .filter(|r| !matches!(r.outcome, MediaOutcome::NotAudio))
+            .count();
+        let accepted = results
+            .iter()
+            .filter(|r| matches!(r.outcome, MediaOutcome::Srtp(_) | MediaOutcome::Plain(_)))
+            .count();
+        if audio_total > 0 && accepted == 0 {
+            let reason = results
+                .iter()
+                .find_map(|r| match &r.outcome {
+                    MediaOutcome::Declined(reason) => Some(reason.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "no acceptable audio m-line".to_owned());
+            return Err(Rejection {
+                code: 488,
+                reason,
+                media: results,
+            });
+        }
+
+        for (index, (result, mine)) in results.iter().zip(&ours).enumerate() {
+            let (Some(offered), Some(media)) =
+                (offer.medias.get(index), answer.medias.get_mut(index))
+            else {
+                continue;
+            };
+            match &result.outcome {
+                MediaOutcome::NotAudio => continue,
+                MediaOutcome::Declined(_) => {
+                    media.port = 0;
+                    remove_crypto(media);
+                }
+                MediaOutcome::Plain(_) | MediaOutcome::Srtp(_) => {
+                    media.proto = offered.proto.clone();
+                    remove_crypto(media);
+                    if let Some(params) = mine {
+                        media.add_attribute(CryptoAttribute::from_params(params).to_attribute());
+                    }
+                }
+            }
+        }
+        for result in &results {
+            let value = match &result.outcome {
+                MediaOutcome::Srtp(a) => Current {
+                    local: Some(a.local.clone()),
+                    remote: Some(a.remote.clone()),
+                },
+                MediaOutcome::NotAudio => continue,
+                _ => Current::default(),
+            };
+            self.set_current(result.index, value);
+        }
+        self.pending = None;
+        Ok(Negotiation { media: results })
+    }
+}
+
+fn change(before: Option<&CryptoParams>, now: &CryptoParams) -> Change {
+    match before {
+        Some(before) if before == now => Change::Keep,
+        _ => Change::New,
+    }
+}
+
+/// Several audio m-lines on the same address and port are alternatives of one
+/// stream (FreeSWITCH's "optional" offers `RTP/SAVP` with crypto, then the same
+/// stream as `RTP/AVP`): keep the best accepted one (SRTP before plain, then
+/// the first) and decline the others.
+fn resolve_alternatives(
+    offer: &Session,
+    results: &mut [MediaResult],
+    ours: &mut [Option<CryptoParams>],
+) {
+    let address = |m: &Media| -> Option<String> {
+        m.connections
+            .first()
+            .or(offer.connection.as_ref())
+            .map(|c| c.connection_address.clone())
+    };
+    let n = results.len().min(offer.medias.len());
+    for i in 0..n {
+        let Some(mi) = offer.medias.get(i) else {
+            continue;
+        };
+        let group: Vec<usize> = (0..n)
+            .filter(|&j| {
+                offer.medias.get(j).is_some_and(|mj| {
+                    is_audio_rtp(mj).is_some()
+                        && mj.port != 0
+                        && mj.port == mi.port
+                        && address(mj) == address(mi)
+                })
+            })
+            .collect();
+        if group.len() < 2 || group.first() != Some(&i) {
+            continue;
+        }
+        let rank = |r: &MediaResult| match r.outcome {
+            MediaOutcome::Srtp(_) => 2,
+            MediaOutcome::Plain(_) => 1,
+            _ => 0,
+        };
+        let best = group
+            .iter()
+            .copied()
+            .filter(|&j| results.get(j).is_some_and(|r| rank(r) > 0))
+            .max_by_key(|&j| (results.get(j).map_or(0, rank), std::cmp::Reverse(j)));
+        let Some(best) = best else { continue };
+        for &j in &group {
+            if j == best {
+                continue;
+            }
+            if let Some(r) = results.get_mut(j) {
+                if rank(r) > 0 {
+                    r.outcome = MediaOutcome::Declined(format!(
+                        "alternative to m-line {} (same address and port), which was chosen",
+                        best + 1
+                    ));
+                    if let Some(slot) = ours.get_mut(j) {
+                        *slot = None;
+                    }
+                }
+            }
+        }
+    }
+}
