@@ -53,10 +53,13 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use sdp_types::{Attribute, Media, Session};
+use sdp_types::{Attribute, Media};
 
 use crate::sdes::{CryptoAttribute, CryptoParams, SdesError};
-use crate::Suite;
+use crate::{Session, SrtpError, Suite};
+
+/// An SDP session description (re-exported from `sdp-types`).
+pub use sdp_types::Session as Sdp;
 
 /// Largest SDP body accepted by [`parse_sdp`], in bytes.
 pub const MAX_SDP_LEN: usize = 64 * 1024;
@@ -284,14 +287,14 @@ pub enum SdpError {
 }
 
 /// Parses an SDP body with `sdp-types`, bounded by [`MAX_SDP_LEN`] and [`MAX_MEDIA`].
-pub fn parse_sdp(bytes: &[u8]) -> Result<Session, SdpError> {
+pub fn parse_sdp(bytes: &[u8]) -> Result<Sdp, SdpError> {
     if bytes.len() > MAX_SDP_LEN {
         return Err(SdpError::TooLarge {
             len: bytes.len(),
             max: MAX_SDP_LEN,
         });
     }
-    let session = Session::parse(bytes).map_err(|e| SdpError::Invalid(e.to_string()))?;
+    let session = Sdp::parse(bytes).map_err(|e| SdpError::Invalid(e.to_string()))?;
     if session.medias.len() > MAX_MEDIA {
         return Err(SdpError::TooManyMedia {
             count: session.medias.len(),
@@ -303,7 +306,7 @@ pub fn parse_sdp(bytes: &[u8]) -> Result<Session, SdpError> {
 
 /// Writes an SDP body (CRLF line ends). The result contains keys: put it in
 /// the SIP message, never in a log.
-pub fn write_sdp(session: &Session) -> String {
+pub fn write_sdp(session: &Sdp) -> String {
     let mut out = Vec::new();
     // ok: writing into a Vec cannot fail.
     let _ = session.write(&mut out);
@@ -314,8 +317,8 @@ pub fn write_sdp(session: &Session) -> String {
 /// type 0) in 20 ms frames, sendrecv, at `addr`:`port` — what a paging
 /// adapter or door phone sends. The negotiator then sets its profile and
 /// crypto lines.
-pub fn basic_audio_sdp(addr: IpAddr, port: u16, session_id: u64) -> Session {
-    let mut session = Session::new(
+pub fn basic_audio_sdp(addr: IpAddr, port: u16, session_id: u64) -> Sdp {
+    let mut session = Sdp::new(
         sdp_types::Origin::with_ip_addr(session_id, 1, addr),
         "sigil",
     );
@@ -368,6 +371,26 @@ impl SrtpAgreement {
     /// "SRTP AES_CM_128_HMAC_SHA1_80, tag 1".
     pub fn summary(&self) -> String {
         format!("SRTP {}, tag {}", self.suite, self.tag)
+    }
+
+    /// The two SRTP contexts: ours to protect what we send (from our key)
+    /// and theirs to unprotect what we receive (from the peer's key).
+    ///
+    /// On a re-negotiation, build only the ones marked [`Change::New`] in
+    /// [`SrtpAgreement::send`] / [`SrtpAgreement::receive`] and keep the
+    /// others running, so roll-over counters and replay windows carry on.
+    pub fn sessions(&self) -> Result<(Session, Session), SrtpError> {
+        Ok((self.send_session()?, self.receive_session()?))
+    }
+
+    /// Our sending context (protects with our key).
+    pub fn send_session(&self) -> Result<Session, SrtpError> {
+        Session::outbound(self.local.policy()?)
+    }
+
+    /// Our receiving context (unprotects with the peer's key).
+    pub fn receive_session(&self) -> Result<Session, SrtpError> {
+        Session::inbound(self.remote.policy()?)
     }
 }
 
@@ -814,7 +837,7 @@ impl Negotiator {
     ///
     /// A re-offer where SRTP already runs offers the running crypto line again
     /// (so the contexts are kept), unless [`Negotiator::rekey`] was called.
-    pub fn create_offer(&mut self, sdp: &mut Session) -> Result<OfferInfo, OfferError> {
+    pub fn create_offer(&mut self, sdp: &mut Sdp) -> Result<OfferInfo, OfferError> {
         let policy = self.config.policy;
         let keys_ok = self.config.keys_may_travel();
         let with_crypto = policy != OfferPolicy::Disabled && keys_ok;
@@ -880,7 +903,7 @@ impl Negotiator {
     /// Checks the peer's answer to our pending offer and returns what runs on
     /// each m-line. An error means the call must end (ACK, then BYE) with the
     /// error as the reason.
-    pub fn accept_answer(&mut self, answer: &Session) -> Result<Negotiation, AnswerError> {
+    pub fn accept_answer(&mut self, answer: &Sdp) -> Result<Negotiation, AnswerError> {
         let pending = self.pending.take().ok_or(AnswerError::NoPendingOffer)?;
         if answer.medias.len() != pending.len() {
             return Err(AnswerError::InvalidAnswer {
@@ -1043,8 +1066,8 @@ impl Negotiator {
     /// [`Rejection::code`] (488) with the reason in a `Warning` header.
     pub fn answer_offer(
         &mut self,
-        offer: &Session,
-        answer: &mut Session,
+        offer: &Sdp,
+        answer: &mut Sdp,
     ) -> Result<Negotiation, Rejection> {
         if answer.medias.len() != offer.medias.len() {
             return Err(Rejection {
@@ -1072,12 +1095,15 @@ impl Negotiator {
                 ours.push(None);
                 continue;
             };
-            if media.port == 0 {
+            let template_declined = answer.medias.get(index).is_some_and(|m| m.port == 0);
+            if media.port == 0 || template_declined {
                 results.push(MediaResult {
                     index,
-                    outcome: MediaOutcome::Declined(
-                        "the offer disabled this m-line (port 0)".to_owned(),
-                    ),
+                    outcome: MediaOutcome::Declined(if media.port == 0 {
+                        "the offer disabled this m-line (port 0)".to_owned()
+                    } else {
+                        "declined by this endpoint (no common codec or stream)".to_owned()
+                    }),
                     skipped: Vec::new(),
                 });
                 ours.push(None);
@@ -1099,34 +1125,64 @@ impl Negotiator {
                     )
                 }
             };
-            let outcome = match (policy, chosen) {
-                (OfferPolicy::Disabled, _) if profile.secure => MediaOutcome::Declined(format!(
-                    "SRTP is disabled here but the offer is SRTP-only ({})",
-                    media.proto
-                )),
-                (OfferPolicy::Disabled, _) => MediaOutcome::Plain(PlainReason::Disabled),
-                (_, _) if !keys_ok && profile.secure => MediaOutcome::Declined(format!(
-                    "the offer is SRTP-only ({}) but SDES keys are not sent over {} signaling (insecure signaling not allowed)",
-                    media.proto, self.config.transport
-                )),
-                (_, _) if !keys_ok => MediaOutcome::Plain(PlainReason::InsecureSignaling {
-                    transport: self.config.transport,
-                }),
-                (_, Some(theirs)) => {
+            let no_crypto_decline = || match policy {
+                OfferPolicy::Standard => format!("SRTP required: {}", none_reason()),
+                _ => format!(
+                    "the offer is SRTP-only ({}) but has {}",
+                    media.proto,
+                    none_reason().trim_start_matches("the offer has ")
+                ),
+            };
+            let outcome = match chosen {
+                _ if policy == OfferPolicy::Disabled => {
+                    if profile.secure {
+                        MediaOutcome::Declined(format!(
+                            "SRTP is disabled here but the offer is SRTP-only ({})",
+                            media.proto
+                        ))
+                    } else {
+                        MediaOutcome::Plain(PlainReason::Disabled)
+                    }
+                }
+                _ if count == 0 => {
+                    if profile.secure || policy == OfferPolicy::Standard {
+                        MediaOutcome::Declined(no_crypto_decline())
+                    } else {
+                        MediaOutcome::Plain(PlainReason::PeerOfferedNoCrypto)
+                    }
+                }
+                _ if !keys_ok => {
+                    if profile.secure {
+                        MediaOutcome::Declined(format!(
+                            "the offer is SRTP-only ({}) but SDES keys are not sent over {} signaling (insecure signaling not allowed)",
+                            media.proto, self.config.transport
+                        ))
+                    } else {
+                        MediaOutcome::Plain(PlainReason::InsecureSignaling {
+                            transport: self.config.transport,
+                        })
+                    }
+                }
+                Some(theirs) => {
                     let current = self.current(index);
                     let keep = current.remote.as_ref().is_some_and(|r| r == theirs)
-                        && current.local.as_ref().is_some_and(|l| l.tag == theirs.tag && l.suite == theirs.suite);
-                    let (local, send, receive) = match (&current.local, keep) {
-                        (Some(local), true) => (local.clone(), Change::Keep, Change::Keep),
-                        _ => {
-                            let fresh = CryptoParams::generate(theirs.tag, theirs.suite).map_err(|e| Rejection {
-                                code: 500,
-                                reason: OfferError::Keys(e).to_string(),
-                                media: Vec::new(),
-                            })?;
-                            (fresh, Change::New, Change::New)
-                        }
-                    };
+                        && current
+                            .local
+                            .as_ref()
+                            .is_some_and(|l| l.tag == theirs.tag && l.suite == theirs.suite);
+                    let (local, send, receive) =
+                        match (&current.local, keep) {
+                            (Some(local), true) => (local.clone(), Change::Keep, Change::Keep),
+                            _ => {
+                                let fresh = CryptoParams::generate(theirs.tag, theirs.suite)
+                                    .map_err(|e| Rejection {
+                                        code: 500,
+                                        reason: OfferError::Keys(e).to_string(),
+                                        media: Vec::new(),
+                                    })?;
+                                (fresh, Change::New, Change::New)
+                            }
+                        };
                     MediaOutcome::Srtp(SrtpAgreement {
                         suite: theirs.suite,
                         tag: theirs.tag,
@@ -1136,18 +1192,10 @@ impl Negotiator {
                         receive,
                     })
                 }
-                (OfferPolicy::Standard, None) => MediaOutcome::Declined(format!("SRTP required: {}", none_reason())),
-                (OfferPolicy::Optional, None) if profile.secure => MediaOutcome::Declined(format!(
-                    "the offer is SRTP-only ({}) but has {}",
-                    media.proto,
-                    if count == 0 {
-                        "no a=crypto line".to_owned()
-                    } else {
-                        format!("no acceptable a=crypto line ({})", skipped_summary(&skipped))
-                    }
-                )),
-                (OfferPolicy::Optional, None) if count == 0 => MediaOutcome::Plain(PlainReason::PeerOfferedNoCrypto),
-                (OfferPolicy::Optional, None) => MediaOutcome::Plain(PlainReason::NoAcceptableCrypto),
+                None if profile.secure || policy == OfferPolicy::Standard => {
+                    MediaOutcome::Declined(no_crypto_decline())
+                }
+                None => MediaOutcome::Plain(PlainReason::NoAcceptableCrypto),
             };
             ours.push(match &outcome {
                 MediaOutcome::Srtp(a) => Some(a.local.clone()),
@@ -1234,7 +1282,7 @@ fn change(before: Option<&CryptoParams>, now: &CryptoParams) -> Change {
 /// stream as `RTP/AVP`): keep the best accepted one (SRTP before plain, then
 /// the first) and decline the others.
 fn resolve_alternatives(
-    offer: &Session,
+    offer: &Sdp,
     results: &mut [MediaResult],
     ours: &mut [Option<CryptoParams>],
 ) {

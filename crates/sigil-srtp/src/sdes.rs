@@ -41,7 +41,8 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::key::{KeyError, MasterKey};
-use crate::Suite;
+use crate::policy::{DEFAULT_REPLAY_WINDOW, MAX_REPLAY_WINDOW};
+use crate::{Policy, SrtpError, Suite};
 
 /// Longest `a=crypto` attribute value accepted, in bytes.
 pub const MAX_ATTRIBUTE_LEN: usize = 4096;
@@ -552,6 +553,33 @@ impl CryptoParams {
     /// Whether both describe the same keys and parameters (tag included).
     pub fn same_as(&self, other: &CryptoParams) -> bool {
         self == other
+    }
+
+    /// The SRTP policy for the media these keys protect: suite, master
+    /// key(s) with MKIs, key derivation rate and lifetime; the replay window
+    /// is the default, raised to the `WSH=` hint when one was given (it is a
+    /// hint from the sender to the receiver of this stream).
+    ///
+    /// Build a [`crate::Session::outbound`] from our own params and a
+    /// [`crate::Session::inbound`] from the peer's.
+    pub fn policy(&self) -> Result<Policy, SrtpError> {
+        let mut keys = self.keys.iter();
+        let first = keys.next().ok_or(SrtpError::NoMasterKey)?;
+        let mut policy = Policy::new(self.suite, first.clone());
+        for key in keys {
+            policy = policy.with_key(key.clone());
+        }
+        policy = policy.with_key_derivation_rate(self.key_derivation_rate());
+        if let Some(lifetime) = self.lifetime {
+            policy = policy.with_lifetime(lifetime);
+        }
+        if let Some(wsh) = self.wsh {
+            let window = usize::try_from(wsh).unwrap_or(MAX_REPLAY_WINDOW);
+            policy =
+                policy.with_replay_window(window.clamp(DEFAULT_REPLAY_WINDOW, MAX_REPLAY_WINDOW));
+        }
+        policy.validate()?;
+        Ok(policy)
     }
 }
 
