@@ -1,0 +1,455 @@
+//! Header names (with compact forms), header fields in order, and typed access.
+
+use std::fmt;
+
+use crate::syntax::is_token_char;
+use crate::values::{
+    check_call_id, check_date, parse_content_length, parse_delta_seconds, parse_max_forwards,
+    AuthValue, CSeq, ContactValue, ContentType, NameAddr, ValueError, Via, Warning,
+};
+
+macro_rules! header_names {
+    ($( $variant:ident => $name:literal, $compact:expr, $doc:literal; )*) => {
+        /// A header field name. Known names are variants (matched case-insensitively,
+        /// compact forms included); anything else is kept as received in `Other`.
+        #[derive(Debug, Clone, Eq)]
+        pub enum HeaderName {
+            $( #[doc = $doc] $variant, )*
+            /// Any other header, spelled as received.
+            Other(String),
+        }
+
+        impl HeaderName {
+            /// The canonical (long) name.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( HeaderName::$variant => $name, )*
+                    HeaderName::Other(s) => s,
+                }
+            }
+
+            /// The compact form, if the header has one.
+            pub fn compact(&self) -> Option<char> {
+                match self {
+                    $( HeaderName::$variant => $compact, )*
+                    HeaderName::Other(_) => None,
+                }
+            }
+
+            /// Look a name up as it appears on the wire (case-insensitive; compact forms expanded).
+            pub fn from_wire(s: &str) -> HeaderName {
+                if s.len() == 1 {
+                    let c = s.as_bytes()[0].to_ascii_lowercase() as char;
+                    $( if $compact == Some(c) { return HeaderName::$variant; } )*
+                    let long = match c {
+                        'a' => "Accept-Contact",
+                        'b' => "Referred-By",
+                        'd' => "Request-Disposition",
+                        'j' => "Reject-Contact",
+                        'n' => "Identity-Info",
+                        'u' => "Allow-Events",
+                        'x' => "Session-Expires",
+                        'y' => "Identity",
+                        _ => return HeaderName::Other(s.to_string()),
+                    };
+                    return HeaderName::Other(long.to_string());
+                }
+                $( if s.eq_ignore_ascii_case($name) { return HeaderName::$variant; } )*
+                HeaderName::Other(s.to_string())
+            }
+        }
+    };
+}
+
+header_names! {
+    Via => "Via", Some('v'), "Via (compact `v`).";
+    From => "From", Some('f'), "From (compact `f`).";
+    To => "To", Some('t'), "To (compact `t`).";
+    CallId => "Call-ID", Some('i'), "Call-ID (compact `i`).";
+    CSeq => "CSeq", None, "CSeq.";
+    Contact => "Contact", Some('m'), "Contact (compact `m`).";
+    MaxForwards => "Max-Forwards", None, "Max-Forwards.";
+    ContentLength => "Content-Length", Some('l'), "Content-Length (compact `l`).";
+    ContentType => "Content-Type", Some('c'), "Content-Type (compact `c`).";
+    ContentEncoding => "Content-Encoding", Some('e'), "Content-Encoding (compact `e`).";
+    Expires => "Expires", None, "Expires.";
+    MinExpires => "Min-Expires", None, "Min-Expires (in 423 responses).";
+    RecordRoute => "Record-Route", None, "Record-Route.";
+    Route => "Route", None, "Route.";
+    WwwAuthenticate => "WWW-Authenticate", None, "WWW-Authenticate (401 challenges).";
+    ProxyAuthenticate => "Proxy-Authenticate", None, "Proxy-Authenticate (407 challenges).";
+    Authorization => "Authorization", None, "Authorization.";
+    ProxyAuthorization => "Proxy-Authorization", None, "Proxy-Authorization.";
+    Warning => "Warning", None, "Warning.";
+    Date => "Date", None, "Date.";
+    Subject => "Subject", Some('s'), "Subject (compact `s`).";
+    Supported => "Supported", Some('k'), "Supported (compact `k`).";
+    Event => "Event", Some('o'), "Event (compact `o`).";
+    ReferTo => "Refer-To", Some('r'), "Refer-To (compact `r`).";
+    Allow => "Allow", None, "Allow.";
+    Require => "Require", None, "Require.";
+    UserAgent => "User-Agent", None, "User-Agent.";
+    Server => "Server", None, "Server.";
+}
+
+impl PartialEq for HeaderName {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (HeaderName::Other(a), HeaderName::Other(b)) => a.eq_ignore_ascii_case(b),
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a header could not be created or was refused while parsing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// The name is not a token.
+    #[error("header name {0:?} is not a token")]
+    BadName(String),
+    /// The value contains CR or LF.
+    #[error("value of {0} contains a line break")]
+    LineBreak(String),
+    /// The value does not follow the header's grammar.
+    #[error("invalid {name} value: {source}")]
+    BadValue {
+        /// Header name.
+        name: String,
+        /// What is wrong with the value.
+        source: ValueError,
+    },
+}
+
+/// One header field: a name and its (unfolded, trimmed) value.
+///
+/// A `Header` always holds a valid value for its name: known headers are
+/// checked against their grammar when created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    name: HeaderName,
+    value: String,
+}
+
+/// Check `value` against the grammar of `name`.
+pub(crate) fn validate(name: &HeaderName, value: &str) -> Result<(), ValueError> {
+    match name {
+        HeaderName::Via => Via::parse_list(value).map(drop),
+        HeaderName::From | HeaderName::To => NameAddr::parse(value).map(drop),
+        HeaderName::Contact => ContactValue::parse(value).map(drop),
+        HeaderName::Route | HeaderName::RecordRoute => NameAddr::parse_list(value).map(drop),
+        HeaderName::CallId => check_call_id(value),
+        HeaderName::CSeq => CSeq::parse(value).map(drop),
+        HeaderName::MaxForwards => parse_max_forwards(value).map(drop),
+        HeaderName::ContentLength => parse_content_length(value).map(drop),
+        HeaderName::ContentType => ContentType::parse(value).map(drop),
+        HeaderName::Expires | HeaderName::MinExpires => parse_delta_seconds(value).map(drop),
+        HeaderName::WwwAuthenticate
+        | HeaderName::ProxyAuthenticate
+        | HeaderName::Authorization
+        | HeaderName::ProxyAuthorization => AuthValue::parse(value).map(drop),
+        HeaderName::Warning => Warning::parse_list(value).map(drop),
+        HeaderName::Date => check_date(value),
+        _ => Ok(()),
+    }
+}
+
+impl Header {
+    /// A header with a checked value. `value` is trimmed; it must not contain line breaks.
+    pub fn new(name: HeaderName, value: impl Into<String>) -> Result<Header, HeaderError> {
+        let value: String = value.into();
+        let value = value.trim_matches([' ', '\t']).to_string();
+        if let HeaderName::Other(n) = &name {
+            if n.is_empty() || !n.chars().all(is_token_char) {
+                return Err(HeaderError::BadName(n.clone()));
+            }
+        }
+        if value.contains(['\r', '\n']) {
+            return Err(HeaderError::LineBreak(name.to_string()));
+        }
+        validate(&name, &value).map_err(|source| HeaderError::BadValue {
+            name: name.to_string(),
+            source,
+        })?;
+        Ok(Header { name, value })
+    }
+
+    /// A header from a typed value (its `Display` form is valid by construction).
+    pub(crate) fn typed(name: HeaderName, value: impl fmt::Display) -> Header {
+        Header {
+            name,
+            value: value.to_string(),
+        }
+    }
+
+    pub(crate) fn unchecked(name: HeaderName, value: String) -> Header {
+        Header { name, value }
+    }
+
+    /// The name.
+    pub fn name(&self) -> &HeaderName {
+        &self.name
+    }
+
+    /// The value (unfolded, trimmed).
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+/// The header fields of a message, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<Header>);
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Headers(Vec::new())
+    }
+
+    /// Number of header fields (lines).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are no headers.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// All header fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Header> {
+        self.0.iter()
+    }
+
+    /// Append a header field.
+    pub fn push(&mut self, header: Header) {
+        self.0.push(header);
+    }
+
+    /// Insert a header field before all others (e.g. a new top Via).
+    pub fn push_front(&mut self, header: Header) {
+        self.0.insert(0, header);
+    }
+
+    /// Remove every field named `name`; returns how many were removed.
+    pub fn remove(&mut self, name: &HeaderName) -> usize {
+        let before = self.0.len();
+        self.0.retain(|h| &h.name != name);
+        before - self.0.len()
+    }
+
+    /// Replace all fields named `name` by one field with `header`'s value, at the first one's position.
+    pub fn set(&mut self, header: Header) {
+        match self.0.iter().position(|h| h.name == header.name) {
+            Some(pos) => {
+                let name = header.name.clone();
+                self.0[pos] = header;
+                let mut seen = 0;
+                self.0.retain(|h| {
+                    if h.name == name {
+                        seen += 1;
+                        seen == 1
+                    } else {
+                        true
+                    }
+                });
+            }
+            None => self.0.push(header),
+        }
+    }
+
+    /// The value of the first field named `name`.
+    pub fn get(&self, name: &HeaderName) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|h| &h.name == name)
+            .map(|h| h.value.as_str())
+    }
+
+    /// The values of every field named `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |h| &h.name == name)
+            .map(|h| h.value.as_str())
+    }
+
+    fn list<T>(&self, name: HeaderName, parse: fn(&str) -> Result<Vec<T>, ValueError>) -> Vec<T> {
+        self.get_all(&name)
+            .filter_map(|v| parse(v).ok())
+            .flatten()
+            .collect()
+    }
+
+    /// Every Via entry, top first (several per line are split).
+    pub fn via(&self) -> Vec<Via> {
+        self.list(HeaderName::Via, Via::parse_list)
+    }
+
+    /// The top Via entry.
+    pub fn top_via(&self) -> Option<Via> {
+        self.get(&HeaderName::Via)
+            .and_then(|v| Via::parse_list(v).ok())
+            .and_then(|v| v.into_iter().next())
+    }
+
+    /// From.
+    pub fn from(&self) -> Option<NameAddr> {
+        self.get(&HeaderName::From)
+            .and_then(|v| NameAddr::parse(v).ok())
+    }
+
+    /// To.
+    pub fn to(&self) -> Option<NameAddr> {
+        self.get(&HeaderName::To)
+            .and_then(|v| NameAddr::parse(v).ok())
+    }
+
+    /// Call-ID.
+    pub fn call_id(&self) -> Option<&str> {
+        self.get(&HeaderName::CallId)
+    }
+
+    /// CSeq.
+    pub fn cseq(&self) -> Option<CSeq> {
+        self.get(&HeaderName::CSeq)
+            .and_then(|v| CSeq::parse(v).ok())
+    }
+
+    /// Every Contact address (empty for `Contact: *`; see [`Headers::contact_is_star`]).
+    pub fn contacts(&self) -> Vec<NameAddr> {
+        self.get_all(&HeaderName::Contact)
+            .filter_map(|v| match ContactValue::parse(v) {
+                Ok(ContactValue::Addresses(a)) => Some(a),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// True when a Contact header is `*`.
+    pub fn contact_is_star(&self) -> bool {
+        self.get_all(&HeaderName::Contact).any(|v| v == "*")
+    }
+
+    /// Max-Forwards.
+    pub fn max_forwards(&self) -> Option<u8> {
+        self.get(&HeaderName::MaxForwards)
+            .and_then(|v| parse_max_forwards(v).ok())
+    }
+
+    /// Content-Length as written in the message.
+    pub fn content_length(&self) -> Option<usize> {
+        self.get(&HeaderName::ContentLength)
+            .and_then(|v| parse_content_length(v).ok())
+    }
+
+    /// Content-Type.
+    pub fn content_type(&self) -> Option<ContentType> {
+        self.get(&HeaderName::ContentType)
+            .and_then(|v| ContentType::parse(v).ok())
+    }
+
+    /// Expires (seconds).
+    pub fn expires(&self) -> Option<u32> {
+        self.get(&HeaderName::Expires)
+            .and_then(|v| parse_delta_seconds(v).ok())
+    }
+
+    /// Min-Expires (seconds), from a 423 Interval Too Brief.
+    pub fn min_expires(&self) -> Option<u32> {
+        self.get(&HeaderName::MinExpires)
+            .and_then(|v| parse_delta_seconds(v).ok())
+    }
+
+    /// Record-Route entries in order.
+    pub fn record_route(&self) -> Vec<NameAddr> {
+        self.list(HeaderName::RecordRoute, NameAddr::parse_list)
+    }
+
+    /// Route entries in order.
+    pub fn route(&self) -> Vec<NameAddr> {
+        self.list(HeaderName::Route, NameAddr::parse_list)
+    }
+
+    fn auth(&self, name: HeaderName) -> Vec<AuthValue> {
+        self.get_all(&name)
+            .filter_map(|v| AuthValue::parse(v).ok())
+            .collect()
+    }
+
+    /// WWW-Authenticate challenges (401).
+    pub fn www_authenticate(&self) -> Vec<AuthValue> {
+        self.auth(HeaderName::WwwAuthenticate)
+    }
+
+    /// Proxy-Authenticate challenges (407).
+    pub fn proxy_authenticate(&self) -> Vec<AuthValue> {
+        self.auth(HeaderName::ProxyAuthenticate)
+    }
+
+    /// Authorization credentials.
+    pub fn authorization(&self) -> Vec<AuthValue> {
+        self.auth(HeaderName::Authorization)
+    }
+
+    /// Proxy-Authorization credentials.
+    pub fn proxy_authorization(&self) -> Vec<AuthValue> {
+        self.auth(HeaderName::ProxyAuthorization)
+    }
+
+    /// Warning values.
+    pub fn warnings(&self) -> Vec<Warning> {
+        self.list(HeaderName::Warning, Warning::parse_list)
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = &'a Header;
+    type IntoIter = std::slice::Iter<'a, Header>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_forms_and_case() {
+        assert_eq!(HeaderName::from_wire("v"), HeaderName::Via);
+        assert_eq!(HeaderName::from_wire("I"), HeaderName::CallId);
+        assert_eq!(
+            HeaderName::from_wire("MaX-fOrWaRdS"),
+            HeaderName::MaxForwards
+        );
+        assert_eq!(HeaderName::from_wire("k"), HeaderName::Supported);
+        assert_eq!(
+            HeaderName::from_wire("x"),
+            HeaderName::Other("Session-Expires".into())
+        );
+        assert_eq!(
+            HeaderName::from_wire("C%6Fntact"),
+            HeaderName::Other("c%6fntact".into())
+        );
+    }
+
+    #[test]
+    fn header_new_validates() {
+        assert!(Header::new(HeaderName::MaxForwards, "300").is_err());
+        assert!(Header::new(HeaderName::Other("X-A".into()), "a\r\nb").is_err());
+        assert_eq!(
+            Header::new(HeaderName::CSeq, " 1 REGISTER ")
+                .unwrap()
+                .value(),
+            "1 REGISTER"
+        );
+    }
+}
