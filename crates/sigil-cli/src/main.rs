@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod sdp;
+
 /// Sigil: the security stack of a SIP endpoint device.
 #[derive(Debug, Parser)]
 #[command(name = "sigil", version, about, propagate_version = true)]
@@ -20,6 +22,9 @@ struct Cli {
 enum Area {
     /// List the SRTP crypto suites this build supports, with key, salt and tag lengths.
     Suites,
+    /// SDP offers and answers with SDES keys under the SDP SRTP Offer policy.
+    #[command(subcommand)]
+    Sdp(sdp::Cmd),
 }
 
 fn suites() -> anyhow::Result<ExitCode> {
@@ -45,6 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.area {
         Area::Suites => suites(),
+        Area::Sdp(cmd) => sdp::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,148 @@
+//! `sigil sdp`: SDP offers and answers under the SDP SRTP Offer policy (SDES, RFC 4568).
+
+use std::io::Read;
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use sigil_srtp::negotiate::{
+    basic_audio_sdp, parse_sdp, parse_suites, write_sdp, Negotiator, OfferPolicy, Sdp,
+    SignalingTransport, SrtpConfig, MAX_SDP_LEN,
+};
+
+/// SDP offer/answer with SDES keys (`a=crypto`), per the SDP SRTP Offer policy.
+#[derive(Debug, clap::Subcommand)]
+pub enum Cmd {
+    /// Print an SDP offer for one audio m-line (PCMU) on stdout; a note on
+    /// what was offered, and why, goes to stderr.
+    Offer {
+        #[command(flatten)]
+        settings: Settings,
+        /// Address put in the offer's o= and c= lines.
+        #[arg(long, default_value = "127.0.0.1")]
+        address: IpAddr,
+        /// RTP port of the audio m-line.
+        #[arg(long, default_value_t = 4000)]
+        port: u16,
+    },
+    /// Read an SDP offer on stdin; print the answer on stdout and a one-line
+    /// summary on stderr (exit 0), or `reject 488: <reason>` (exit 2).
+    /// Invalid SDP exits 1 with the parse error.
+    Answer {
+        #[command(flatten)]
+        settings: Settings,
+        /// Address put in the answer's o= and c= lines.
+        #[arg(long, default_value = "127.0.0.1")]
+        address: IpAddr,
+        /// RTP port of the answered audio m-line(s).
+        #[arg(long, default_value_t = 4002)]
+        port: u16,
+    },
+}
+
+/// The SRTP settings shared by both commands.
+#[derive(Debug, clap::Args)]
+pub struct Settings {
+    /// SDP SRTP Offer: disabled, optional or standard.
+    #[arg(long)]
+    policy: OfferPolicy,
+    /// SIP transport the SDP travels over: udp, tcp or tls.
+    #[arg(long, default_value = "tls")]
+    transport: SignalingTransport,
+    /// Allow SDES keys in SDP over udp/tcp signaling (anyone reading the
+    /// signaling can then decrypt the media).
+    #[arg(long)]
+    allow_insecure_signaling: bool,
+    /// SRTP suites in preference order, comma separated (default: all,
+    /// AES_256_CM_HMAC_SHA1_80 first).
+    #[arg(long, value_name = "LIST")]
+    suites: Option<String>,
+}
+
+impl Settings {
+    fn negotiator(&self) -> anyhow::Result<Negotiator> {
+        let mut config = SrtpConfig::new(self.policy, self.transport)
+            .with_insecure_signaling(self.allow_insecure_signaling);
+        if let Some(list) = &self.suites {
+            config = config.with_suites(parse_suites(list)?);
+        }
+        Ok(Negotiator::new(config)?)
+    }
+}
+
+/// Runs `sigil sdp …`.
+pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::Offer {
+            settings,
+            address,
+            port,
+        } => {
+            let mut negotiator = settings.negotiator()?;
+            let mut sdp = basic_audio_sdp(address, port, session_id());
+            let info = negotiator.create_offer(&mut sdp)?;
+            print!("{}", write_sdp(&sdp));
+            eprintln!("{info}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Answer {
+            settings,
+            address,
+            port,
+        } => {
+            let mut negotiator = settings.negotiator()?;
+            let mut body = Vec::new();
+            std::io::stdin()
+                .take(MAX_SDP_LEN as u64 + 1)
+                .read_to_end(&mut body)
+                .context("reading the offer from stdin")?;
+            let offer = parse_sdp(&body)?;
+            let mut answer = answer_template(&offer, address, port);
+            match negotiator.answer_offer(&offer, &mut answer) {
+                Ok(negotiation) => {
+                    print!("{}", write_sdp(&answer));
+                    eprintln!("{}", negotiation.summary());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(rejection) => {
+                    println!("reject {}: {}", rejection.code, rejection.reason);
+                    for media in &rejection.media {
+                        for skipped in &media.skipped {
+                            eprintln!("m-line {}: skipped crypto {skipped}", media.index + 1);
+                        }
+                    }
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}
+
+fn session_id() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs())
+}
+
+/// One answer m-line per offered m-line: audio m-lines offering PCMU (payload
+/// type 0) are answered with PCMU at our address; every other m-line is
+/// declined with port 0.
+fn answer_template(offer: &Sdp, address: IpAddr, port: u16) -> Sdp {
+    let mut answer = basic_audio_sdp(address, port, session_id());
+    let template = answer.medias.pop();
+    for media in &offer.medias {
+        let pcmu = media.media.eq_ignore_ascii_case("audio")
+            && media.fmt.split_ascii_whitespace().any(|pt| pt == "0");
+        match (&template, pcmu) {
+            (Some(template), true) => answer.medias.push(template.clone()),
+            _ => {
+                let mut declined = media.clone();
+                declined.port = 0;
+                declined.connections.clear();
+                declined.attributes.clear();
+                answer.medias.push(declined);
+            }
+        }
+    }
+    answer
+}
