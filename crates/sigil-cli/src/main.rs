@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod sdp;
+mod trust;
 
 /// Sigil: the security stack of a SIP endpoint device.
 #[derive(Debug, Parser)]
@@ -25,6 +26,9 @@ enum Area {
     /// SDP offers and answers with SDES keys under the SDP SRTP Offer policy.
     #[command(subcommand)]
     Sdp(sdp::Cmd),
+    /// The layered trust store: list anchors and refused files, verify a server chain.
+    #[command(subcommand)]
+    Trust(trust::Cmd),
 }
 
 fn suites() -> anyhow::Result<ExitCode> {
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
     let result: anyhow::Result<ExitCode> = match cli.area {
         Area::Suites => suites(),
         Area::Sdp(cmd) => sdp::run(cmd),
+        Area::Trust(cmd) => trust::run(cmd),
     };
     match result {
         Ok(code) => code,
