@@ -54,6 +54,7 @@ fn rfc3339<S: serde::Serializer>(time: &OffsetDateTime, serializer: S) -> Result
 
 /// Formats a time as RFC 3339 (UTC), the form used in status output and errors.
 pub(crate) fn format_time(time: OffsetDateTime) -> String {
+    let time = time.replace_nanosecond(0).unwrap_or(time);
     time.to_offset(time::UtcOffset::UTC)
         .format(&Rfc3339)
         .unwrap_or_else(|_| time.unix_timestamp().to_string())

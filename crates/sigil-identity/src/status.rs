@@ -344,14 +344,19 @@ impl fmt::Display for IdentityStatus {
             self.sipclient.file
         )?;
         write_slot(f, &self.sipclient)?;
-        let web_state = match self.httpd.state {
-            SlotState::Installed => "installed",
-            SlotState::Absent => {
-                "absent (a self-signed one is generated at first start of the web interface)"
-            }
-            SlotState::Rejected => "present but unusable",
+        let (web_state, web_note) = match self.httpd.state {
+            SlotState::Installed => ("installed", ""),
+            SlotState::Absent => (
+                "absent",
+                "; a self-signed one is made when the web interface first starts",
+            ),
+            SlotState::Rejected => ("present but unusable", ""),
         };
-        writeln!(f, "Web certificate: {web_state} ({})", self.httpd.file)?;
+        writeln!(
+            f,
+            "Web certificate: {web_state} ({}){web_note}",
+            self.httpd.file
+        )?;
         write_slot(f, &self.httpd)?;
         let active = match self.active {
             ActiveIdentity::Override => "override (certs/sipclient.pem)",
