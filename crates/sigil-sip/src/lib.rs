@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod dialog;
 pub mod digest;
 pub mod framer;
 pub mod header;
