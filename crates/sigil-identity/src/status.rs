@@ -259,6 +259,12 @@ impl IdentitySet {
         self.override_identity.as_ref()
     }
 
+    /// The device MAC from the factory certificate (for per-device file names
+    /// and the web certificate's CN); `None` without a factory identity.
+    pub fn mac(&self) -> Option<crate::Mac> {
+        self.factory.as_ref().and_then(|f| f.certificate().mac)
+    }
+
     /// The status report.
     pub fn status(&self) -> &IdentityStatus {
         &self.status

@@ -291,6 +291,7 @@ pub(crate) fn read_limited(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, Id
 
 /// Writes `contents` to `path` atomically (temporary file, sync, rename),
 /// readable only by the owner, creating parent directories.
+#[cfg_attr(not(feature = "mint"), allow(dead_code))]
 pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), IdentityError> {
     use std::io::Write;
     let write_error = |source| IdentityError::Write {

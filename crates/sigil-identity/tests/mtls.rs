@@ -1,4 +1,5 @@
 //! Mutual TLS in memory: our client resolver against our device verifier.
+#![cfg(feature = "mint")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Against OpenSSL: files it makes load, its s_server accepts our client identities,
 //! and our device verifier judges its s_client (real TCP on 127.0.0.1).
+#![cfg(feature = "mint")]
 
 mod common;
 
@@ -470,7 +471,7 @@ fn openssl_s_client_against_our_device_verifier() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
 
-    let run = |client: Option<(&str, &str, &str)>| {
+    let run_with = |client: Option<(&str, &str, &str)>, extra: &[&str]| {
         let mut command = Command::new(&bin);
         command
             .current_dir(d)
@@ -488,9 +489,11 @@ fn openssl_s_client_against_our_device_verifier() {
         if let Some((cert, key, chain)) = client {
             command.args(["-cert", cert, "-key", key, "-cert_chain", chain]);
         }
+        command.args(extra);
         let _client = ChildGuard::spawn(&mut command).unwrap();
         serve_one(&listener, config.clone())
     };
+    let run = |client: Option<(&str, &str, &str)>| run_with(client, &[]);
 
     let device = run(Some((
         "good/device.pem",
@@ -526,4 +529,23 @@ fn openssl_s_client_against_our_device_verifier() {
     assert_eq!(refusal.unwrap_err().code(), "expired");
 
     assert_eq!(run(None).unwrap_err(), Refusal::NoCertificate);
+
+    // TLS 1.2 (where the refusal comes inside the handshake) judges the same way.
+    let tls12 = ["-tls1_2"];
+    let good = (
+        "good/device.pem",
+        "good/device.key",
+        "vendor/intermediate.pem",
+    );
+    assert_eq!(run_with(Some(good), &tls12).unwrap().mac, Some(mac()));
+    let foreign = (
+        "foreign/device.pem",
+        "foreign/device.key",
+        "other/intermediate.pem",
+    );
+    assert_eq!(
+        run_with(Some(foreign), &tls12).unwrap_err().code(),
+        "unknown_vendor"
+    );
+    assert_eq!(run_with(None, &tls12).unwrap_err(), Refusal::NoCertificate);
 }

@@ -1,4 +1,5 @@
 //! Factory identity, override, web certificate, status and factory reset on real directories.
+#![cfg(feature = "mint")]
 
 mod common;
 
@@ -52,6 +53,7 @@ fn fresh_device_uses_the_factory_identity_and_reports_it() {
         "device.pem = device certificate + intermediate"
     );
 
+    assert_eq!(set.mac(), Some(mac()));
     // The presented chain is leaf + intermediate.
     assert_eq!(set.active().unwrap().chain().len(), 2);
 
