@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod sdp;
+mod sip;
 mod trust;
 
 /// Sigil: the security stack of a SIP endpoint device.
@@ -26,6 +27,9 @@ enum Area {
     /// SDP offers and answers with SDES keys under the SDP SRTP Offer policy.
     #[command(subcommand)]
     Sdp(sdp::Cmd),
+    /// SIP messages: parse and print in canonical form.
+    #[command(subcommand)]
+    Sip(sip::Cmd),
     /// The layered trust store: list anchors and refused files, verify a server chain.
     #[command(subcommand)]
     Trust(trust::Cmd),
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
     let result: anyhow::Result<ExitCode> = match cli.area {
         Area::Suites => suites(),
         Area::Sdp(cmd) => sdp::run(cmd),
+        Area::Sip(cmd) => sip::run(cmd),
         Area::Trust(cmd) => trust::run(cmd),
     };
     match result {
