@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod identity;
+mod mint;
 mod sdp;
 mod sip;
 mod trust;
@@ -24,6 +26,12 @@ struct Cli {
 enum Area {
     /// List the SRTP crypto suites this build supports, with key, salt and tag lengths.
     Suites,
+    /// Manufacturing: vendor root + intermediate, device and server certificates.
+    #[command(subcommand)]
+    Mint(mint::Cmd),
+    /// Device identity: status of the factory certificate and overrides, factory reset.
+    #[command(subcommand)]
+    Identity(identity::Cmd),
     /// SDP offers and answers with SDES keys under the SDP SRTP Offer policy.
     #[command(subcommand)]
     Sdp(sdp::Cmd),
@@ -58,6 +66,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.area {
         Area::Suites => suites(),
+        Area::Mint(cmd) => mint::run(cmd),
+        Area::Identity(cmd) => identity::run(cmd),
         Area::Sdp(cmd) => sdp::run(cmd),
         Area::Sip(cmd) => sip::run(cmd),
         Area::Trust(cmd) => trust::run(cmd),
