@@ -20,6 +20,8 @@
 //!   is refreshed. The server runs one thread per connection and shuts down cleanly.
 //! - [`HandshakeDiagnosis`]: why a connection could not be set up, with a
 //!   one-line fix ([`HandshakeDiagnosis::fix`]).
+//! - [`RegisteredClient`]: a registration kept up over a [`Client`],
+//!   re-registering after every reconnect.
 //! - [`Registrar`]: a minimal lab registrar (`sigil sip serve`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -31,6 +33,7 @@ mod connector;
 mod diagnosis;
 mod error;
 mod policy;
+mod registered;
 mod registrar;
 mod server;
 
@@ -43,5 +46,6 @@ pub use connector::{server_name, Connector};
 pub use diagnosis::{ClientAuthOutcome, HandshakeDiagnosis};
 pub use error::{ConfigError, Error};
 pub use policy::{suite_name, CipherPolicy, TlsPolicy, TlsVersion};
+pub use registered::{RegisteredClient, RegisteredEvent};
 pub use registrar::{response_to, Registrar, RegistrarEvent};
 pub use server::{Handler, PeerInfo, Server, ServerOptions, ShutdownHandle};

@@ -1,0 +1,322 @@
+//! Our client against `openssl s_server` on 127.0.0.1: versions, mutual TLS
+//! with the vendor chain, and the diagnoses of broken server certificates.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use sigil_identity::mint::{mint_server, ServerRequest, VendorCa};
+use sigil_sip_tls::{
+    establish, ClientAuthOutcome, ConnectionEvent, ConnectionSettings, Connector, Error, TlsPolicy,
+};
+use sigil_testkit::{free_port, peer, wait_for_tcp, ChildGuard, Peer};
+
+struct SServer {
+    _guard: ChildGuard,
+    _stdin: Option<std::process::ChildStdin>,
+    addr: String,
+    log: std::path::PathBuf,
+}
+
+fn s_server(openssl: &Path, dir: &Path, cert: &str, key: &str, extra: &[&str]) -> SServer {
+    let port = free_port();
+    let log = dir.join(format!("s_server-{port}.log"));
+    let out = std::fs::File::create(&log).unwrap();
+    let mut cmd = Command::new(openssl);
+    cmd.current_dir(dir)
+        .args([
+            "s_server",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+            cert,
+            "-key",
+            key,
+        ])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    let mut guard = ChildGuard::spawn(&mut cmd).unwrap();
+    let stdin = guard.0.stdin.take();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert!(
+        wait_for_tcp(addr, Duration::from_secs(10)),
+        "s_server did not start: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    SServer {
+        _guard: guard,
+        _stdin: stdin,
+        addr: addr.to_string(),
+        log,
+    }
+}
+
+fn settings() -> ConnectionSettings {
+    ConnectionSettings {
+        keepalive_interval: None,
+        handshake_timeout: Duration::from_secs(5),
+        ..ConnectionSettings::default()
+    }
+}
+
+/// Connects; on success sends a ping and reads for a moment, so a TLS 1.3
+/// refusal that comes after the handshake is seen too.
+fn probe(connector: &Connector, server: &SServer) -> Result<sigil_sip_tls::TlsInfo, Error> {
+    let (mut stream, mut conn) =
+        establish(connector, &server.addr, Duration::from_secs(5), settings())?;
+    let info = conn.tls_info().cloned().expect("connected");
+    conn.send_ping(std::time::Instant::now())?;
+    conn.write_tls_to(&mut stream)?;
+    stream.set_read_timeout(Some(Duration::from_millis(300)))?;
+    let mut buf = [0u8; 4096];
+    for _ in 0..5 {
+        use std::io::Read;
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                conn.handle_eof(std::time::Instant::now())?;
+                break;
+            }
+            Ok(n) => conn.handle_input(&buf[..n], std::time::Instant::now())?,
+            Err(_) => break,
+        }
+    }
+    while let Some(ev) = conn.poll_event() {
+        if let ConnectionEvent::Closed = ev {
+            return Err(Error::Closed);
+        }
+    }
+    Ok(info)
+}
+
+fn diagnosis(result: Result<sigil_sip_tls::TlsInfo, Error>) -> sigil_sip_tls::HandshakeDiagnosis {
+    match result {
+        Err(Error::Handshake(d)) => *d,
+        other => panic!("expected a handshake diagnosis, got {other:?}"),
+    }
+}
+
+#[test]
+fn tls12_and_tls13_servers_requiring_the_vendor_chain_accept_our_factory_identity() {
+    let Some(openssl) = peer(Peer::Openssl) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    pki.write_files(dir.path());
+    for (flag, version) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
+        let server = s_server(
+            &openssl,
+            dir.path(),
+            "server.pem",
+            "server.key",
+            &[
+                flag,
+                "-Verify",
+                "1",
+                "-verify_return_error",
+                "-CAfile",
+                "vendor-chain.pem",
+            ],
+        );
+        let connector = pki.connector(&TlsPolicy::default(), true);
+        let info = probe(&connector, &server).unwrap_or_else(|e| panic!("{flag}: {e}"));
+        assert_eq!(info.version, version);
+        assert!(
+            info.cipher_suite.contains("AES_256_GCM"),
+            "{}",
+            info.cipher_suite
+        );
+        assert_eq!(info.verification_status(), "verified");
+        assert!(
+            matches!(info.client_auth, Some(ClientAuthOutcome::Presented { .. })),
+            "{info:?}"
+        );
+        let log = std::fs::read_to_string(&server.log).unwrap();
+        assert!(
+            log.contains(MAC),
+            "s_server saw our device certificate: {log}"
+        );
+    }
+}
+
+#[test]
+fn tls11_only_server_is_refused_with_a_version_diagnosis() {
+    let Some(openssl) = peer(Peer::Openssl) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    pki.write_files(dir.path());
+    let server = s_server(
+        &openssl,
+        dir.path(),
+        "server.pem",
+        "server.key",
+        &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"],
+    );
+    let d = diagnosis(probe(&pki.connector(&TlsPolicy::default(), true), &server));
+    assert_eq!(d.code(), "version_mismatch", "{d}");
+    assert!(d.fix().contains("TLS 1.2"), "{}", d.fix());
+}
+
+#[test]
+fn server_demanding_a_certificate_we_do_not_have() {
+    let Some(openssl) = peer(Peer::Openssl) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    pki.write_files(dir.path());
+    for flag in ["-tls1_2", "-tls1_3"] {
+        let server = s_server(
+            &openssl,
+            dir.path(),
+            "server.pem",
+            "server.key",
+            &[
+                flag,
+                "-Verify",
+                "1",
+                "-verify_return_error",
+                "-CAfile",
+                "vendor-chain.pem",
+            ],
+        );
+        let d = diagnosis(probe(&pki.connector(&TlsPolicy::default(), false), &server));
+        assert_eq!(d.code(), "client_certificate_required", "{flag}: {d}");
+    }
+}
+
+#[test]
+fn another_vendors_device_is_rejected_by_the_server() {
+    let Some(openssl) = peer(Peer::Openssl) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let other = Pki::new();
+    pki.write_files(dir.path());
+    for flag in ["-tls1_2", "-tls1_3"] {
+        let server = s_server(
+            &openssl,
+            dir.path(),
+            "server.pem",
+            "server.key",
+            &[
+                flag,
+                "-Verify",
+                "1",
+                "-verify_return_error",
+                "-CAfile",
+                "vendor-chain.pem",
+            ],
+        );
+        let connector = Connector::new(
+            DOMAIN,
+            &TlsPolicy::default(),
+            pki.store(),
+            Some(other.resolver()),
+        )
+        .unwrap();
+        let d = diagnosis(probe(&connector, &server));
+        assert_eq!(d.code(), "client_certificate_rejected", "{flag}: {d}");
+    }
+}
+
+fn write_server(dir: &Path, name: &str, minted: &sigil_identity::mint::Minted) {
+    std::fs::write(dir.join(format!("{name}.pem")), minted.full_chain_pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}.key")), minted.key_pem()).unwrap();
+}
+
+#[test]
+fn wrong_domain_untrusted_and_expired_server_certificates() {
+    let Some(openssl) = peer(Peer::Openssl) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    pki.write_files(dir.path());
+    let policy = TlsPolicy::default();
+
+    // Wrong domain: the certificate is for example.com, we contact example.net.
+    let server = s_server(&openssl, dir.path(), "server.pem", "server.key", &[]);
+    let connector =
+        Connector::new("example.net", &policy, pki.store(), Some(pki.resolver())).unwrap();
+    let d = diagnosis(probe(&connector, &server));
+    match &d {
+        sigil_sip_tls::HandshakeDiagnosis::NameMismatch {
+            expected,
+            presented,
+        } => {
+            assert!(expected.contains("example.net"), "{expected}");
+            assert!(
+                presented.iter().any(|p| p == "URI:sip:example.com"),
+                "{presented:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Untrusted: a store with the built-in roots only.
+    let store = std::sync::Arc::new(sigil_trust::TrustStore::builder().build());
+    let connector = Connector::new(DOMAIN, &policy, store, Some(pki.resolver())).unwrap();
+    let d = diagnosis(probe(&connector, &server));
+    match &d {
+        sigil_sip_tls::HandshakeDiagnosis::Untrusted { issuer, .. } => {
+            assert!(issuer.contains("Sigil Test Vendor"), "{issuer}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Expired server certificate.
+    let mut req = ServerRequest::new(["sip:example.com"]);
+    req.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(400);
+    req.not_after = time::OffsetDateTime::now_utc() - time::Duration::days(35);
+    write_server(
+        dir.path(),
+        "expired",
+        &mint_server(&pki.vendor, &req).unwrap(),
+    );
+    let server = s_server(&openssl, dir.path(), "expired.pem", "expired.key", &[]);
+    let d = diagnosis(probe(&pki.connector(&policy, true), &server));
+    assert_eq!(d.code(), "expired", "{d}");
+
+    // Self-signed by a stranger, and validation off: encrypted, not verified.
+    let stranger = VendorCa::generate("Stranger").unwrap();
+    write_server(
+        dir.path(),
+        "stranger",
+        &mint_server(&stranger, &ServerRequest::new(["sip.other.org"])).unwrap(),
+    );
+    let server = s_server(&openssl, dir.path(), "stranger.pem", "stranger.key", &[]);
+    let off = TlsPolicy {
+        validate: false,
+        ..TlsPolicy::default()
+    };
+    let info = probe(&pki.connector(&off, true), &server).unwrap();
+    assert_eq!(info.verification_status(), "not verified");
+}
+
+#[test]
+fn nothing_listening_is_a_tcp_diagnosis() {
+    let pki = Pki::new();
+    let port = free_port();
+    let connector = pki.connector(&TlsPolicy::default(), true);
+    let r = establish(
+        &connector,
+        &format!("127.0.0.1:{port}"),
+        Duration::from_secs(2),
+        settings(),
+    );
+    let d = match r {
+        Err(Error::Handshake(d)) => *d,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(d.code(), "tcp_refused");
+}
