@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod identity;
 mod mint;
+mod prov;
 mod sdp;
 mod sip;
 mod trust;
@@ -35,6 +36,9 @@ enum Area {
     /// SDP offers and answers with SDES keys under the SDP SRTP Offer policy.
     #[command(subcommand)]
     Sdp(sdp::Cmd),
+    /// Provisioning: check configuration files, fetch them over HTTPS and apply them atomically.
+    #[command(subcommand)]
+    Prov(prov::Cmd),
     /// SIP messages: parse and print in canonical form.
     #[command(subcommand)]
     Sip(sip::Cmd),
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Area::Mint(cmd) => mint::run(cmd),
         Area::Identity(cmd) => identity::run(cmd),
         Area::Sdp(cmd) => sdp::run(cmd),
+        Area::Prov(cmd) => prov::run(cmd),
         Area::Sip(cmd) => sip::run(cmd),
         Area::Trust(cmd) => trust::run(cmd),
     };

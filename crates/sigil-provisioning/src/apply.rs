@@ -1,0 +1,433 @@
+//! Atomic apply (SPEC P6): validate fully, write a temporary file in the same
+//! directory, fsync, keep the previous file as a backup, rename, fsync the directory.
+//!
+//! Whatever fails — an invalid file, a full disk, a crash between any two
+//! steps — the active configuration is either the old one or the new one,
+//! complete, never a mix.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::format::{parse_document, Document, LocatedError, Warning, MAX_FILE_BYTES};
+use crate::settings::Settings;
+use crate::write::{diff, render, render_onto, Change};
+
+/// File name of the active configuration in the user store directory.
+pub const CONFIG_FILE: &str = "config.conf";
+/// File name of the previous configuration, kept by every apply.
+pub const BACKUP_FILE: &str = "config.conf.bak";
+/// File name of the temporary file an apply writes before renaming it.
+pub const TEMP_FILE: &str = ".config.conf.new";
+
+/// A step after which an apply can be made to fail on purpose, to test that
+/// an interruption there leaves the active configuration intact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailPoint {
+    /// After the temporary file is written and synced, before anything else.
+    AfterTempWrite,
+    /// After the backup is made, before the rename.
+    BeforeRename,
+}
+
+/// Options of an apply.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApplyOptions {
+    /// Failure injection for crash-safety tests: stop with
+    /// [`ApplyError::Interrupted`] at this step, leaving the files exactly as
+    /// a crash there would. `None` in normal use.
+    pub fail_at: Option<FailPoint>,
+}
+
+/// Why an apply changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The new configuration is invalid; every error is listed (secrets masked).
+    #[error("{} error(s) in the configuration, nothing applied: {}", .0.len(), first_error(.0))]
+    Invalid(Vec<LocatedError>),
+    /// Reading or writing a file failed.
+    #[error("could not {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The active configuration is larger than a configuration may be.
+    #[error("{} is larger than {MAX_FILE_BYTES} bytes", .0.display())]
+    TooLarge(PathBuf),
+    /// A test interrupted the apply on purpose ([`ApplyOptions::fail_at`]).
+    #[error("apply interrupted at {0:?} (failure injection)")]
+    Interrupted(FailPoint),
+}
+
+fn first_error(errors: &[LocatedError]) -> String {
+    errors.first().map(ToString::to_string).unwrap_or_default()
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> ApplyError + 'a {
+    move |source| ApplyError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The active configuration as loaded.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The typed settings (defaults when there is no file yet).
+    pub settings: Settings,
+    /// The file as parsed (empty when there is no file yet).
+    pub document: Document,
+    /// Warnings found while loading.
+    pub warnings: Vec<Warning>,
+    /// Whether a configuration file exists.
+    pub exists: bool,
+}
+
+/// What an apply did.
+#[derive(Debug, Clone)]
+pub struct ApplyReport {
+    /// The settings now active.
+    pub settings: Settings,
+    /// The changed keys (show with `Display`: secrets masked).
+    pub changes: Vec<Change>,
+    /// Warnings about the applied file (unknown keys, duplicates, weakened security).
+    pub warnings: Vec<Warning>,
+    /// The active configuration file.
+    pub path: PathBuf,
+    /// The backup of the previous configuration, if there was one.
+    pub backup: Option<PathBuf>,
+    /// Whether the file on disk was rewritten (false when nothing changed).
+    pub written: bool,
+}
+
+/// The configuration file of a device's user store.
+#[derive(Debug, Clone)]
+pub struct ConfigStore {
+    dir: PathBuf,
+}
+
+impl ConfigStore {
+    /// The configuration kept in `user_dir` (the file [`CONFIG_FILE`]).
+    pub fn new(user_dir: impl Into<PathBuf>) -> Self {
+        ConfigStore {
+            dir: user_dir.into(),
+        }
+    }
+
+    /// Path of the active configuration file.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+
+    /// Path of the backup of the previous configuration.
+    pub fn backup_path(&self) -> PathBuf {
+        self.dir.join(BACKUP_FILE)
+    }
+
+    fn read_active(&self) -> Result<Option<Zeroizing<Vec<u8>>>, ApplyError> {
+        let path = self.path();
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io("open", &path)(e)),
+        };
+        let mut bytes = Zeroizing::new(Vec::new());
+        Read::by_ref(&mut file)
+            .take(MAX_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io("read", &path))?;
+        if bytes.len() > MAX_FILE_BYTES {
+            return Err(ApplyError::TooLarge(path));
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Loads the active configuration (the defaults when there is none yet).
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or it is invalid ([`ApplyError::Invalid`]).
+    pub fn load(&self) -> Result<Loaded, ApplyError> {
+        let name = self.path().display().to_string();
+        let Some(bytes) = self.read_active()? else {
+            return Ok(Loaded {
+                settings: Settings::default(),
+                document: Document {
+                    file: name,
+                    ..Document::default()
+                },
+                warnings: Vec::new(),
+                exists: false,
+            });
+        };
+        let document = parse_document(&name, &bytes).map_err(ApplyError::Invalid)?;
+        let parsed = Settings::from_documents(&[&document]).map_err(ApplyError::Invalid)?;
+        Ok(Loaded {
+            settings: parsed.settings,
+            document,
+            warnings: parsed.warnings,
+            exists: true,
+        })
+    }
+
+    /// Applies a configuration file on top of the active configuration: its
+    /// keys replace the active values, keys it does not mention keep theirs.
+    ///
+    /// The file is parsed and validated completely first (every value, then
+    /// the cross-field rules on the combined result); only then is the new
+    /// configuration written atomically. On any error the active
+    /// configuration is unchanged. `source` names the file in messages (a
+    /// path or a URL).
+    ///
+    /// If the active configuration itself is invalid (edited by hand), it is
+    /// replaced by the defaults overlaid with the new file, with a warning.
+    ///
+    /// # Errors
+    ///
+    /// [`ApplyError::Invalid`] with every error of the file, or an I/O error.
+    pub fn apply(
+        &self,
+        source: &str,
+        bytes: &[u8],
+        options: ApplyOptions,
+    ) -> Result<ApplyReport, ApplyError> {
+        let incoming = parse_document(source, bytes).map_err(ApplyError::Invalid)?;
+        let mut warnings = Vec::new();
+        let current = match self.load() {
+            Ok(loaded) => loaded,
+            Err(ApplyError::Invalid(errors)) => {
+                warnings.push(Warning {
+                    file: self.path().display().to_string(),
+                    line: errors.first().map(|e| e.line).unwrap_or(0),
+                    message: format!(
+                        "the active configuration is invalid ({}); it is replaced",
+                        first_error(&errors)
+                    ),
+                });
+                Loaded {
+                    settings: Settings::default(),
+                    document: Document::default(),
+                    warnings: Vec::new(),
+                    exists: true,
+                }
+            }
+            Err(other) => return Err(other),
+        };
+        let parsed = Settings::from_documents_over(current.settings.clone(), &[&incoming])
+            .map_err(ApplyError::Invalid)?;
+        warnings.extend(parsed.warnings);
+        let changes = diff(&current.settings, &parsed.settings);
+        let written = if changes.is_empty() && current.exists {
+            false
+        } else {
+            // Keep the layout and comments of the active file; the first time,
+            // those of the applied file.
+            let layout = if current.document.items.is_empty() {
+                &incoming
+            } else {
+                &current.document
+            };
+            let text = render_onto(&parsed.settings, layout);
+            self.write_atomic(text.as_bytes(), options)?;
+            true
+        };
+        Ok(ApplyReport {
+            settings: parsed.settings,
+            changes,
+            warnings,
+            path: self.path(),
+            backup: self.backup_path().exists().then(|| self.backup_path()),
+            written,
+        })
+    }
+
+    /// Writes complete settings as the active configuration, atomically
+    /// (keeping the installer's comments of unchanged keys).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error, or [`ApplyError::Interrupted`] under failure injection.
+    pub fn save(
+        &self,
+        settings: &Settings,
+        options: ApplyOptions,
+    ) -> Result<Vec<Change>, ApplyError> {
+        let current = self.load()?;
+        let text = if current.document.items.is_empty() {
+            render(settings)
+        } else {
+            render_onto(settings, &current.document)
+        };
+        self.write_atomic(text.as_bytes(), options)?;
+        Ok(diff(&current.settings, settings))
+    }
+
+    /// temp file → fsync → backup → rename → fsync directory.
+    fn write_atomic(&self, bytes: &[u8], options: ApplyOptions) -> Result<(), ApplyError> {
+        fs::create_dir_all(&self.dir).map_err(io("create the directory", &self.dir))?;
+        let temp = self.dir.join(TEMP_FILE);
+        let active = self.path();
+        {
+            let mut open = OpenOptions::new();
+            open.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                open.mode(0o600); // the file holds passwords
+            }
+            let mut file = open.open(&temp).map_err(io("create", &temp))?;
+            file.write_all(bytes).map_err(io("write", &temp))?;
+            file.sync_all().map_err(io("sync", &temp))?;
+        }
+        if options.fail_at == Some(FailPoint::AfterTempWrite) {
+            return Err(ApplyError::Interrupted(FailPoint::AfterTempWrite));
+        }
+        if active.exists() {
+            // Copy, sync, then rename into place, so the backup is complete too.
+            let backup = self.backup_path();
+            let backup_temp = self.dir.join(format!("{BACKUP_FILE}.new"));
+            fs::copy(&active, &backup_temp)
+                .map_err(io("copy the previous configuration to", &backup_temp))?;
+            File::open(&backup_temp)
+                .and_then(|f| f.sync_all())
+                .map_err(io("sync", &backup_temp))?;
+            fs::rename(&backup_temp, &backup).map_err(io("rename the backup to", &backup))?;
+        }
+        if options.fail_at == Some(FailPoint::BeforeRename) {
+            return Err(ApplyError::Interrupted(FailPoint::BeforeRename));
+        }
+        fs::rename(&temp, &active).map_err(io("rename the new configuration to", &active))?;
+        sync_dir(&self.dir)?;
+        log::info!("configuration written to {}", active.display());
+        Ok(())
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), ApplyError> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("sync the directory", dir))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_merges_and_keeps_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path());
+        let first = store
+            .apply(
+                "a.conf",
+                b"# mine\nsip.proxy = a.example\nsip.u1.pwd = one\n",
+                ApplyOptions::default(),
+            )
+            .unwrap();
+        assert!(first.written);
+        assert!(first.backup.is_none());
+        let second = store
+            .apply(
+                "b.conf",
+                b"sip.u1.user = 7\nsip.u1.pwd = two\n",
+                ApplyOptions::default(),
+            )
+            .unwrap();
+        let shown: Vec<String> = second.changes.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            vec!["+ sip.u1.user = 7", "~ sip.u1.pwd = ******** (changed)"]
+        );
+        let text = fs::read_to_string(store.path()).unwrap();
+        assert!(
+            text.starts_with("# mine\nsip.proxy = a.example\n"),
+            "{text}"
+        );
+        assert!(text.contains("sip.u1.pwd = two"));
+        let backup = fs::read_to_string(store.backup_path()).unwrap();
+        assert!(backup.contains("sip.u1.pwd = one"));
+        // Same file again: nothing to write.
+        let third = store
+            .apply("b.conf", b"sip.u1.user = 7\n", ApplyOptions::default())
+            .unwrap();
+        assert!(!third.written);
+        assert!(third.changes.is_empty());
+    }
+
+    #[test]
+    fn invalid_file_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path());
+        store
+            .apply("a", b"sip.proxy = a.example\n", ApplyOptions::default())
+            .unwrap();
+        let before = fs::read(store.path()).unwrap();
+        let err = store
+            .apply(
+                "b",
+                b"sip.proxy = b.example\nsip.transport = carrier-pigeon\n",
+                ApplyOptions::default(),
+            )
+            .unwrap_err();
+        match err {
+            ApplyError::Invalid(errors) => assert_eq!(errors[0].line, 2),
+            other => panic!("{other}"),
+        }
+        assert_eq!(fs::read(store.path()).unwrap(), before);
+    }
+
+    #[test]
+    fn interrupted_apply_leaves_old_config() {
+        for point in [FailPoint::AfterTempWrite, FailPoint::BeforeRename] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = ConfigStore::new(dir.path());
+            store
+                .apply("a", b"sip.proxy = old.example\n", ApplyOptions::default())
+                .unwrap();
+            let before = fs::read(store.path()).unwrap();
+            let err = store
+                .apply(
+                    "b",
+                    b"sip.proxy = new.example\n",
+                    ApplyOptions {
+                        fail_at: Some(point),
+                    },
+                )
+                .unwrap_err();
+            assert!(matches!(err, ApplyError::Interrupted(p) if p == point));
+            assert_eq!(fs::read(store.path()).unwrap(), before);
+            let loaded = store.load().unwrap();
+            assert_eq!(
+                loaded.settings.sip_proxy.unwrap().to_string(),
+                "old.example"
+            );
+            // The next apply succeeds over the leftover temporary file.
+            store
+                .apply("b", b"sip.proxy = new.example\n", ApplyOptions::default())
+                .unwrap();
+            assert_eq!(
+                store
+                    .load()
+                    .unwrap()
+                    .settings
+                    .sip_proxy
+                    .unwrap()
+                    .to_string(),
+                "new.example"
+            );
+        }
+    }
+}
