@@ -12,6 +12,7 @@ mod identity;
 mod mint;
 mod prov;
 mod sdp;
+mod srtp;
 mod sip;
 mod trust;
 
@@ -36,6 +37,9 @@ enum Area {
     /// SDP offers and answers with SDES keys under the SDP SRTP Offer policy.
     #[command(subcommand)]
     Sdp(sdp::Cmd),
+    /// SRTP/SRTCP: protect and unprotect hex packets, measure this machine.
+    #[command(subcommand)]
+    Srtp(srtp::Cmd),
     /// Provisioning: check configuration files, fetch them over HTTPS and apply them atomically.
     #[command(subcommand)]
     Prov(prov::Cmd),
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Area::Mint(cmd) => mint::run(cmd),
         Area::Identity(cmd) => identity::run(cmd),
         Area::Sdp(cmd) => sdp::run(cmd),
+        Area::Srtp(cmd) => srtp::run(cmd),
         Area::Prov(cmd) => prov::run(cmd),
         Area::Sip(cmd) => sip::run(cmd),
         Area::Trust(cmd) => trust::run(cmd),

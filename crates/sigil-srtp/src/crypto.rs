@@ -2,20 +2,19 @@
 //! pad states, and the RFC 3711 §4.3 key derivation.
 //!
 //! AES is RustCrypto's `aes` (AES-NI when the CPU has it, detected at run
-//! time); SHA-1 is RustCrypto's `sha1` compression function (SHA-NI when
+//! time) in counter mode through `ctr`; SHA-1 is RustCrypto's `sha1` compression function (SHA-NI when
 //! present). HMAC is done here on top of the compression function so that the
 //! inner and outer pad states are computed once per session key, can be wiped
 //! on drop, and each packet costs exactly the compressions it needs.
 
 use aes::cipher::generic_array::GenericArray;
-use aes::cipher::{BlockEncrypt, KeyInit};
+use aes::cipher::{InnerIvInit, KeyInit, StreamCipher, StreamCipherCoreWrapper};
 use aes::{Aes128Enc, Aes256Enc};
+use ctr::flavors::Ctr128BE;
+use ctr::CtrCore;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::Suite;
-
-/// AES blocks processed per batch: AES-NI pipelines 8 blocks at once.
-const BATCH: usize = 8;
 
 /// An expanded AES encryption key (wiped on drop by the `aes` crate's
 /// `zeroize` feature).
@@ -37,33 +36,24 @@ impl Cipher {
         }
     }
 
-    #[inline(always)]
-    fn encrypt(&self, blocks: &mut [GenericArray<u8, aes::cipher::consts::U16>]) {
-        match self {
-            Cipher::Aes128(c) => c.encrypt_blocks(blocks),
-            Cipher::Aes256(c) => c.encrypt_blocks(blocks),
-        }
-    }
-
     /// XORs `data` with the AES-CM keystream starting at counter block `iv`
     /// (RFC 3711 §4.1.1: the low 16 bits count blocks).
+    ///
+    /// The `ctr` crate runs over a *borrowed* key schedule: nothing is copied
+    /// or re-expanded per packet, and keystream generation and XOR stay in
+    /// the AES-NI code path (8 blocks in flight).
     #[inline]
     pub(crate) fn apply_keystream(&self, iv: &[u8; 16], data: &mut [u8]) {
-        let mut counter = u128::from_be_bytes(*iv);
-        let mut blocks = [GenericArray::<u8, aes::cipher::consts::U16>::default(); BATCH];
-        for chunk in data.chunks_mut(16 * BATCH) {
-            let n = chunk.len().div_ceil(16);
-            let batch = &mut blocks[..n];
-            for block in batch.iter_mut() {
-                block.copy_from_slice(&counter.to_be_bytes());
-                counter = counter.wrapping_add(1);
-            }
-            self.encrypt(batch);
-            for (piece, block) in chunk.chunks_mut(16).zip(batch.iter()) {
-                for (byte, key) in piece.iter_mut().zip(block.iter()) {
-                    *byte ^= key;
-                }
-            }
+        let iv = iv.into();
+        match self {
+            Cipher::Aes128(c) => StreamCipherCoreWrapper::from_core(
+                CtrCore::<&Aes128Enc, Ctr128BE>::inner_iv_init(c, iv),
+            )
+            .apply_keystream(data),
+            Cipher::Aes256(c) => StreamCipherCoreWrapper::from_core(
+                CtrCore::<&Aes256Enc, Ctr128BE>::inner_iv_init(c, iv),
+            )
+            .apply_keystream(data),
         }
     }
 

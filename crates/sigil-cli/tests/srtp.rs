@@ -1,0 +1,219 @@
+//! `sigil srtp …` end to end, on the SPEC whole-packet vector.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// RFC 3711 B.3 master key ‖ salt in Base64.
+const KEY: &str = "4fl6DT4Bi+DWT6MsBt5BOQ7Gda1Jiv7rtpYLOqvm";
+const PLAIN: &str = "800f1234decafbadcafebabeabababababababababababababababab";
+const SRTP_80: &str =
+    "800f1234decafbadcafebabe4e55dc4ce79978d88ca4d215949d2402b78d6acc99ea179b8dbb";
+
+fn sigil(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sigil");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("sigil output")
+}
+
+fn lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn protect_matches_the_spec_vector() {
+    let out = sigil(
+        &[
+            "srtp",
+            "protect",
+            "--suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "--key",
+            KEY,
+        ],
+        &format!("{PLAIN}\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(lines(&out), [SRTP_80]);
+
+    let out = sigil(
+        &[
+            "srtp",
+            "protect",
+            "--suite",
+            "AES_CM_128_HMAC_SHA1_32",
+            "--key",
+            KEY,
+        ],
+        &format!("{PLAIN}\n"),
+    );
+    assert_eq!(lines(&out), [&SRTP_80[..SRTP_80.len() - 12]]);
+}
+
+#[test]
+fn unprotect_keeps_state_across_lines_and_reports_each_failure() {
+    let mut tampered = SRTP_80.to_owned();
+    tampered.replace_range(4..8, "1235"); // a new index, so the tag is checked
+    let input = format!("{SRTP_80}\n{SRTP_80}\n{tampered}\nzz\n");
+    let out = sigil(
+        &[
+            "srtp",
+            "unprotect",
+            "--suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "--key",
+            KEY,
+            "--window",
+            "64",
+        ],
+        &input,
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let got = lines(&out);
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert_eq!(got[0], PLAIN);
+    assert!(got[1].starts_with("error: replayed"), "{got:?}");
+    assert!(
+        got[2].starts_with("error: authentication failed"),
+        "{got:?}"
+    );
+    assert!(got[3].starts_with("error: "), "{got:?}");
+}
+
+#[test]
+fn rtcp_and_roc_round_trip() {
+    let rtcp = "81c8000bcafebabeabababababababababababababababab";
+    let out = sigil(
+        &[
+            "srtp",
+            "protect",
+            "--rtcp",
+            "--suite",
+            "AES_256_CM_HMAC_SHA1_32",
+            "--key",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLQ==",
+        ],
+        &format!("{rtcp}\n{rtcp}\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let protected = lines(&out);
+    assert_eq!(protected.len(), 2);
+    assert_eq!(protected[0].len(), rtcp.len() + 2 * (4 + 10));
+    let out = sigil(
+        &[
+            "srtp",
+            "unprotect",
+            "--rtcp",
+            "--suite",
+            "AES_256_CM_HMAC_SHA1_32",
+            "--key",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLQ==",
+        ],
+        &format!("{}\n{}\n", protected[1], protected[0]),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(lines(&out), [rtcp, rtcp]);
+
+    // With --roc both sides agree on a late joiner's roll-over counter.
+    let protect = sigil(
+        &[
+            "srtp",
+            "protect",
+            "--suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "--key",
+            KEY,
+            "--roc",
+            "7",
+        ],
+        &format!("{PLAIN}\n"),
+    );
+    let srtp = lines(&protect).remove(0);
+    assert_ne!(srtp, SRTP_80, "the ROC enters the tag");
+    let wrong = sigil(
+        &[
+            "srtp",
+            "unprotect",
+            "--suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "--key",
+            KEY,
+        ],
+        &format!("{srtp}\n"),
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    let right = sigil(
+        &[
+            "srtp",
+            "unprotect",
+            "--suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "--key",
+            KEY,
+            "--roc",
+            "7",
+        ],
+        &format!("{srtp}\n"),
+    );
+    assert!(right.status.success(), "{right:?}");
+    assert_eq!(lines(&right), [PLAIN]);
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    let out = sigil(
+        &[
+            "srtp",
+            "protect",
+            "--suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "--key",
+            "AAAA",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not fit"),
+        "{out:?}"
+    );
+    let out = sigil(
+        &["srtp", "protect", "--suite", "NULL_CIPHER", "--key", KEY],
+        "",
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+fn bench_prints_the_three_figures() {
+    let out = sigil(
+        &["srtp", "bench", "--payload", "160", "--seconds", "0.2"],
+        "",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<(&str, u64)> = text
+        .trim()
+        .split(' ')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').expect("key=value");
+            (k, v.parse().expect("a whole number"))
+        })
+        .collect();
+    let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    assert_eq!(names, ["protect_pps", "unprotect_pps", "streams_at_50pps"]);
+    assert!(fields.iter().all(|(_, v)| *v > 0), "{text}");
+}
