@@ -30,6 +30,10 @@ pub mod suite;
 pub use buffer::PacketBuffer;
 pub use error::SrtpError;
 pub use key::MasterKey;
+pub use negotiate::{
+    Negotiation, Negotiator, OfferPolicy, SignalingTransport, SrtpAgreement, SrtpConfig,
+};
 pub use policy::{Policy, Ssrc};
+pub use sdes::{CryptoAttribute, CryptoParams};
 pub use session::{Direction, Session};
 pub use suite::Suite;
