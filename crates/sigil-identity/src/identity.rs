@@ -240,8 +240,9 @@ impl Identity {
         &self.certified.cert
     }
 
-    /// The chain and signing key in the form rustls takes
-    /// (e.g. for `ServerConfig::with_cert_resolver` or a custom resolver).
+    /// The chain and signing key in the form rustls takes. For the device's
+    /// own TLS server (SIP listener, web interface):
+    /// `ServerConfig::builder()….with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(identity.certified_key())))`.
     pub fn certified_key(&self) -> Arc<CertifiedKey> {
         Arc::clone(&self.certified)
     }

@@ -59,6 +59,12 @@ impl FactoryPartition {
         let cert_path = self.cert_path();
         let key_path = self.key_path();
         let Some(cert_pem) = read_limited(&cert_path)? else {
+            if key_path.exists() {
+                // A key without its certificate is a damaged partition, not "no identity".
+                return Err(IdentityError::NoCertificate {
+                    file: cert_path.display().to_string(),
+                });
+            }
             return Ok(None);
         };
         let key_pem = read_limited(&key_path)?;

@@ -193,8 +193,24 @@ fn acceptable_ca_list_steers_the_choice_of_identity() {
         Some(Mac::new([0xaa; 6]))
     );
 
-    // No hints: the first (override) is presented.
+    // Hints as DER Names with or without their outer SEQUENCE (both forms exist in the wild).
+    let intermediate = certs(vendor_ca.intermediate_pem()).remove(0);
+    let (_, parsed) = x509_parser::parse_x509_certificate(intermediate.as_ref()).unwrap();
+    let name = parsed.subject().as_raw();
+    assert!(name[1] < 0x80, "short-form length expected for this test");
     let schemes = [rustls::SignatureScheme::ECDSA_NISTP256_SHA256];
+    for hint in [name, &name[2..]] {
+        assert_eq!(
+            resolver
+                .choose(&[hint], &schemes)
+                .unwrap()
+                .certificate()
+                .mac,
+            Some(mac())
+        );
+    }
+
+    // No hints: the first (override) is presented.
     assert_eq!(
         resolver.choose(&[], &schemes).unwrap().certificate().mac,
         Some(Mac::new([0xaa; 6]))

@@ -325,3 +325,21 @@ fn factory_reset_wipes_the_user_store_and_keeps_the_factory_identity() {
     assert_eq!(error.code(), "refuse_wipe");
     assert!(factory.cert_path().exists());
 }
+
+#[test]
+fn key_without_certificate_on_the_factory_partition_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = vendor("Acme Paging");
+    let factory = factory(dir.path(), &ca, mac());
+    std::fs::remove_file(factory.cert_path()).unwrap();
+    assert_eq!(factory.load().unwrap_err().code(), "no_certificate");
+    let set = IdentitySet::load(&factory, &UserStore::new(dir.path().join("user")));
+    assert_eq!(set.status().factory.state, SlotState::Rejected);
+    assert!(
+        set.status()
+            .reason
+            .contains("factory certificate is unusable"),
+        "{}",
+        set.status().reason
+    );
+}
