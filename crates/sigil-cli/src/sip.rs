@@ -9,6 +9,9 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sigil_sip::{Limits, Message, NameAddr, Param, Uri};
 
+#[path = "sip_tls.rs"]
+mod sip_tls;
+
 /// SIP messages and SIP over TLS.
 #[derive(Debug, clap::Subcommand)]
 pub enum Cmd {
@@ -21,12 +24,22 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Connect to a SIP server over TLS, handshake, send OPTIONS and print TLS
+    /// version, cipher suite, server chain, verification, client certificate
+    /// and the SIP response. Exit 0 when the handshake completed, 1 with the diagnosis otherwise.
+    Probe(sip_tls::ProbeArgs),
+    /// A minimal SIP-over-TLS registrar for labs and tests: requires device
+    /// certificates, answers OPTIONS, accepts REGISTER (digest with --password),
+    /// logs each device's MAC and registration; runs until killed.
+    Serve(sip_tls::ServeArgs),
 }
 
 /// Run a `sigil sip` command.
 pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::Parse { file, json } => parse(&file, json),
+        Cmd::Probe(args) => sip_tls::probe(args),
+        Cmd::Serve(args) => sip_tls::serve(args),
     }
 }
 

@@ -37,6 +37,9 @@ mod registered;
 mod registrar;
 mod server;
 
+/// The rustls this crate is built on (for `ResolvesClientCert`, configs, errors).
+pub use rustls;
+
 pub use acceptor::{Acceptor, ClientAuth};
 pub use client::{establish, resolve, Backoff, Client, ClientEvent, ClientOptions};
 pub use connection::{

@@ -103,7 +103,7 @@ type Reporter = Arc<dyn Fn(&RegistrarEvent) + Send + Sync>;
 
 /// The lab registrar. Share it as `Arc<Registrar>` with a [`crate::Server`].
 pub struct Registrar {
-    realm: String,
+    realm: Option<String>,
     password: Option<Zeroizing<String>>,
     nonces: Mutex<HashMap<String, Instant>>,
     bindings: Mutex<HashMap<String, (String, Instant)>>,
@@ -177,11 +177,12 @@ pub fn response_to(request: &Request, status: u16, reason: &str) -> Response {
 }
 
 impl Registrar {
-    /// A registrar for `realm`; with a password every REGISTER must answer a
-    /// digest challenge with it (any user name).
-    pub fn new(realm: &str, password: Option<&str>) -> Registrar {
+    /// A registrar. The digest realm is `realm`, or (`None`) the domain of
+    /// each REGISTER's To URI, as Kamailio's `$td`. With a password every
+    /// REGISTER must answer a digest challenge with it (any user name).
+    pub fn new(realm: Option<&str>, password: Option<&str>) -> Registrar {
         Registrar {
-            realm: realm.to_owned(),
+            realm: realm.map(str::to_owned),
             password: password.map(|p| Zeroizing::new(p.to_owned())),
             nonces: Mutex::new(HashMap::new()),
             bindings: Mutex::new(HashMap::new()),
@@ -221,12 +222,24 @@ impl Registrar {
         nonce
     }
 
+    fn realm_for(&self, request: &Request) -> String {
+        if let Some(r) = &self.realm {
+            return r.clone();
+        }
+        request
+            .headers
+            .to()
+            .and_then(|t| t.uri.as_sip().map(|s| s.host.clone()))
+            .filter(|h| !h.is_empty() && !h.contains(['"', '\\']))
+            .unwrap_or_else(|| "sigil".to_owned())
+    }
+
     fn challenge(&self, request: &Request, stale: bool) -> Response {
         let mut r = response_to(request, 401, "Unauthorized");
         for alg in ["SHA-256", "MD5"] {
             let value = format!(
                 "Digest realm=\"{}\", nonce=\"{}\", algorithm={alg}, qop=\"auth\"{}",
-                self.realm,
+                self.realm_for(request),
                 self.new_nonce(),
                 if stale { ", stale=true" } else { "" }
             );
@@ -260,7 +273,7 @@ impl Registrar {
             "SHA-256" => true,
             other => return Err((false, format!("unsupported algorithm {other}"))),
         };
-        if realm != self.realm {
+        if realm != self.realm_for(request) {
             return Err((false, format!("wrong realm {realm:?}")));
         }
         let known = self

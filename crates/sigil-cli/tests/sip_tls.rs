@@ -1,0 +1,320 @@
+//! `sigil sip probe` and `sigil sip serve`, run as the built binary, with
+//! `openssl s_client` as the device for `serve`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
+use sigil_identity::Mac;
+use sigil_testkit::{free_port, peer, ChildGuard, Peer};
+
+const MAC: &str = "00:22:ee:01:02:03";
+const OPTIONS: &str = "OPTIONS sip:example.com SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKsclient\r\nMax-Forwards: 70\r\nFrom: <sip:dev@example.com>;tag=1\r\nTo: <sip:example.com>\r\nCall-ID: sclient-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+fn sigil() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sigil"))
+}
+
+struct Lab {
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let vendor = VendorCa::generate("Sigil CLI Test Vendor").unwrap();
+        let factory = dir.path().join("factory");
+        mint_device(&vendor, &DeviceRequest::new(Mac::parse(MAC).unwrap()))
+            .unwrap()
+            .write_factory(&factory)
+            .unwrap();
+        mint_server(
+            &vendor,
+            &ServerRequest::new(["sip.example.com", "sip:example.com", "127.0.0.1"]),
+        )
+        .unwrap()
+        .write_server(dir.path())
+        .unwrap();
+        std::fs::write(dir.path().join("vendor-chain.pem"), vendor.chain_pem()).unwrap();
+        Lab { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+struct Serve {
+    _guard: ChildGuard,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Serve {
+    fn start(lab: &Lab) -> Serve {
+        let port = free_port();
+        let log = lab.path(&format!("serve-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let guard = ChildGuard::spawn(
+            sigil()
+                .args(["sip", "serve", "--listen", &format!("127.0.0.1:{port}")])
+                .arg("--cert")
+                .arg(lab.path("server.pem"))
+                .arg("--key")
+                .arg(lab.path("server.key"))
+                .arg("--vendor-chain")
+                .arg(lab.path("vendor-chain.pem"))
+                .args(["--password", "secret"])
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(Stdio::null()),
+        )
+        .unwrap();
+        let serve = Serve {
+            _guard: guard,
+            port,
+            log,
+        };
+        serve.wait_log("listening on tls:");
+        serve
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (at most 10 s) for `needle` in the server's output.
+    fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "{needle:?} not logged: {log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// `openssl s_client` sending one OPTIONS; returns its output after the
+/// answer arrived or 5 s passed.
+fn s_client(openssl: &Path, lab: &Lab, serve: &Serve, with_cert: bool) -> String {
+    let log = lab.path(&format!("s_client-{with_cert}.log"));
+    let out = std::fs::File::create(&log).unwrap();
+    let mut cmd = Command::new(openssl);
+    cmd.args([
+        "s_client",
+        "-connect",
+        &serve.addr(),
+        "-servername",
+        "example.com",
+    ])
+    .arg("-CAfile")
+    .arg(lab.path("vendor-chain.pem"));
+    if with_cert {
+        cmd.arg("-cert")
+            .arg(lab.path("factory/device.pem"))
+            .arg("-key")
+            .arg(lab.path("factory/device.key"));
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    let mut guard = ChildGuard::spawn(&mut cmd).unwrap();
+    let mut stdin = guard.0.stdin.take().unwrap();
+    // Wait for the handshake (the s_client banner ends with "---" lines), then send.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline
+        && !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("Verify return code")
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = stdin.write_all(OPTIONS.as_bytes());
+    let _ = stdin.flush();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("SIP/2.0 200 OK") || guard.exited().is_some() || Instant::now() >= deadline
+        {
+            drop(stdin);
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn serve_accepts_s_client_with_a_device_certificate_and_refuses_one_without() {
+    let Some(openssl) = peer(Peer::Openssl) else {
+        return;
+    };
+    let lab = Lab::new();
+    let serve = Serve::start(&lab);
+
+    let out = s_client(&openssl, &lab, &serve, true);
+    assert!(out.contains("SIP/2.0 200 OK"), "{out}");
+    let log = serve.wait_log(&format!("mac={MAC}"));
+    assert!(log.contains("connected 127.0.0.1:"), "{log}");
+
+    let out = s_client(&openssl, &lab, &serve, false);
+    assert!(!out.contains("SIP/2.0 200 OK"), "{out}");
+    let log = serve.wait_log("refused 127.0.0.1:");
+    assert!(log.contains("no certificate"), "{log}");
+}
+
+fn probe(lab: &Lab, args: &[&str]) -> (Output, String) {
+    let out = sigil()
+        .args(["sip", "probe"])
+        .args(args)
+        .arg("--vendor")
+        .arg(lab.path("vendor-chain.pem"))
+        .arg("--no-builtin")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out, text)
+}
+
+#[test]
+fn probe_reports_the_connection_and_the_options_answer() {
+    let lab = Lab::new();
+    let serve = Serve::start(&lab);
+    let factory = lab.path("factory");
+    let factory = factory.to_str().unwrap();
+
+    let (out, text) = probe(
+        &lab,
+        &[
+            "--server",
+            &serve.addr(),
+            "--domain",
+            "example.com",
+            "--factory",
+            factory,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for want in [
+        "handshake:          completed",
+        "TLS version:        TLSv1.3",
+        "cipher suite:       TLS13_AES_256_GCM_SHA384",
+        "server chain:       CN=sip.example.com",
+        "verification:       verified",
+        &format!("client certificate: sent (CN={MAC}"),
+        "SIP response:       200 OK",
+    ] {
+        assert!(text.contains(want), "{want:?} missing in:\n{text}");
+    }
+    serve.wait_log(&format!("mac={MAC}"));
+
+    let (out, text) = probe(
+        &lab,
+        &[
+            "--server",
+            &serve.addr(),
+            "--domain",
+            "example.com",
+            "--factory",
+            factory,
+            "--tls-min",
+            "1.2",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["handshake"], "completed");
+    assert_eq!(v["verification"], "verified");
+    assert_eq!(v["client_certificate_sent"], true);
+    assert_eq!(v["sip_response"]["status"], 200);
+    assert_eq!(v["server_chain"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn probe_diagnoses_failures_with_exit_1() {
+    let lab = Lab::new();
+    let serve = Serve::start(&lab);
+    let factory = lab.path("factory");
+    let factory = factory.to_str().unwrap();
+
+    // No device certificate: serve requires one.
+    let (out, text) = probe(
+        &lab,
+        &["--server", &serve.addr(), "--domain", "example.com"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("handshake:          failed"), "{text}");
+    assert!(text.contains("client certificate"), "{text}");
+    assert!(text.contains("fix:"), "{text}");
+
+    // Wrong domain.
+    let (out, text) = probe(
+        &lab,
+        &[
+            "--server",
+            &serve.addr(),
+            "--domain",
+            "example.net",
+            "--factory",
+            factory,
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["diagnosis"], "name_mismatch");
+    assert!(v["fix"].as_str().is_some_and(|f| !f.is_empty()));
+
+    // Same, validation off: encrypted but not verified.
+    let (out, text) = probe(
+        &lab,
+        &[
+            "--server",
+            &serve.addr(),
+            "--domain",
+            "example.net",
+            "--factory",
+            factory,
+            "--no-verify",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("verification:       not verified"), "{text}");
+
+    // Nothing listening.
+    let port = free_port();
+    let (out, text) = probe(
+        &lab,
+        &[
+            "--server",
+            &format!("127.0.0.1:{port}"),
+            "--domain",
+            "example.com",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("refused"), "{text}");
+
+    // Old TLS floors are not even accepted as an option.
+    let (out, _) = probe(
+        &lab,
+        &[
+            "--server",
+            &serve.addr(),
+            "--domain",
+            "example.com",
+            "--tls-min",
+            "1.1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

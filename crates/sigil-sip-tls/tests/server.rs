@@ -1,0 +1,150 @@
+//! The blocking server with the lab registrar, and our client registering to it.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use sigil_sip::{Credentials, RegistrationConfig, RegistrationEvent, Uri};
+use sigil_sip_tls::{
+    Backoff, Client, ClientAuth, ClientEvent, ClientOptions, ConnectionSettings, RegisteredClient,
+    RegisteredEvent, Registrar, RegistrarEvent, Server, ServerOptions, TlsPolicy,
+};
+
+fn options() -> ClientOptions {
+    ClientOptions {
+        connect_timeout: Duration::from_secs(3),
+        connection: ConnectionSettings {
+            keepalive_interval: Some(Duration::from_millis(300)),
+            handshake_timeout: Duration::from_secs(5),
+            ..ConnectionSettings::default()
+        },
+        reconnect: Some(Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(500),
+            jitter: 0.5,
+        }),
+    }
+}
+
+#[test]
+fn registrar_challenges_registers_logs_the_mac_and_shuts_down_cleanly() {
+    let pki = Pki::new();
+    let policy = TlsPolicy::default();
+    let seen: Arc<Mutex<Vec<RegistrarEvent>>> = Arc::default();
+    let sink = seen.clone();
+    let registrar = Arc::new(
+        Registrar::new(None, Some("pa55"))
+            .with_reporter(move |e| sink.lock().unwrap().push(e.clone())),
+    );
+    let server = Server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        pki.acceptor(ClientAuth::Required(pki.device_verifier()), &policy),
+        ServerOptions::default(),
+    )
+    .unwrap();
+    let addr = server.local_addr().unwrap().to_string();
+    let stop = server.shutdown_handle();
+    let handler: Arc<dyn sigil_sip_tls::Handler> = registrar.clone();
+    let thread = std::thread::spawn(move || server.run(handler));
+
+    let client = Client::connect(pki.connector(&policy, true), &addr, options()).unwrap();
+    let mut config = RegistrationConfig::new(
+        Uri::parse("sip:example.com").unwrap(),
+        Uri::parse("sip:alice@example.com").unwrap(),
+        Uri::parse("sip:alice@127.0.0.1:5061;transport=tls").unwrap(),
+    );
+    config.credentials = Some(Credentials::new("alice", "pa55"));
+    let mut rc = RegisteredClient::new(client, config);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut registered, mut pongs) = (false, 0);
+    while Instant::now() < deadline && !(registered && pongs >= 2) {
+        match rc.poll(Duration::from_millis(200)) {
+            Some(RegisteredEvent::Registration(RegistrationEvent::Registered { .. })) => {
+                registered = true
+            }
+            Some(RegisteredEvent::Connection(ClientEvent::KeepAliveAnswered)) => pongs += 1,
+            Some(RegisteredEvent::Registration(RegistrationEvent::Failed(f))) => panic!("{f}"),
+            _ => {}
+        }
+    }
+    assert!(
+        registered && pongs >= 2,
+        "registered={registered} pongs={pongs}"
+    );
+    assert_eq!(
+        registrar.binding("sip:alice@example.com").as_deref(),
+        Some("sip:alice@127.0.0.1:5061;transport=tls")
+    );
+
+    // A client with the wrong password is challenged again and fails.
+    let client = Client::connect(pki.connector(&policy, true), &addr, options()).unwrap();
+    let mut config = RegistrationConfig::new(
+        Uri::parse("sip:example.com").unwrap(),
+        Uri::parse("sip:bob@example.com").unwrap(),
+        Uri::parse("sip:bob@127.0.0.1:5061;transport=tls").unwrap(),
+    );
+    config.credentials = Some(Credentials::new("bob", "wrong"));
+    let mut bob = RegisteredClient::new(client, config);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut failed = false;
+    while Instant::now() < deadline && !failed {
+        if let Some(RegisteredEvent::Registration(RegistrationEvent::Failed(_))) =
+            bob.poll(Duration::from_millis(200))
+        {
+            failed = true;
+        }
+    }
+    assert!(failed);
+    assert!(registrar.binding("sip:bob@example.com").is_none());
+
+    // A client without a certificate never gets past TLS.
+    let r = Client::connect(
+        pki.connector(&policy, false),
+        &addr,
+        ClientOptions {
+            reconnect: None,
+            ..options()
+        },
+    );
+    if let Ok(mut c) = r {
+        // TLS 1.3: the refusal arrives after our Finished.
+        let mut lost = false;
+        for _ in 0..20 {
+            if let Some(ClientEvent::Disconnected { reason, .. }) =
+                c.recv(Duration::from_millis(100))
+            {
+                assert!(reason.contains("certificate"), "{reason}");
+                lost = true;
+                break;
+            }
+        }
+        assert!(lost);
+    }
+
+    drop(rc);
+    drop(bob);
+    stop.shutdown();
+    let joined = thread.join().unwrap();
+    assert!(joined.is_ok());
+    let events = seen.lock().unwrap().clone();
+    let text: Vec<String> = events.iter().map(ToString::to_string).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, RegistrarEvent::Connected { mac: Some(m), .. } if m == MAC)),
+        "{text:#?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(e, RegistrarEvent::Registered { mac: Some(m), expires: 3600, .. } if m == MAC)),
+        "{text:#?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, RegistrarEvent::AuthFailed { .. })));
+    assert!(
+        events.iter().any(|e| matches!(e, RegistrarEvent::Refused { reason, .. } if reason.contains("no certificate"))),
+        "{text:#?}"
+    );
+}
