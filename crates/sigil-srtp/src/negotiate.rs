@@ -1087,9 +1087,19 @@ impl Negotiator {
         let mut ours: Vec<Option<CryptoParams>> = Vec::with_capacity(offer.medias.len());
         for (index, media) in offer.medias.iter().enumerate() {
             let Some(profile) = is_audio_rtp(media) else {
+                let outcome = if media.media.eq_ignore_ascii_case("audio") && media.port != 0 {
+                    // Audio in a profile we do not speak (e.g. DTLS-SRTP's
+                    // UDP/TLS/RTP/SAVPF): decline it rather than answer RTP/AVP.
+                    MediaOutcome::Declined(format!(
+                        "unsupported transport profile {} (Sigil speaks RTP/AVP, RTP/SAVP and their F variants with SDES)",
+                        media.proto
+                    ))
+                } else {
+                    MediaOutcome::NotAudio
+                };
                 results.push(MediaResult {
                     index,
-                    outcome: MediaOutcome::NotAudio,
+                    outcome,
                     skipped: Vec::new(),
                 });
                 ours.push(None);
@@ -1243,6 +1253,7 @@ impl Negotiator {
                 MediaOutcome::NotAudio => continue,
                 MediaOutcome::Declined(_) => {
                     media.port = 0;
+                    media.proto = offered.proto.clone();
                     remove_crypto(media);
                 }
                 MediaOutcome::Plain(_) | MediaOutcome::Srtp(_) => {

@@ -128,3 +128,21 @@ fn too_many_crypto_lines_are_cut_off_with_a_reason() {
     assert_eq!(skipped.len(), 33);
     assert_eq!(skipped[32].to_string(), "more than 32 crypto lines");
 }
+
+#[test]
+fn audio_in_an_unsupported_profile_is_declined_not_answered_plain() {
+    let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
+                 m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=fingerprint:sha-256 AB:CD\r\na=setup:actpass\r\n";
+    let offer = parse_sdp(offer.as_bytes()).unwrap();
+    let mut us = Negotiator::new(tls(OfferPolicy::Optional)).unwrap();
+    let mut answer = basic_audio_sdp("192.0.2.1".parse().unwrap(), 5000, 1);
+    let rejection = us.answer_offer(&offer, &mut answer).unwrap_err();
+    assert_eq!(rejection.code, 488);
+    assert!(
+        rejection
+            .reason
+            .starts_with("unsupported transport profile UDP/TLS/RTP/SAVPF"),
+        "{}",
+        rejection.reason
+    );
+}
