@@ -523,7 +523,9 @@ impl Negotiation {
             .collect();
         match (audio.len(), active.as_slice()) {
             (0, _) => "no audio".to_owned(),
-            (1, _) => audio[0].outcome.to_string(),
+            (1, _) => audio
+                .first()
+                .map_or_else(String::new, |m| m.outcome.to_string()),
             (_, [one]) => one.outcome.to_string(),
             _ => audio
                 .iter()
