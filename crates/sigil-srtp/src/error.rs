@@ -55,10 +55,11 @@ pub enum SrtpError {
     },
     /// The packet carries a master key identifier that matches none of the
     /// policy's master keys.
-    #[error("unknown MKI {mki:02x?}: no master key of this session has it")]
+    #[error("unknown MKI {mki} ({mki:#x}): no master key of this session has it")]
     UnknownMki {
-        /// The MKI bytes found in the packet (at most 4).
-        mki: Vec<u8>,
+        /// The MKI found in the packet, as the big-endian number SDES writes
+        /// in `|MKI:len` (at most 4 bytes).
+        mki: u32,
     },
     /// The master key has protected or unprotected as many packets as its
     /// lifetime allows; a new key must be negotiated (RFC 3711 §9.2).
@@ -98,6 +99,14 @@ pub enum SrtpError {
     WrongDirection {
         /// `"inbound"` or `"outbound"`: what the session was built for.
         direction: &'static str,
+    },
+    /// [`crate::Session::select_key`] named a key the policy does not have.
+    #[error("no master key number {index}: the policy has {count}")]
+    NoSuchKey {
+        /// The position asked for.
+        index: usize,
+        /// How many master keys the policy has.
+        count: usize,
     },
     /// The policy has no master key.
     #[error("an SRTP policy needs at least one master key")]

@@ -81,10 +81,34 @@ impl Stream {
     }
 }
 
+/// Makes `cache` hold the keys of (`slot`, `r`), reusing its allocation.
+fn refresh(
+    cache: &mut Option<Box<Derived>>,
+    slot: usize,
+    r: u64,
+    keys: impl FnOnce() -> SessionKeys,
+) {
+    match cache {
+        Some(d) if d.slot == slot && d.r == r => {}
+        Some(d) => {
+            d.slot = slot;
+            d.r = r;
+            d.keys = keys();
+        }
+        None => {
+            *cache = Some(Box::new(Derived {
+                slot,
+                r,
+                keys: keys(),
+            }))
+        }
+    }
+}
+
 /// RFC 3711 Appendix A: the index of a packet with sequence number `seq`
 /// given the highest index seen so far (`None` before the first packet, when
 /// `roc_hint` is the roll-over counter to assume). `None` when the estimate
-/// falls before index 0 or past 2^48.
+/// runs past 2^48.
 #[inline]
 fn estimate_index(top: Option<u64>, roc_hint: u32, seq: u16) -> Option<u64> {
     let Some(top) = top else {
@@ -94,7 +118,9 @@ fn estimate_index(top: Option<u64>, roc_hint: u32, seq: u16) -> Option<u64> {
     let s_l = (top & 0xffff) as u16;
     let v = if s_l < 0x8000 {
         if u32::from(seq) > u32::from(s_l) + 0x8000 {
-            roc.checked_sub(1)?
+            // ROC − 1; at ROC 0 there is no earlier cycle, so (as libsrtp
+            // does) take it as a jump forward within cycle 0.
+            roc.saturating_sub(1)
         } else {
             roc
         }
@@ -163,6 +189,13 @@ fn rtcp_ssrc(packet: &[u8]) -> Result<u32, SrtpError> {
         });
     }
     Ok(u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]))
+}
+
+/// An MKI (at most 4 bytes) as a big-endian number.
+fn mki_value(mki: &[u8]) -> u32 {
+    mki.iter()
+        .take(4)
+        .fold(0, |acc, &b| (acc << 8) | u32::from(b))
 }
 
 fn refusal(refusal: Refusal, ssrc: u32, index: u64) -> SrtpError {
@@ -321,7 +354,10 @@ impl Session {
     /// now on (outbound sessions; inbound ones follow each packet's MKI).
     pub fn select_key(&mut self, index: usize) -> Result<(), SrtpError> {
         if index >= self.keys.len() {
-            return Err(SrtpError::UnknownMki { mki: Vec::new() });
+            return Err(SrtpError::NoSuchKey {
+                index,
+                count: self.keys.len(),
+            });
         }
         self.active = index;
         Ok(())
@@ -333,7 +369,9 @@ impl Session {
             .keys
             .iter()
             .position(|slot| mki.len() == self.mki_len && slot.mki[..self.mki_len] == *mki)
-            .ok_or_else(|| SrtpError::UnknownMki { mki: mki.to_vec() })?;
+            .ok_or(SrtpError::UnknownMki {
+                mki: mki_value(mki),
+            })?;
         self.active = index;
         Ok(())
     }
@@ -441,7 +479,9 @@ impl Session {
         self.keys
             .iter()
             .position(|slot| slot.mki[..self.mki_len] == *mki)
-            .ok_or_else(|| SrtpError::UnknownMki { mki: mki.to_vec() })
+            .ok_or(SrtpError::UnknownMki {
+                mki: mki_value(mki),
+            })
     }
 
     #[inline]
@@ -495,14 +535,9 @@ impl Session {
         let keys = if r == 0 {
             &slot.rtp
         } else {
-            let fresh = !matches!(&stream.rtp_derived, Some(d) if d.slot == slot_index && d.r == r);
-            if fresh {
-                stream.rtp_derived = Some(Box::new(Derived {
-                    slot: slot_index,
-                    r,
-                    keys: slot.kdf.session_keys(Kind::Srtp, r),
-                }));
-            }
+            refresh(&mut stream.rtp_derived, slot_index, r, || {
+                slot.kdf.session_keys(Kind::Srtp, r)
+            });
             match &stream.rtp_derived {
                 Some(d) => &d.keys,
                 None => &slot.rtp,
@@ -606,11 +641,7 @@ impl Session {
             stream.rtp.accept(index);
             if let Some(keys) = derived {
                 if stream.rtp_derived.as_ref().is_none_or(|d| d.r < r) {
-                    stream.rtp_derived = Some(Box::new(Derived {
-                        slot: slot_index,
-                        r,
-                        keys,
-                    }));
+                    refresh(&mut stream.rtp_derived, slot_index, r, || keys);
                 }
             }
         }
@@ -655,11 +686,12 @@ impl Session {
     /// Protects `packet` into `out` (which needs `packet.len()` +
     /// [`Session::rtp_overhead`] bytes); returns the SRTP length.
     pub fn protect_rtp_into(&mut self, packet: &[u8], out: &mut [u8]) -> Result<usize, SrtpError> {
+        let available = out.len();
         let dst = out
             .get_mut(..packet.len())
             .ok_or(SrtpError::BufferTooSmall {
                 needed: packet.len() + self.mki_len + self.rtp_tag_len,
-                available: 0,
+                available,
             })?;
         dst.copy_from_slice(packet);
         self.protect_rtp_slice(out, packet.len())
@@ -726,15 +758,9 @@ impl Session {
         let keys = if r == 0 {
             &slot.rtcp
         } else {
-            let fresh =
-                !matches!(&stream.rtcp_derived, Some(d) if d.slot == slot_index && d.r == r);
-            if fresh {
-                stream.rtcp_derived = Some(Box::new(Derived {
-                    slot: slot_index,
-                    r,
-                    keys: slot.kdf.session_keys(Kind::Srtcp, r),
-                }));
-            }
+            refresh(&mut stream.rtcp_derived, slot_index, r, || {
+                slot.kdf.session_keys(Kind::Srtcp, r)
+            });
             match &stream.rtcp_derived {
                 Some(d) => &d.keys,
                 None => &slot.rtcp,
@@ -828,11 +854,7 @@ impl Session {
             stream.rtcp.accept(index);
             if let Some(keys) = derived {
                 if stream.rtcp_derived.as_ref().is_none_or(|d| d.r < r) {
-                    stream.rtcp_derived = Some(Box::new(Derived {
-                        slot: slot_index,
-                        r,
-                        keys,
-                    }));
+                    refresh(&mut stream.rtcp_derived, slot_index, r, || keys);
                 }
             }
         }
@@ -876,11 +898,12 @@ impl Session {
     /// Protects `packet` into `out` (which needs `packet.len()` +
     /// [`Session::rtcp_overhead`] bytes); returns the SRTCP length.
     pub fn protect_rtcp_into(&mut self, packet: &[u8], out: &mut [u8]) -> Result<usize, SrtpError> {
+        let available = out.len();
         let dst = out
             .get_mut(..packet.len())
             .ok_or(SrtpError::BufferTooSmall {
                 needed: packet.len() + SRTCP_INDEX_LEN + self.mki_len + SRTCP_TAG_LEN,
-                available: 0,
+                available,
             })?;
         dst.copy_from_slice(packet);
         self.protect_rtcp_slice(out, packet.len())
@@ -919,8 +942,8 @@ mod tests {
         assert_eq!(estimate_index(Some(0xfff0), 0, 0x0005), Some(0x1_0005));
         // Late packet from before the wrap: s_l low, seq high → ROC − 1.
         assert_eq!(estimate_index(Some(0x1_0005), 0, 0xfff0), Some(0xfff0));
-        // ... but not below index 0.
-        assert_eq!(estimate_index(Some(0x0005), 0, 0xfff0), None);
+        // ... but not below index 0: in cycle 0 that is a jump forward.
+        assert_eq!(estimate_index(Some(0x0005), 0, 0xfff0), Some(0xfff0));
         // Reorder without wrap.
         assert_eq!(estimate_index(Some(0x2_8000), 0, 0x7fff), Some(0x2_7fff));
         assert_eq!(estimate_index(Some(0x2_7fff), 0, 0x8000), Some(0x2_8000));

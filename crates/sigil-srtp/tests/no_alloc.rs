@@ -1,0 +1,88 @@
+//! The packet paths never touch the heap once a stream exists: a counting
+//! global allocator watches protect and unprotect of RTP and RTCP, success
+//! and failure alike.
+#![allow(unsafe_code)] // a GlobalAlloc is an unsafe trait; it only delegates to System.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sigil_srtp::{MasterKey, Policy, Session, Suite};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn protect_and_unprotect_do_not_allocate() {
+    for suite in Suite::ALL {
+        let key = MasterKey::from_inline(suite, &[0x11; 46][..suite.inline_len()])
+            .unwrap()
+            .with_mki(&[0, 7])
+            .unwrap();
+        let policy = Policy::new(suite, key);
+        let mut tx = Session::outbound(policy.clone()).unwrap();
+        let mut rx = Session::inbound(policy).unwrap();
+        let mut rtp = Vec::with_capacity(2048);
+        let mut rtcp = Vec::with_capacity(2048);
+        let header = [0x80u8, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+        // First packets create the streams (that allocates, once).
+        rtp.extend_from_slice(&header);
+        rtp.extend_from_slice(&[0u8; 160]);
+        tx.protect_rtp(&mut rtp).unwrap();
+        rx.unprotect_rtp(&mut rtp).unwrap();
+        let mut forged = Vec::with_capacity(2048);
+        let mut replay = Vec::with_capacity(2048);
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for seq in 1u16..600 {
+            rtp.clear();
+            rtp.extend_from_slice(&header);
+            rtp[2..4].copy_from_slice(&seq.to_be_bytes());
+            rtp.extend_from_slice(&[seq as u8; 1200][..usize::from(seq % 1200)]);
+            tx.protect_rtp(&mut rtp).unwrap();
+            forged.clear();
+            forged.extend_from_slice(&rtp);
+            let n = forged.len();
+            forged[n - 1] ^= 1;
+            assert!(rx.unprotect_rtp(&mut forged).is_err(), "forged");
+            forged[n - 3] = 0xee; // unknown MKI
+            assert!(rx.unprotect_rtp(&mut forged).is_err(), "unknown MKI");
+            replay.clear();
+            replay.extend_from_slice(&rtp);
+            rx.unprotect_rtp(&mut rtp).unwrap();
+            assert!(rx.unprotect_rtp(&mut replay).is_err(), "replay");
+
+            rtcp.clear();
+            rtcp.extend_from_slice(&[0x80, 200, 0, 6, 1, 2, 3, 4]);
+            rtcp.extend_from_slice(&[7u8; 20]);
+            tx.protect_rtcp(&mut rtcp).unwrap();
+            let mut out = [0u8; 64];
+            rx.unprotect_rtcp_into(&rtcp, &mut out).unwrap();
+        }
+        assert_eq!(
+            ALLOCATIONS.load(Ordering::Relaxed) - before,
+            0,
+            "{suite}: the packet path allocated"
+        );
+    }
+}
