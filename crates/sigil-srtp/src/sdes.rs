@@ -283,11 +283,12 @@ impl Mki {
             return None;
         }
         let bytes = self.value.to_be_bytes();
-        let start = bytes.len() - usize::from(self.length);
-        if bytes[..start].iter().any(|&b| b != 0) {
+        // ok: length is 1..=4 here, so the split point is 4..=7, inside the 8 bytes.
+        let (high, low) = bytes.split_at(bytes.len() - usize::from(self.length));
+        if high.iter().any(|&b| b != 0) {
             return None;
         }
-        Some(bytes[start..].to_vec())
+        Some(low.to_vec())
     }
 
     /// The SDES form of MKI bytes (1 to 8 bytes).
