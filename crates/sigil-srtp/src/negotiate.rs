@@ -570,6 +570,22 @@ pub struct Rejection {
     pub media: Vec<MediaResult>,
 }
 
+impl Rejection {
+    /// The value of a SIP `Warning` header (RFC 3261 §20.43) carrying the
+    /// reason: `399 <agent> "<reason>"`, with quotes and backslashes escaped
+    /// and control characters dropped.
+    pub fn warning(&self, agent: &str) -> String {
+        let mut text = String::with_capacity(self.reason.len());
+        for c in self.reason.chars().filter(|c| !c.is_control()) {
+            if c == '"' || c == '\\' {
+                text.push('\\');
+            }
+            text.push(c);
+        }
+        format!("399 {agent} \"{text}\"")
+    }
+}
+
 /// An answer (to our offer) that the call cannot continue with: the endpoint
 /// must end the call (ACK, then BYE) and report the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

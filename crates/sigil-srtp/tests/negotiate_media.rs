@@ -146,3 +146,26 @@ fn audio_in_an_unsupported_profile_is_declined_not_answered_plain() {
         rejection.reason
     );
 }
+
+#[test]
+fn rejections_carry_a_warning_header_value() {
+    let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
+    let offer = parse_sdp(offer.as_bytes()).unwrap();
+    let mut us = Negotiator::new(tls(OfferPolicy::Standard)).unwrap();
+    let mut answer = basic_audio_sdp("192.0.2.1".parse().unwrap(), 5000, 1);
+    let rejection = us.answer_offer(&offer, &mut answer).unwrap_err();
+    assert_eq!(
+        rejection.to_string(),
+        "488: SRTP required: the offer has no a=crypto line"
+    );
+    assert_eq!(
+        rejection.warning("door.example.com"),
+        "399 door.example.com \"SRTP required: the offer has no a=crypto line\""
+    );
+    let tricky = sigil_srtp::negotiate::Rejection {
+        code: 488,
+        reason: "say \"hi\" \\ \r\nX".into(),
+        media: vec![],
+    };
+    assert_eq!(tricky.warning("a"), "399 a \"say \\\"hi\\\" \\\\ X\"");
+}
