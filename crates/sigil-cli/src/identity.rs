@@ -42,11 +42,12 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         } => {
             let set = IdentitySet::load(&FactoryPartition::new(factory), &UserStore::new(user));
             let status = set.status();
-            if json {
-                println!("{}", serde_json::to_string_pretty(status)?);
+            let text = if json {
+                format!("{}\n", serde_json::to_string_pretty(status)?)
             } else {
-                print!("{status}");
-            }
+                status.to_string()
+            };
+            emit(&text)?;
             Ok(if status.client_auth {
                 ExitCode::SUCCESS
             } else {
@@ -55,15 +56,25 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         }
         Cmd::FactoryReset { user } => {
             let report = UserStore::new(&user).factory_reset()?;
-            println!(
-                "factory reset: removed {} entries from {}; the factory partition is untouched",
+            let mut text = format!(
+                "factory reset: removed {} entries from {}; the factory partition is untouched\n",
                 report.removed.len(),
                 user.display()
             );
             for path in &report.removed {
-                println!("  removed {}", path.display());
+                text.push_str(&format!("  removed {}\n", path.display()));
             }
+            emit(&text)?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`sigil identity show | head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(()),
     }
 }
