@@ -512,8 +512,13 @@ pub(crate) fn leading_newlines(buf: &[u8]) -> usize {
         .count()
 }
 
+/// True when `s` starts with `SIP/` in any case (byte-wise, so any UTF-8 is safe).
+fn starts_with_sip(s: &str) -> bool {
+    s.as_bytes().get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+}
+
 fn parse_start_line(line: &str, offset: usize) -> Result<StartLine, ParseError> {
-    if line.len() >= 4 && line[..4].eq_ignore_ascii_case("SIP/") {
+    if starts_with_sip(line) {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
         let (version, rest) = line.split_once(' ').ok_or(perr(
             offset,
@@ -573,7 +578,7 @@ fn parse_start_line(line: &str, offset: usize) -> Result<StartLine, ParseError> 
         ));
     }
     let version_off = uri_off + uri.len() + 1;
-    if version.len() < 4 || !version[..4].eq_ignore_ascii_case("SIP/") {
+    if !starts_with_sip(version) {
         return Err(perr(
             version_off,
             ParseErrorKind::BadStartLine("request line must end with SIP/2.0"),
@@ -800,6 +805,13 @@ mod tests {
         let e = parse(b"SIP/2.0 4294967301 x\r\n\r\n").unwrap_err();
         assert_eq!(e.offset, 8);
         assert!(matches!(e.kind, ParseErrorKind::BadStatusCode(_)));
+    }
+
+    #[test]
+    fn multibyte_start_lines_do_not_panic() {
+        for line in ["  \u{19c}   \t", "SI\u{19c} x", "OPTIONS sip:a@b S\u{19c}", "\u{19c}"] {
+            assert!(parse(format!("{line}\r\n\r\n").as_bytes()).is_err(), "{line:?}");
+        }
     }
 
     #[test]
