@@ -177,6 +177,12 @@ impl Identity {
     /// Checks that the leaf is within its validity period at `now` and that
     /// its extended key usage (if present) allows `purpose`.
     pub fn check_usable(&self, now: OffsetDateTime, purpose: Purpose) -> Result<(), IdentityError> {
+        self.check_validity(now)?;
+        self.check_purpose(purpose)
+    }
+
+    /// Checks that the leaf is within its validity period at `now`.
+    pub fn check_validity(&self, now: OffsetDateTime) -> Result<(), IdentityError> {
         let info = &self.info;
         match info.validity_at(now) {
             Validity::Valid => {}
@@ -197,6 +203,12 @@ impl Identity {
                 })
             }
         }
+        Ok(())
+    }
+
+    /// Checks that the leaf's extended key usage (if present) allows `purpose`.
+    pub fn check_purpose(&self, purpose: Purpose) -> Result<(), IdentityError> {
+        let info = &self.info;
         let allowed = match purpose {
             Purpose::ClientAuth => info.client_auth,
             Purpose::ServerAuth => info.server_auth,

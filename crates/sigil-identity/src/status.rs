@@ -215,8 +215,11 @@ impl IdentitySet {
                 .transpose()
         }) {
             Ok(None) => SlotStatus::absent(httpd_file),
-            Ok(Some(identity)) => match identity.check_usable(now, Purpose::ServerAuth) {
-                Ok(()) => SlotStatus::installed(httpd_file, &identity, None, now),
+            Ok(Some(identity)) => match identity.check_purpose(Purpose::ServerAuth) {
+                Ok(()) => {
+                    let warning = identity.check_validity(now).err();
+                    SlotStatus::installed(httpd_file, &identity, warning.as_ref(), now)
+                }
                 Err(error) => SlotStatus::rejected(httpd_file, Some(&identity), &error, now),
             },
             Err(error) => SlotStatus::rejected(httpd_file, None, &error, now),

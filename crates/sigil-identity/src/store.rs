@@ -148,9 +148,11 @@ impl UserStore {
 
     /// The identity of the HTTPS web interface (SPEC ID4).
     ///
-    /// When `certs/httpd.pem` exists it is loaded and must hold a matching key,
-    /// be valid and be usable as a server certificate (not a CA); a broken file
-    /// is reported, never overwritten. When it does not exist, a self-signed
+    /// When `certs/httpd.pem` exists it is loaded and must hold a matching key
+    /// and be usable as a server certificate (not a CA, EKU allowing
+    /// serverAuth); a broken file is reported, never overwritten. Being outside
+    /// its validity period is only logged (browsers judge that, and the device
+    /// clock may be wrong before NTP). When it does not exist, a self-signed
     /// certificate (ECDSA P-256, CN = `mac` or `sigil-device`, SANs = `names`,
     /// where a name that parses as an IP address becomes an IP SAN, valid 20 years)
     /// is generated once, written to `certs/httpd.pem` (mode 0600) and used from
@@ -162,7 +164,11 @@ impl UserStore {
     ) -> Result<(Identity, WebOrigin), IdentityError> {
         let path = self.httpd_path();
         if let Some(identity) = load_combined(&path)? {
-            identity.check_usable(time::OffsetDateTime::now_utc(), Purpose::ServerAuth)?;
+            identity.check_purpose(Purpose::ServerAuth)?;
+            if let Err(warning) = identity.check_validity(time::OffsetDateTime::now_utc()) {
+                // Served anyway: the browser judges validity, and a device clock before NTP is often wrong.
+                log::warn!("web certificate: {warning}");
+            }
             return Ok((identity, WebOrigin::Installed));
         }
         #[cfg(feature = "mint")]
@@ -191,9 +197,10 @@ impl UserStore {
     /// directory. The factory partition is not touched; afterwards the factory
     /// identity is the one in use.
     ///
-    /// As a guard against a wrong path, it refuses the filesystem root and any
-    /// directory holding `device.pem` or `device.key` at its top (that is a
-    /// factory partition). A missing store is already reset.
+    /// As a guard against a wrong path, it refuses the filesystem root, any
+    /// directory holding `device.pem` or `device.key` (that is a factory
+    /// partition) and any directory with such a partition directly inside it
+    /// (the device data directory). A missing store is already reset.
     pub fn factory_reset(&self) -> Result<ResetReport, IdentityError> {
         let dir = &self.dir;
         let canonical = match fs::canonicalize(dir) {
@@ -220,6 +227,30 @@ impl UserStore {
                     dir: dir.clone(),
                     reason: format!(
                         "it holds {factory_file}, so it looks like the factory partition"
+                    ),
+                });
+            }
+        }
+        // Nor a directory that holds the factory partition (the device data directory itself).
+        let subdirs = fs::read_dir(&canonical).map_err(|source| IdentityError::Read {
+            path: dir.clone(),
+            source,
+        })?;
+        for entry in subdirs.flatten() {
+            let path = entry.path();
+            let is_real_dir = fs::symlink_metadata(&path)
+                .map(|meta| meta.file_type().is_dir())
+                .unwrap_or(false);
+            if is_real_dir
+                && [FactoryPartition::CERT_FILE, FactoryPartition::KEY_FILE]
+                    .iter()
+                    .any(|file| path.join(file).exists())
+            {
+                return Err(IdentityError::RefuseWipe {
+                    dir: dir.clone(),
+                    reason: format!(
+                        "{} inside it looks like the factory partition; point it at the user store itself",
+                        path.display()
                     ),
                 });
             }

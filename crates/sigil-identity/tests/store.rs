@@ -323,6 +323,9 @@ fn factory_reset_wipes_the_user_store_and_keeps_the_factory_identity() {
     user.factory_reset().unwrap();
     let error = UserStore::new(factory.dir()).factory_reset().unwrap_err();
     assert_eq!(error.code(), "refuse_wipe");
+    // …and so is the data directory that holds it.
+    let error = UserStore::new(dir.path()).factory_reset().unwrap_err();
+    assert_eq!(error.code(), "refuse_wipe", "{error}");
     assert!(factory.cert_path().exists());
 }
 
@@ -342,4 +345,28 @@ fn key_without_certificate_on_the_factory_partition_is_an_error() {
         "{}",
         set.status().reason
     );
+}
+
+#[test]
+fn installed_web_certificate_is_served_even_when_the_clock_disagrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = UserStore::new(dir.path());
+    let ca = vendor("Acme Paging");
+    let mut request = ServerRequest::new(["device.example"]);
+    request.not_before = time::macros::datetime!(2001-01-01 0:00 UTC);
+    request.not_after = time::macros::datetime!(2002-01-01 0:00 UTC);
+    mint_server(&ca, &request)
+        .unwrap()
+        .write_combined(&user.httpd_path())
+        .unwrap();
+    let (identity, origin) = user.web_identity(Some(mac()), &[]).unwrap();
+    assert_eq!(origin, WebOrigin::Installed);
+    assert_eq!(
+        identity.certificate().common_name.as_deref(),
+        Some("device.example")
+    );
+    let set = IdentitySet::load(&FactoryPartition::new(dir.path().join("f")), &user);
+    assert_eq!(set.status().httpd.state, SlotState::Installed);
+    assert_eq!(set.status().httpd.validity, Some(Validity::Expired));
+    assert_eq!(set.status().httpd.problem.as_ref().unwrap().code, "expired");
 }
