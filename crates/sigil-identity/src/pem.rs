@@ -178,6 +178,34 @@ mod tests {
         assert_eq!(err.code(), "too_many_certificates");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_give_a_value_or_an_error(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            let _ = parse_identity_pem(&data, "p");
+        }
+
+        #[test]
+        fn pem_shaped_text_gives_a_value_or_an_error(
+            sections in proptest::collection::vec(
+                ("(CERTIFICATE|PRIVATE KEY|EC PRIVATE KEY|RSA PRIVATE KEY|X509 CRL|FOO)", "[A-Za-z0-9+/=\n]{0,200}", proptest::prelude::any::<bool>()),
+                0..6,
+            )
+        ) {
+            let mut text = String::new();
+            for (label, body, closed) in &sections {
+                text.push_str(&format!("-----BEGIN {label}-----\n{body}\n"));
+                if *closed {
+                    text.push_str(&format!("-----END {label}-----\n"));
+                }
+            }
+            if let Ok(parsed) = parse_identity_pem(text.as_bytes(), "p") {
+                proptest::prop_assert!(parsed.certificates.len() <= MAX_CERTIFICATES);
+                // Whatever was found loads or fails cleanly.
+                let _ = crate::Identity::from_pem(text.as_bytes(), None, "p");
+            }
+        }
+    }
+
     #[test]
     fn oversized_input_is_refused_before_parsing() {
         let big = vec![b'A'; MAX_IDENTITY_FILE + 1];
