@@ -1,0 +1,47 @@
+//! What can go wrong in the endpoint, in the installer's terms.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// An endpoint error.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// `DIR/factory/` does not exist: not a device data directory.
+    #[error("{} does not exist: not a device data directory (it needs factory/ and user/)", .0.display())]
+    NoFactoryPartition(PathBuf),
+    /// A file or socket operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// What was being accessed.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The configuration cannot work.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// `sip.transport` is not TLS; this build runs SIP over TLS only.
+    #[error("sip.transport = {0} is not supported by this device build: set sip.transport = tls")]
+    UnsupportedTransport(String),
+    /// The SIP connection could not be set up.
+    #[error("SIP connection: {0}")]
+    Sip(String),
+    /// The registrar did not accept us.
+    #[error("REGISTER failed: {0}")]
+    Registration(String),
+    /// A SIP URI could not be read.
+    #[error("not a SIP URI: {0}")]
+    BadUri(String),
+    /// Too many calls at once.
+    #[error("too many calls at once (at most {})", crate::engine::MAX_CALLS)]
+    TooManyCalls,
+    /// The call did not end in time.
+    #[error("the call did not end within {0:?}")]
+    CallTimeout(Duration),
+    /// The device thread is gone.
+    #[error("the device is not running")]
+    Stopped,
+    /// The factory reset failed.
+    #[error("factory reset failed: {0}")]
+    Reset(String),
+}
