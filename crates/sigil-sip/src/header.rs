@@ -181,10 +181,13 @@ impl Header {
 
     /// A header from a typed value (its `Display` form is valid by construction).
     pub(crate) fn typed(name: HeaderName, value: impl fmt::Display) -> Header {
-        Header {
-            name,
-            value: value.to_string(),
+        let mut value = value.to_string();
+        if value.contains(['\r', '\n']) {
+            // Typed values built by hand from public fields could carry line
+            // breaks; never let them split the header (header injection).
+            value = value.replace(['\r', '\n'], " ");
         }
+        Header { name, value }
     }
 
     pub(crate) fn unchecked(name: HeaderName, value: String) -> Header {

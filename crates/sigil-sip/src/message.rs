@@ -514,7 +514,9 @@ pub(crate) fn leading_newlines(buf: &[u8]) -> usize {
 
 /// True when `s` starts with `SIP/` in any case (byte-wise, so any UTF-8 is safe).
 fn starts_with_sip(s: &str) -> bool {
-    s.as_bytes().get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+    s.as_bytes()
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
 }
 
 fn parse_start_line(line: &str, offset: usize) -> Result<StartLine, ParseError> {
@@ -677,6 +679,7 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError
     let mut headers = Headers::new();
     let mut content_length: Option<usize> = None;
     let mut content_length_offset = 0;
+    let mut cseq_offset = skip;
     for (offset, line) in raw {
         let colon = line.find(':').ok_or(perr(
             offset,
@@ -703,6 +706,9 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError
             }
         }
         let name = HeaderName::from_wire(name);
+        if name == HeaderName::CSeq {
+            cseq_offset = value_off;
+        }
         if name == HeaderName::ContentLength {
             let len = parse_content_length(value).map_err(|_| {
                 perr(
@@ -760,7 +766,7 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError
         {
             if &cseq.method != method {
                 return Err(perr(
-                    skip,
+                    cseq_offset,
                     ParseErrorKind::CSeqMethodMismatch {
                         method: method.to_string(),
                         cseq: cseq.method.to_string(),
@@ -809,8 +815,16 @@ mod tests {
 
     #[test]
     fn multibyte_start_lines_do_not_panic() {
-        for line in ["  \u{19c}   \t", "SI\u{19c} x", "OPTIONS sip:a@b S\u{19c}", "\u{19c}"] {
-            assert!(parse(format!("{line}\r\n\r\n").as_bytes()).is_err(), "{line:?}");
+        for line in [
+            "  \u{19c}   \t",
+            "SI\u{19c} x",
+            "OPTIONS sip:a@b S\u{19c}",
+            "\u{19c}",
+        ] {
+            assert!(
+                parse(format!("{line}\r\n\r\n").as_bytes()).is_err(),
+                "{line:?}"
+            );
         }
     }
 

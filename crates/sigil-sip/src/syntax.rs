@@ -102,11 +102,12 @@ pub fn unquote(s: &str) -> String {
     out
 }
 
-/// Quote `s` as a SIP quoted-string, escaping `"` and `\`.
+/// Quote `s` as a SIP quoted-string, escaping `"` and `\`. CR and LF cannot
+/// appear in a quoted string and are left out.
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
+    for c in s.chars().filter(|&c| c != '\r' && c != '\n') {
         if c == '"' || c == '\\' {
             out.push('\\');
         }
