@@ -167,8 +167,20 @@ impl Refusal {
         let certificate_error = match self {
             Refusal::NoCertificate => return rustls::Error::NoCertificatesPresented,
             Refusal::UnknownVendor { .. } => CertificateError::UnknownIssuer,
-            Refusal::Expired { .. } => CertificateError::Expired,
-            Refusal::NotYetValid { .. } => CertificateError::NotValidYet,
+            Refusal::Expired { not_after, now } => match (unix_time(not_after), unix_time(now)) {
+                (Some(not_after), Some(time)) => {
+                    CertificateError::ExpiredContext { time, not_after }
+                }
+                _ => CertificateError::Expired,
+            },
+            Refusal::NotYetValid { not_before, now } => {
+                match (unix_time(not_before), unix_time(now)) {
+                    (Some(not_before), Some(time)) => {
+                        CertificateError::NotValidYetContext { time, not_before }
+                    }
+                    _ => CertificateError::NotValidYet,
+                }
+            }
             Refusal::NotClientCertificate { .. } => CertificateError::InvalidPurpose,
             Refusal::BadSignature => CertificateError::BadSignature,
             Refusal::CaCertificate | Refusal::Malformed { .. } | Refusal::Other { .. } => {
@@ -177,6 +189,14 @@ impl Refusal {
         };
         rustls::Error::InvalidCertificate(certificate_error)
     }
+}
+
+fn unix_time(text: &str) -> Option<UnixTime> {
+    let time = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    let secs = u64::try_from(time.unix_timestamp()).ok()?;
+    Some(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        secs,
+    )))
 }
 
 fn unix_text(time: UnixTime) -> String {

@@ -113,6 +113,11 @@ fn expired_device_is_refused_as_expired() {
     let device = identity_of(&expired_device(&ca, mac()));
     let (refusal, last) = refusal_for(&ca, Some(device));
     assert_eq!(refusal.code(), "expired");
+    // The dates travel with the TLS error itself (ExpiredContext), per connection.
+    match &refusal {
+        Refusal::Expired { not_after, .. } => assert_eq!(not_after, "2002-01-01T00:00:00Z"),
+        other => panic!("{other:?}"),
+    }
     match last {
         Some(Refusal::Expired { not_after, .. }) => assert_eq!(not_after, "2002-01-01T00:00:00Z"),
         other => panic!("{other:?}"),
