@@ -89,13 +89,16 @@ impl Algorithm {
 
     /// Lower-case hex digest of `data`.
     fn hex(self, data: &[u8]) -> String {
-        let bytes: Vec<u8> = match self {
+        // The raw digest of HA1 is password-equivalent: wipe it after use.
+        let bytes: Zeroizing<Vec<u8>> = Zeroizing::new(match self {
             Algorithm::Md5 | Algorithm::Md5Sess => Md5::digest(data).to_vec(),
             Algorithm::Sha256 | Algorithm::Sha256Sess => Sha256::digest(data).to_vec(),
-        };
+        });
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut s = String::with_capacity(bytes.len() * 2);
-        for b in bytes {
-            s.push_str(&format!("{b:02x}"));
+        for &b in bytes.iter() {
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 0x0f)]));
         }
         s
     }
@@ -339,7 +342,10 @@ impl DigestClient {
         );
         if alg.is_sess() {
             ha1 = Zeroizing::new(
-                alg.hex(format!("{}:{}:{}", ha1.as_str(), challenge.nonce, cnonce).as_bytes()),
+                alg.hex(
+                    Zeroizing::new(format!("{}:{}:{}", ha1.as_str(), challenge.nonce, cnonce))
+                        .as_bytes(),
+                ),
             );
         }
         let ha2 = match qop {
@@ -350,15 +356,17 @@ impl DigestClient {
             Some(q) => {
                 let q = if q == Qop::Auth { "auth" } else { "auth-int" };
                 alg.hex(
-                    format!(
+                    Zeroizing::new(format!(
                         "{}:{}:{nc_text}:{cnonce}:{q}:{ha2}",
                         ha1.as_str(),
                         challenge.nonce
-                    )
+                    ))
                     .as_bytes(),
                 )
             }
-            None => alg.hex(format!("{}:{}:{ha2}", ha1.as_str(), challenge.nonce).as_bytes()),
+            None => alg.hex(
+                Zeroizing::new(format!("{}:{}:{ha2}", ha1.as_str(), challenge.nonce)).as_bytes(),
+            ),
         };
         let mut params = vec![
             Param::new("username", Some(&quote(&self.credentials.username))),

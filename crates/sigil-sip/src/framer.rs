@@ -366,6 +366,49 @@ mod tests {
     }
 
     #[test]
+    fn oversized_body_is_skipped_and_the_stream_continues() {
+        let limits = Limits {
+            max_body_len: 8,
+            ..Limits::default()
+        };
+        let mut f = Framer::with_limits(limits, KeepAliveRole::Client);
+        let big = b"OPTIONS sip:a@b SIP/2.0\r\nCSeq: 1 OPTIONS\r\nContent-Length: 20\r\n\r\n01234567890123456789";
+        let stream = [&big[..], OPTIONS].concat();
+        let mut events = Vec::new();
+        for chunk in stream.chunks(5) {
+            f.push(chunk);
+            events.extend(drain(&mut f));
+        }
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(
+            matches!(&events[0], Err(e @ FramingError::BodyTooLarge { len: 20, max: 8 }) if e.can_continue())
+        );
+        assert!(matches!(&events[1], Ok(FramerEvent::Message(m)) if &m.body()[..] == b"body"));
+    }
+
+    #[test]
+    fn malformed_message_is_skipped() {
+        let bad = b"OPTIONS sip:a@b SIP/2.0\r\nMax-Forwards: 300\r\nContent-Length: 0\r\n\r\n";
+        let mut f = Framer::new();
+        f.push(&[&bad[..], OPTIONS].concat());
+        let ev = drain(&mut f);
+        assert!(matches!(&ev[0], Err(e @ FramingError::Malformed(_)) if e.can_continue()));
+        assert!(matches!(&ev[1], Ok(FramerEvent::Message(_))));
+    }
+
+    #[test]
+    fn ping_split_across_chunks_in_server_role() {
+        let mut f = Framer::with_limits(Limits::default(), KeepAliveRole::Server);
+        f.push(b"\r\n");
+        assert!(
+            drain(&mut f).is_empty(),
+            "a server waits to see whether a ping follows"
+        );
+        f.push(b"\r\n");
+        assert_eq!(drain(&mut f), vec![Ok(FramerEvent::Ping)]);
+    }
+
+    #[test]
     fn framing_errors() {
         let mut f = Framer::new();
         f.push(b"OPTIONS sip:a@b SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n");
