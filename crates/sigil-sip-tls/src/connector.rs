@@ -175,6 +175,17 @@ impl Connector {
         })
     }
 
+    /// Replaces the session-resumption setting (default: an in-memory cache
+    /// of 256 sessions shared by every connection of this connector). Pass
+    /// `Resumption::store(…)` to share or persist sessions across connectors,
+    /// or `Resumption::disabled()` to force full handshakes.
+    pub fn with_resumption(mut self, resumption: rustls::client::Resumption) -> Connector {
+        let mut config = (*self.config).clone();
+        config.resumption = resumption;
+        self.config = Arc::new(config);
+        self
+    }
+
     /// The SIP domain.
     pub fn domain(&self) -> &str {
         &self.domain
