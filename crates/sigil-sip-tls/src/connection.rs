@@ -331,7 +331,7 @@ impl SipTlsConnection {
         if self.pong_deadline.is_some_and(|d| now >= d) {
             self.failed = true;
             return Err(Error::KeepAliveTimeout {
-                seconds: self.settings.pong_timeout.as_secs(),
+                after: self.settings.pong_timeout,
             });
         }
         if self.next_ping_at.is_some_and(|d| now >= d) && self.pong_deadline.is_none() {

@@ -68,10 +68,10 @@ pub enum Error {
     #[error("SIP framing error, connection closed: {0}")]
     Framing(sigil_sip::FramingError),
     /// No keep-alive pong within the deadline (RFC 5626: 10 s).
-    #[error("no keep-alive pong within {seconds} s: the connection is dead")]
+    #[error("no keep-alive pong within {after:?}: the connection is dead")]
     KeepAliveTimeout {
-        /// The deadline in seconds.
-        seconds: u64,
+        /// The deadline (RFC 5626: 10 s).
+        after: std::time::Duration,
     },
     /// The peer closed the connection.
     #[error("the peer closed the connection")]

@@ -320,3 +320,59 @@ fn nothing_listening_is_a_tcp_diagnosis() {
     };
     assert_eq!(d.code(), "tcp_refused");
 }
+
+#[test]
+fn unanswered_pings_fail_the_connection_and_the_client_reconnects() {
+    let Some(openssl) = peer(Peer::Openssl) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    pki.write_files(dir.path());
+    // s_server prints what it receives and never answers a CRLFCRLF ping.
+    let server = s_server(&openssl, dir.path(), "server.pem", "server.key", &[]);
+    let options = sigil_sip_tls::ClientOptions {
+        connect_timeout: Duration::from_secs(3),
+        connection: ConnectionSettings {
+            keepalive_interval: Some(Duration::from_millis(200)),
+            pong_timeout: Duration::from_millis(500),
+            ..settings()
+        },
+        reconnect: Some(sigil_sip_tls::Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(400),
+            jitter: 0.5,
+        }),
+    };
+    let mut client = sigil_sip_tls::Client::connect(
+        pki.connector(&TlsPolicy::default(), true),
+        &server.addr,
+        options,
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        if let Some(ev) = client.recv(Duration::from_millis(200)) {
+            let done = matches!(ev, sigil_sip_tls::ClientEvent::Reconnected(_));
+            seen.push(format!("{ev:?}"));
+            if done {
+                break;
+            }
+        }
+    }
+    let kinds: Vec<&str> = seen
+        .iter()
+        .map(|s| s.split([' ', '(', '{']).next().unwrap_or(""))
+        .collect();
+    let failed = kinds
+        .iter()
+        .position(|k| *k == "KeepAliveFailed")
+        .expect("keep-alive failure");
+    assert_eq!(kinds.get(failed + 1), Some(&"Disconnected"), "{seen:#?}");
+    assert!(
+        seen[failed + 1].contains("no keep-alive pong within 500ms"),
+        "{seen:#?}"
+    );
+    assert_eq!(kinds.last(), Some(&"Reconnected"), "{seen:#?}");
+}

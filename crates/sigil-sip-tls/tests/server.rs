@@ -148,3 +148,59 @@ fn registrar_challenges_registers_logs_the_mac_and_shuts_down_cleanly() {
         "{text:#?}"
     );
 }
+
+#[test]
+fn reconnect_after_a_server_restart_resumes_the_tls_session() {
+    let pki = Pki::new();
+    let policy = TlsPolicy::default();
+    // The same acceptor (and so the same server session cache) across the restart.
+    let acceptor = pki.acceptor(ClientAuth::Required(pki.device_verifier()), &policy);
+    let start = |addr: &str| {
+        let server = Server::bind(
+            addr.parse().unwrap(),
+            acceptor.clone(),
+            ServerOptions::default(),
+        )
+        .unwrap();
+        let addr = server.local_addr().unwrap().to_string();
+        let stop = server.shutdown_handle();
+        let registrar: Arc<dyn sigil_sip_tls::Handler> = Arc::new(Registrar::new(None, None));
+        let thread = std::thread::spawn(move || server.run(registrar));
+        (addr, stop, thread)
+    };
+    let (addr, stop, thread) = start("127.0.0.1:0");
+    let mut client = Client::connect(pki.connector(&policy, true), &addr, options()).unwrap();
+    assert!(!client.tls_info().unwrap().resumed);
+    // Let the TLS 1.3 session tickets arrive (they follow the handshake).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Some(ClientEvent::KeepAliveAnswered) = client.recv(Duration::from_millis(200)) {
+            break;
+        }
+    }
+    stop.shutdown();
+    thread.join().unwrap().unwrap();
+
+    let mut lost = false;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !lost {
+        if let Some(ClientEvent::Disconnected { .. }) = client.recv(Duration::from_millis(100)) {
+            lost = true;
+        }
+    }
+    assert!(lost, "the client noticed the server going away");
+    let (_addr, stop, thread) = start(&addr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut info = None;
+    while Instant::now() < deadline && info.is_none() {
+        if let Some(ClientEvent::Reconnected(i)) = client.recv(Duration::from_millis(200)) {
+            info = Some(i);
+        }
+    }
+    let info = info.expect("reconnected");
+    assert!(info.resumed, "{info:?}");
+    assert!(client.is_connected());
+    client.close();
+    stop.shutdown();
+    thread.join().unwrap().unwrap();
+}
