@@ -97,6 +97,9 @@ pub enum ClientEvent {
     Disconnected {
         /// Why.
         reason: String,
+        /// When the server refused us right after the handshake (TLS 1.3 sends
+        /// its verdict on our certificate after the client's Finished): why.
+        diagnosis: Option<HandshakeDiagnosis>,
         /// Delay before the next attempt.
         retry_in: Option<Duration>,
     },
@@ -335,8 +338,7 @@ impl Client {
                 .map_err(Error::Io)
         });
         if let Err(e) = &result {
-            let reason = e.to_string();
-            self.lose(reason);
+            self.lose(e);
         }
         result
     }
@@ -366,13 +368,13 @@ impl Client {
                 continue;
             }
             let step = self.step(now, deadline, &mut buf);
-            if let Err(reason) = step {
-                self.lose(reason);
+            if let Err(error) = step {
+                self.lose(&error);
             }
         }
     }
 
-    fn step(&mut self, now: Instant, deadline: Instant, buf: &mut [u8]) -> Result<(), String> {
+    fn step(&mut self, now: Instant, deadline: Instant, buf: &mut [u8]) -> Result<(), Error> {
         let Some(link) = self.link.as_mut() else {
             return Ok(());
         };
@@ -380,11 +382,11 @@ impl Client {
             if matches!(e, Error::KeepAliveTimeout { .. }) {
                 self.events.push_back(ClientEvent::KeepAliveFailed);
             }
-            return Err(e.to_string());
+            return Err(e);
         }
         link.conn
             .write_tls_to(&mut link.stream)
-            .map_err(|e| e.to_string())?;
+            .map_err(Error::Io)?;
         let wake = link
             .conn
             .poll_timeout()
@@ -394,7 +396,7 @@ impl Client {
             .max(Duration::from_millis(1));
         link.stream
             .set_read_timeout(Some(wait))
-            .map_err(|e| e.to_string())?;
+            .map_err(Error::Io)?;
         let result = match link.stream.read(buf) {
             Ok(0) => link.conn.handle_eof(Instant::now()),
             Ok(n) => link
@@ -420,9 +422,9 @@ impl Client {
                 ConnectionEvent::PingAnswered => {}
             }
         }
-        result.map_err(|e| e.to_string())?;
+        result?;
         if closed {
-            return Err("the server closed the connection".into());
+            return Err(Error::Closed);
         }
         Ok(())
     }
@@ -445,15 +447,20 @@ impl Client {
         }
     }
 
-    fn lose(&mut self, reason: String) {
+    fn lose(&mut self, error: &Error) {
+        let reason = error.to_string();
+        let diagnosis = error.diagnosis().cloned();
         if let Some(mut link) = self.link.take() {
             let _ = link.conn.write_tls_to(&mut link.stream);
             let _ = link.stream.shutdown(std::net::Shutdown::Both);
         }
         log::warn!("SIP TLS connection to {} lost: {reason}", self.server);
         let retry_in = self.schedule_retry();
-        self.events
-            .push_back(ClientEvent::Disconnected { reason, retry_in });
+        self.events.push_back(ClientEvent::Disconnected {
+            reason,
+            diagnosis,
+            retry_in,
+        });
     }
 
     fn schedule_retry(&mut self) -> Option<Duration> {

@@ -112,10 +112,15 @@ fn registrar_challenges_registers_logs_the_mac_and_shuts_down_cleanly() {
         // TLS 1.3: the refusal arrives after our Finished.
         let mut lost = false;
         for _ in 0..20 {
-            if let Some(ClientEvent::Disconnected { reason, .. }) =
-                c.recv(Duration::from_millis(100))
+            if let Some(ClientEvent::Disconnected {
+                reason, diagnosis, ..
+            }) = c.recv(Duration::from_millis(100))
             {
                 assert!(reason.contains("certificate"), "{reason}");
+                assert_eq!(
+                    diagnosis.map(|d| d.code()),
+                    Some("client_certificate_required")
+                );
                 lost = true;
                 break;
             }
