@@ -55,6 +55,9 @@ mod store;
 mod tls;
 mod verify;
 
+/// The certificate and time types of the API (re-exported `rustls-pki-types`).
+pub use rustls_pki_types as pki_types;
+
 pub use cert::{sha256_hex, CertSummary, SanEntry, MAX_CERT_LEN};
 pub use error::{CertRole, RefuseReason, StoreError, VerifyError};
 pub use load::{parse_file, MAX_CERTS_PER_FILE, MAX_FILE_LEN};
