@@ -193,7 +193,73 @@ impl Request {
     }
 }
 
+/// Append text to a start line, never letting CR or LF through (fields are public).
+fn put_text(out: &mut Vec<u8>, s: &str) {
+    if s.contains(['\r', '\n']) {
+        out.extend_from_slice(s.replace(['\r', '\n'], " ").as_bytes());
+    } else {
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// Headers, the Content-Length that matches `body`, the empty line and the body.
+fn write_rest(headers: &Headers, body: &[u8], out: &mut Vec<u8>) {
+    let body_len = body.len();
+    let mut wrote_len = false;
+    for h in headers {
+        if h.name() == &HeaderName::ContentLength {
+            if !wrote_len {
+                out.extend_from_slice(format!("Content-Length: {body_len}\r\n").as_bytes());
+                wrote_len = true;
+            }
+            continue;
+        }
+        out.extend_from_slice(h.name().as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !wrote_len {
+        out.extend_from_slice(format!("Content-Length: {body_len}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+impl Request {
+    /// Append the wire form (see [`Message::write_to`]).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        put_text(out, self.method.as_str());
+        out.push(b' ');
+        put_text(out, &self.uri.to_string());
+        out.extend_from_slice(b" SIP/2.0\r\n");
+        write_rest(&self.headers, &self.body, out);
+    }
+
+    /// The wire form (see [`Message::write_to`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512 + self.body.len());
+        self.write_to(&mut out);
+        out
+    }
+}
+
 impl Response {
+    /// Append the wire form (see [`Message::write_to`]).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(format!("SIP/2.0 {} ", self.status).as_bytes());
+        put_text(out, &self.reason);
+        out.extend_from_slice(b"\r\n");
+        write_rest(&self.headers, &self.body, out);
+    }
+
+    /// The wire form (see [`Message::write_to`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512 + self.body.len());
+        self.write_to(&mut out);
+        out
+    }
+
     /// A response with no headers and no body.
     pub fn new(status: u16, reason: impl Into<String>) -> Self {
         Response {
@@ -275,38 +341,9 @@ impl Message {
     /// corrected when present), an empty line and the body.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         match self {
-            Message::Request(r) => {
-                out.extend_from_slice(r.method.as_str().as_bytes());
-                out.push(b' ');
-                out.extend_from_slice(r.uri.to_string().as_bytes());
-                out.extend_from_slice(b" SIP/2.0\r\n");
-            }
-            Message::Response(r) => {
-                out.extend_from_slice(format!("SIP/2.0 {} ", r.status).as_bytes());
-                out.extend_from_slice(r.reason.as_bytes());
-                out.extend_from_slice(b"\r\n");
-            }
+            Message::Request(r) => r.write_to(out),
+            Message::Response(r) => r.write_to(out),
         }
-        let body_len = self.body().len();
-        let mut wrote_len = false;
-        for h in self.headers() {
-            if h.name() == &HeaderName::ContentLength {
-                if !wrote_len {
-                    out.extend_from_slice(format!("Content-Length: {body_len}\r\n").as_bytes());
-                    wrote_len = true;
-                }
-                continue;
-            }
-            out.extend_from_slice(h.name().as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(h.value().as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        if !wrote_len {
-            out.extend_from_slice(format!("Content-Length: {body_len}\r\n").as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(self.body());
     }
 
     /// The canonical form: like [`Message::to_bytes`], but known headers are

@@ -52,8 +52,14 @@ pub struct RegistrationConfig {
 
 impl RegistrationConfig {
     /// A TLS registration of `aor` at `registrar` with `contact`, 3600 s, no credentials,
-    /// Via host taken from the contact, retry 60 s after a failure.
-    pub fn new(registrar: Uri, aor: Uri, contact: Uri) -> Self {
+    /// Via host taken from the contact, retry 60 s after a failure. A `sip:`
+    /// contact that names no transport gets `;transport=tls`.
+    pub fn new(registrar: Uri, aor: Uri, mut contact: Uri) -> Self {
+        if let Uri::Sip(s) = &mut contact {
+            if s.param("transport").is_none() && !s.secure {
+                s.set_param("transport", Some("tls"));
+            }
+        }
         let (via_host, via_port) = match contact.as_sip() {
             Some(s) => (s.host.clone(), s.port),
             None => ("invalid".to_string(), None),
