@@ -172,6 +172,12 @@ pub enum IdentityError {
         /// Why.
         reason: String,
     },
+    /// Minting refused to overwrite an existing vendor or device key.
+    #[error("{} already exists; refusing to overwrite a vendor or device key (choose another directory)", path.display())]
+    AlreadyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
     /// `httpd.pem` is missing and this build cannot make one.
     #[error("{file} is missing and this build cannot generate one (enable the `mint` feature)")]
     CannotGenerate {
@@ -209,6 +215,7 @@ impl IdentityError {
             IdentityError::NotServerCertificate { .. } => "not_server_certificate",
             IdentityError::CaCertificate { .. } => "ca_certificate",
             IdentityError::RefuseWipe { .. } => "refuse_wipe",
+            IdentityError::AlreadyExists { .. } => "already_exists",
             IdentityError::CannotGenerate { .. } => "cannot_generate",
             IdentityError::Mint(_) => "mint_failed",
             IdentityError::Mac(_) => "bad_mac",

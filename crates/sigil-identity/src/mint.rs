@@ -132,8 +132,10 @@ impl Minted {
     }
 
     /// Writes a factory partition: `dir/device.pem` (certificate then
-    /// intermediate) and `dir/device.key` (mode 0600). Manufacturing only.
+    /// intermediate) and `dir/device.key` (mode 0600). Manufacturing only;
+    /// refuses to overwrite an existing `device.pem` or `device.key`.
     pub fn write_factory(&self, dir: &Path) -> Result<(), IdentityError> {
+        refuse_existing(dir, &["device.pem", "device.key"])?;
         write_public(&dir.join("device.pem"), &self.full_chain_pem())?;
         write_private(&dir.join("device.key"), self.key_pem.as_bytes())
     }
@@ -148,6 +150,17 @@ impl Minted {
     /// user store's `certs/sipclient.pem`.
     pub fn write_combined(&self, path: &Path) -> Result<(), IdentityError> {
         write_private(path, self.combined_pem().as_bytes())
+    }
+}
+
+fn refuse_existing(dir: &Path, files: &[&str]) -> Result<(), IdentityError> {
+    match files
+        .iter()
+        .map(|file| dir.join(file))
+        .find(|path| path.exists())
+    {
+        Some(path) => Err(IdentityError::AlreadyExists { path }),
+        None => Ok(()),
     }
 }
 
@@ -258,7 +271,9 @@ impl VendorCa {
     /// Writes `root.pem`, `root.key`, `intermediate.pem`, `intermediate.key`
     /// (keys mode 0600) and `chain.pem` (intermediate then root: the bundle a
     /// server administrator installs to accept the vendor's devices).
+    /// Refuses to overwrite an existing `root.key` or `intermediate.key`.
     pub fn write(&self, dir: &Path) -> Result<(), IdentityError> {
+        refuse_existing(dir, &["root.key", "intermediate.key"])?;
         write_public(&dir.join("root.pem"), &self.root_pem)?;
         write_private(&dir.join("root.key"), self.root_key.as_bytes())?;
         write_public(&dir.join("intermediate.pem"), &self.intermediate_pem)?;

@@ -370,3 +370,28 @@ fn installed_web_certificate_is_served_even_when_the_clock_disagrees() {
     assert_eq!(set.status().httpd.validity, Some(Validity::Expired));
     assert_eq!(set.status().httpd.problem.as_ref().unwrap().code, "expired");
 }
+
+#[test]
+fn minting_never_overwrites_vendor_or_device_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = vendor("Acme Paging");
+    ca.write(&dir.path().join("vendor")).unwrap();
+    let root_key = std::fs::read(dir.path().join("vendor/root.key")).unwrap();
+    let error = vendor("Acme Paging")
+        .write(&dir.path().join("vendor"))
+        .unwrap_err();
+    assert_eq!(error.code(), "already_exists", "{error}");
+    assert_eq!(
+        std::fs::read(dir.path().join("vendor/root.key")).unwrap(),
+        root_key
+    );
+
+    let factory = factory(&dir.path().join("factory"), &ca, mac());
+    let before = std::fs::read(factory.key_path()).unwrap();
+    let again = mint_device(&ca, &DeviceRequest::new(mac())).unwrap();
+    assert_eq!(
+        again.write_factory(factory.dir()).unwrap_err().code(),
+        "already_exists"
+    );
+    assert_eq!(std::fs::read(factory.key_path()).unwrap(), before);
+}
