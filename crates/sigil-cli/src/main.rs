@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod device;
 mod identity;
 mod mint;
 mod prov;
@@ -49,6 +50,9 @@ enum Area {
     /// The layered trust store: list anchors and refused files, verify a server chain.
     #[command(subcommand)]
     Trust(trust::Cmd),
+    /// The device: boot a data directory, show its status, place a call, factory reset.
+    #[command(subcommand)]
+    Device(device::Cmd),
 }
 
 fn suites() -> anyhow::Result<ExitCode> {
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Area::Prov(cmd) => prov::run(cmd),
         Area::Sip(cmd) => sip::run(cmd),
         Area::Trust(cmd) => trust::run(cmd),
+        Area::Device(cmd) => device::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -852,7 +852,9 @@ impl Engine {
                     self.new_request(req, now);
                 }
             }
-            ClientEvent::Disconnected { reason, retry_in } => {
+            ClientEvent::Disconnected {
+                reason, retry_in, ..
+            } => {
                 self.event(
                     "connection lost",
                     format!("{reason}; retry in {retry_in:?}"),

@@ -1,0 +1,272 @@
+//! `sigil device run | status | call | factory-reset`: the whole device on a data directory.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sigil_endpoint::{
+    BootStep, CallOptions, CallStatus, Device, DeviceEvent, DeviceStatus, RunOptions,
+};
+
+/// The device commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Cmd {
+    /// Boot and keep running (answering calls) until SIGINT/SIGTERM, then un-REGISTER and exit 0.
+    Run {
+        /// The device data directory (factory/ and user/).
+        #[arg(long)]
+        data: PathBuf,
+        /// Log boot steps and events as JSON lines on stdout.
+        #[arg(long)]
+        json_log: bool,
+    },
+    /// What the device would use if booted now (identity, trust, configuration, problems), without network.
+    Status {
+        /// The device data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Boot, register, call, send N seconds of tone, hang up; print the call summary. Exit 0 when
+    /// the call was set up with the media the policy demands.
+    Call {
+        /// The device data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Whom to call, e.g. sip:1002@pbx.example.com.
+        #[arg(long)]
+        to: String,
+        /// Seconds of tone to send.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+    },
+    /// Wipe the user store (configuration, certs/, certs/trusted/); the factory partition stays.
+    FactoryReset {
+        /// The device data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+/// Runs a device command.
+pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::Run { data, json_log } => run_device(data, json_log),
+        Cmd::Status { data, json } => status(data, json),
+        Cmd::Call { data, to, seconds } => call(data, &to, seconds),
+        Cmd::FactoryReset { data } => {
+            let device = Device::open(&data)?;
+            let report = device.factory_reset()?;
+            if report.removed.is_empty() {
+                println!("user store was already empty; the device boots on its factory identity");
+            } else {
+                for p in &report.removed {
+                    println!("removed {}", p.display());
+                }
+                println!("factory reset done: the device boots on its factory identity");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_step(step: &BootStep, json: bool) {
+    if json {
+        let line = serde_json::json!({"type": "boot", "step": step});
+        println!("{line}");
+    } else {
+        println!("{step}");
+    }
+    let _ = std::io::stdout().flush();
+}
+
+fn run_device(data: PathBuf, json_log: bool) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .context("cannot install the SIGINT/SIGTERM handler")?;
+    }
+    let device = Device::open(&data)?;
+    let events: sigil_endpoint::EventSink = Arc::new(move |e: &DeviceEvent| {
+        if json_log {
+            println!("{}", serde_json::json!({"type": "event", "event": e}));
+        } else {
+            println!("{}: {}", e.event, e.detail);
+        }
+        let _ = std::io::stdout().flush();
+    });
+    let options = RunOptions {
+        events: Some(events),
+        ..RunOptions::default()
+    };
+    let running = match device.boot(options, &mut |s| print_step(s, json_log)) {
+        Ok(r) => r,
+        Err(failure) => {
+            if json_log {
+                println!(
+                    "{}",
+                    serde_json::json!({"type": "boot failed", "step": failure.step, "error": failure.error.to_string()})
+                );
+            } else {
+                eprintln!("{failure}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
+    // Runs until a signal: the flag is polled ten times a second.
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = running.shutdown();
+    if json_log {
+        println!(
+            "{}",
+            serde_json::json!({"type": "stopped", "registration": status.registration.state, "calls": status.calls.len()})
+        );
+    } else {
+        println!(
+            "stopped: registration {}, {} call(s)",
+            status.registration.state,
+            status.calls.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(data: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
+    let device = Device::open(&data)?;
+    let status = device.offline_status();
+    if json {
+        println!("{}", status.to_json());
+    } else {
+        print_status(&status);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_status(s: &DeviceStatus) {
+    println!("device {}", s.data_dir);
+    if let Some(id) = &s.identity {
+        let factory = id
+            .factory
+            .certificate
+            .as_ref()
+            .map(|c| {
+                format!(
+                    "{} (MAC {}, issuer {}, valid {} to {}, SHA-256 {})",
+                    c.subject,
+                    c.mac.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+                    c.issuer,
+                    c.not_before.date(),
+                    c.not_after.date(),
+                    c.fingerprint_sha256
+                )
+            })
+            .unwrap_or_else(|| format!("{:?}", id.factory.state).to_lowercase());
+        println!("identity:      factory {factory}");
+        println!(
+            "               override {}",
+            format!("{:?}", id.sipclient.state).to_lowercase()
+        );
+        println!(
+            "               in use: {} ({})",
+            format!("{:?}", id.active).to_lowercase(),
+            id.reason
+        );
+    }
+    let t = &s.trust;
+    println!(
+        "trust store:   {} built-in, {} vendor, {} uploaded anchors; {} refused file(s)",
+        t.builtin,
+        t.vendor,
+        t.user,
+        t.refused.len()
+    );
+    let c = &s.configuration;
+    println!(
+        "configuration: {} ({})",
+        c.file,
+        if c.exists {
+            "present"
+        } else {
+            "absent: defaults"
+        }
+    );
+    println!(
+        "               prov.server {}, sip.proxy {}, sip.transport {}, sip.u1.user {}, sip.srtp.offer {}, sip.tls.validate {}, sip.tls.listen {}",
+        c.prov_server.as_deref().unwrap_or("-"),
+        c.sip_proxy.as_deref().unwrap_or("-"),
+        c.sip_transport,
+        if c.sip_user.is_empty() { "-" } else { &c.sip_user },
+        c.srtp_offer,
+        u8::from(c.sip_tls_validate),
+        c.sip_tls_listen
+    );
+    for w in &c.warnings {
+        println!("               warning: {w}");
+    }
+    if s.problems.is_empty() {
+        println!("problems:      none");
+    } else {
+        for p in &s.problems {
+            println!("problem:       {p}");
+        }
+    }
+}
+
+fn print_call(c: &CallStatus) {
+    println!("call to {}", c.peer);
+    println!("  policy:   {}", c.policy);
+    println!("  media:    {}", c.media);
+    println!(
+        "  frames:   {} sent, {} received, {} decrypt failures, {} replays",
+        c.stats.frames_sent, c.stats.frames_received, c.stats.decrypt_failures, c.stats.replays
+    );
+    println!(
+        "  result:   {}",
+        if c.established {
+            "set up with the media the policy demands".to_owned()
+        } else {
+            format!("not set up: {}", c.ended.clone().unwrap_or_default())
+        }
+    );
+    if let Some(e) = &c.ended {
+        println!("  ended:    {e}");
+    }
+}
+
+fn call(data: PathBuf, to: &str, seconds: f64) -> anyhow::Result<ExitCode> {
+    if !(0.0..=3600.0).contains(&seconds) {
+        anyhow::bail!("--seconds must be between 0 and 3600");
+    }
+    let device = Device::open(&data)?;
+    let running = match device.boot(RunOptions::default(), &mut |s| print_step(s, false)) {
+        Ok(r) => r,
+        Err(failure) => {
+            eprintln!("{failure}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let result = running.call(
+        to,
+        CallOptions {
+            tone: Duration::from_secs_f64(seconds),
+            ..CallOptions::default()
+        },
+    );
+    let _ = running.shutdown();
+    let call = result?;
+    print_call(&call);
+    // `established` is only set when the media matches the policy (Standard refuses plain media).
+    Ok(if call.established {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,204 @@
+//! `sigil device run | status | call | factory-reset` against the testkit
+//! servers (HTTPS provisioning, SIP registrar and peers requiring device certificates).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use sigil_endpoint::testkit::{ProvisioningServer, SipServer};
+use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
+use sigil_identity::{DeviceVerifier, Identity};
+
+const MAC: &str = "00:22:ee:0a:0b:0c";
+const PASSWORD: &str = "cli-test-secret";
+
+fn sigil(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+struct Scene {
+    dir: tempfile::TempDir,
+    sip: SipServer,
+    prov: ProvisioningServer,
+}
+
+impl Scene {
+    fn data(&self) -> String {
+        self.dir.path().join("device").display().to_string()
+    }
+}
+
+/// A minted device whose configuration points at a provisioning server that
+/// hands out `sip.srtp.offer = policy` and the SIP server's address.
+fn scene(policy: &str) -> Scene {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = VendorCa::generate("CLI Test Vendor").unwrap();
+    let device = mint_device(&ca, &DeviceRequest::new(MAC.parse().unwrap())).unwrap();
+    device.write_factory(&d.join("device/factory")).unwrap();
+    std::fs::write(d.join("device/factory/vendor-chain.pem"), ca.chain_pem()).unwrap();
+    let server = mint_server(&ca, &ServerRequest::new(["127.0.0.1"])).unwrap();
+    let identity = Identity::from_pem(
+        server.full_chain_pem().as_bytes(),
+        Some(server.key_pem().as_bytes()),
+        "server.pem",
+    )
+    .unwrap();
+    let devices = Arc::new(DeviceVerifier::new(&[ca.root_der().unwrap()]).unwrap());
+    let sip = SipServer::start(&identity, devices.clone(), "127.0.0.1", PASSWORD).unwrap();
+    let config = format!(
+        "sip.proxy = 127.0.0.1:{}\nsip.u1.user = 1001\nsip.u1.pwd = {PASSWORD}\nsip.srtp.offer = {policy}\nsip.tls.listen = 0\n",
+        sip.addr().port()
+    );
+    let mut files = HashMap::new();
+    files.insert(
+        "/cfg/algom0022ee0a0b0c.conf".to_owned(),
+        config.into_bytes(),
+    );
+    let prov = ProvisioningServer::start(&identity, devices, files).unwrap();
+    std::fs::create_dir_all(d.join("device/user")).unwrap();
+    std::fs::write(
+        d.join("device/user/config.conf"),
+        format!("prov.server = https://{}/cfg\n", prov.addr()),
+    )
+    .unwrap();
+    Scene { dir, sip, prov }
+}
+
+#[test]
+fn status_without_network_then_factory_reset() {
+    let s = scene("standard");
+    let out = sigil(&["device", "status", "--data", &s.data(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["identity"]["active"], "factory");
+    assert_eq!(json["trust"]["vendor"], 2);
+    assert_eq!(json["configuration"]["exists"], true);
+    assert!(json["configuration"]["prov_server"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://127.0.0.1:"));
+    assert!(
+        s.prov.requests().is_empty(),
+        "status must not touch the network"
+    );
+
+    let out = sigil(&["device", "status", "--data", &s.data()]);
+    assert!(out.status.success());
+    assert!(text(&out).contains("in use: factory"), "{}", text(&out));
+
+    let out = sigil(&["device", "factory-reset", "--data", &s.data()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!Path::new(&s.data()).join("user/config.conf").exists());
+    assert!(Path::new(&s.data()).join("factory/device.pem").exists());
+    let out = sigil(&["device", "status", "--data", &s.data(), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["configuration"]["exists"], false);
+    assert_eq!(json["identity"]["active"], "factory");
+}
+
+#[test]
+fn status_of_a_directory_that_is_not_a_device_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sigil(&[
+        "device",
+        "status",
+        "--data",
+        &dir.path().display().to_string(),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("factory"), "{}", text(&out));
+}
+
+#[test]
+fn call_with_srtp_succeeds_and_standard_to_a_plain_phone_is_refused() {
+    let s = scene("standard");
+    let out = sigil(&[
+        "device",
+        "call",
+        "--data",
+        &s.data(),
+        "--to",
+        "sip:srtp-peer@127.0.0.1",
+        "--seconds",
+        "0.5",
+    ]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("media:    SRTP AES"), "{t}");
+    assert!(t.contains("25 sent"), "{t}");
+    let far = s.sip.calls();
+    assert_eq!(far.len(), 1);
+    assert!(far[0].media.starts_with("SRTP"));
+    assert_eq!(far[0].device.as_deref(), Some(MAC));
+
+    let out = sigil(&[
+        "device",
+        "call",
+        "--data",
+        &s.data(),
+        "--to",
+        "sip:plain-phone@127.0.0.1",
+    ]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("SRTP required"), "{t}");
+}
+
+#[test]
+fn run_registers_and_unregisters_on_sigterm() {
+    let s = scene("optional");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .args(["device", "run", "--data", &s.data(), "--json-log"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    // Bounded: the boot prints at most a dozen lines before "ready".
+    for _ in 0..40 {
+        let Some(Ok(line)) = lines.next() else { break };
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        seen.push(line.clone());
+        if v["step"]["step"] == "ready" {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("\"ready\"")),
+        "no ready step: {seen:?}"
+    );
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(status.success(), "exit {status:?}: {rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("\"unregistered\"")),
+        "{rest:?}"
+    );
+    assert!(s
+        .sip
+        .events()
+        .iter()
+        .any(|e| matches!(e, sigil_sip_tls::RegistrarEvent::Unregistered { .. })));
+}
