@@ -571,5 +571,19 @@ mod tests {
             HandshakeDiagnosis::from_connect_error(&refused, "127.0.0.1:1", Duration::from_secs(1));
         assert_eq!(d.code(), "tcp_refused");
         assert!(!d.fix().is_empty());
+        let slow = std::io::Error::from(std::io::ErrorKind::TimedOut);
+        let d =
+            HandshakeDiagnosis::from_connect_error(&slow, "192.0.2.1:5061", Duration::from_secs(5));
+        assert_eq!(
+            d,
+            HandshakeDiagnosis::TcpTimeout {
+                server: "192.0.2.1:5061".into(),
+                after: Duration::from_secs(5)
+            }
+        );
+        assert_eq!(
+            d.to_string(),
+            "TCP connection to 192.0.2.1:5061 timed out after 5000 ms"
+        );
     }
 }

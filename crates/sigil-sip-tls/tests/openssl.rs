@@ -376,3 +376,73 @@ fn unanswered_pings_fail_the_connection_and_the_client_reconnects() {
     );
     assert_eq!(kinds.last(), Some(&"Reconnected"), "{seen:#?}");
 }
+
+#[test]
+fn servers_offering_only_cbc_or_other_suites_get_a_cipher_diagnosis() {
+    let Some(openssl) = peer(Peer::Openssl) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    pki.write_files(dir.path());
+    // A TLS 1.2 server with only an ECDHE CBC suite: we never offer CBC.
+    let cbc = s_server(
+        &openssl,
+        dir.path(),
+        "server.pem",
+        "server.key",
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA",
+        ],
+    );
+    let d = diagnosis(probe(&pki.connector(&TlsPolicy::default(), true), &cbc));
+    assert_eq!(d.code(), "no_common_cipher", "{d}");
+
+    // A TLS 1.3 server with only AES-128-GCM against our AES-256 restriction.
+    let aes128 = s_server(
+        &openssl,
+        dir.path(),
+        "server.pem",
+        "server.key",
+        &["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"],
+    );
+    let aes256 = TlsPolicy {
+        ciphers: sigil_sip_tls::CipherPolicy::parse("AES256").unwrap(),
+        ..TlsPolicy::default()
+    };
+    let d = diagnosis(probe(&pki.connector(&aes256, true), &aes128));
+    assert_eq!(d.code(), "no_common_cipher", "{d}");
+    // Without the restriction the same server works, with AES-128-GCM.
+    let info = probe(&pki.connector(&TlsPolicy::default(), true), &aes128).unwrap();
+    assert_eq!(info.cipher_suite, "TLS13_AES_128_GCM_SHA256");
+}
+
+#[test]
+fn a_silent_server_hits_the_handshake_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let holder = std::thread::spawn(move || {
+        // Accept and say nothing for a while.
+        let conn = listener.accept();
+        std::thread::sleep(Duration::from_secs(2));
+        drop(conn);
+    });
+    let pki = Pki::new();
+    let s = ConnectionSettings {
+        handshake_timeout: Duration::from_millis(300),
+        ..settings()
+    };
+    let r = establish(
+        &pki.connector(&TlsPolicy::default(), true),
+        &addr.to_string(),
+        Duration::from_secs(2),
+        s,
+    );
+    match r {
+        Err(Error::Handshake(d)) => assert_eq!(d.code(), "handshake_timeout", "{d}"),
+        other => panic!("{other:?}"),
+    }
+    holder.join().unwrap();
+}
