@@ -63,6 +63,9 @@ pub struct CertSummary {
     /// extendedKeyUsage: `None` when absent, else whether it allows TLS server use
     /// (serverAuth or anyExtendedKeyUsage).
     pub eku_server_auth: Option<bool>,
+    /// keyUsage: `None` when absent, else whether it allows a TLS server key
+    /// (digitalSignature, keyEncipherment or keyAgreement — the rule OpenSSL applies).
+    pub ku_tls_server: Option<bool>,
 }
 
 impl CertSummary {
@@ -123,7 +126,16 @@ impl CertSummary {
             .extended_key_usage()
             .map_err(|e| malformed(format!("bad extendedKeyUsage ({e})")))?
             .map(|eku| eku.value.server_auth || eku.value.any);
+        let ku_tls_server = cert
+            .key_usage()
+            .map_err(|e| malformed(format!("bad keyUsage ({e})")))?
+            .map(|ku| {
+                ku.value.digital_signature()
+                    || ku.value.key_encipherment()
+                    || ku.value.key_agreement()
+            });
         Ok(CertSummary {
+            ku_tls_server,
             self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
             subject,
             issuer,

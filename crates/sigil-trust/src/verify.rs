@@ -160,12 +160,7 @@ impl TrustStore {
 
         if let Some(&index) = self.exact.get(&sha256(leaf_der)) {
             check_dates(leaf, CertRole::Server, now_dt)?;
-            if leaf.eku_server_auth == Some(false) {
-                return Err(VerifyError::WrongUsage {
-                    subject: leaf.subject.clone(),
-                    detail: "its extended key usage does not include TLS server authentication (serverAuth)".into(),
-                });
-            }
+            check_server_usage(leaf)?;
             let matched = check_name(leaf, expected)?;
             let anchor = &self.anchors.get(index).ok_or_else(|| VerifyError::Other {
                 detail: "internal: anchor index out of range".into(),
@@ -219,6 +214,7 @@ impl TrustStore {
                 now_dt,
             )?;
         }
+        check_server_usage(leaf)?;
         let matched = check_name(leaf, expected)?;
         Ok(Verified {
             subject: leaf.subject.clone(),
@@ -240,6 +236,27 @@ fn role_of(index: usize) -> CertRole {
     } else {
         CertRole::Intermediate { index }
     }
+}
+
+/// Usage checks webpki leaves to us: extendedKeyUsage on the exact-match path, and
+/// keyUsage on both (OpenSSL's rule: a TLS server key needs digitalSignature,
+/// keyEncipherment or keyAgreement when the extension is present).
+fn check_server_usage(leaf: &CertSummary) -> Result<(), VerifyError> {
+    if leaf.eku_server_auth == Some(false) {
+        return Err(VerifyError::WrongUsage {
+            subject: leaf.subject.clone(),
+            detail:
+                "its extended key usage does not include TLS server authentication (serverAuth)"
+                    .into(),
+        });
+    }
+    if leaf.ku_tls_server == Some(false) {
+        return Err(VerifyError::WrongUsage {
+            subject: leaf.subject.clone(),
+            detail: "its key usage allows neither digitalSignature, keyEncipherment nor keyAgreement, so it cannot be a TLS server key".into(),
+        });
+    }
+    Ok(())
 }
 
 fn check_dates(cert: &CertSummary, role: CertRole, now: OffsetDateTime) -> Result<(), VerifyError> {

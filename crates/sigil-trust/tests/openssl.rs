@@ -362,6 +362,29 @@ fn openssl_made_certificates_verify_as_expected() {
         "20400101000000Z",
         "20410101000000Z",
     );
+    pki.csr("badku", "badku.test", "P-256");
+    std::fs::write(
+        pki.path("badku.ext"),
+        "basicConstraints = CA:FALSE\nkeyUsage = critical,cRLSign\nsubjectAltName = DNS:badku.test\n",
+    )
+    .unwrap();
+    pki.run(&[
+        "x509",
+        "-req",
+        "-in",
+        "badku.csr",
+        "-CA",
+        "inter.pem",
+        "-CAkey",
+        "inter.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        "badku.ext",
+        "-out",
+        "badku.pem",
+    ]);
     let store = pki.store(&["root"]);
     let check =
         |leaf: &str, name: ExpectedName| store.verify(&pki.certs(&[leaf, "inter"]), &name, now());
@@ -421,6 +444,10 @@ fn openssl_made_certificates_verify_as_expected() {
     ));
     assert!(matches!(
         check("client", ExpectedName::Dns("device.test".into())),
+        Err(VerifyError::WrongUsage { .. })
+    ));
+    assert!(matches!(
+        check("badku", ExpectedName::Dns("badku.test".into())),
         Err(VerifyError::WrongUsage { .. })
     ));
     // the intermediate missing from the store and from the chain: upload the intermediate

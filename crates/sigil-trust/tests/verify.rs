@@ -456,3 +456,24 @@ fn verify_error_round_trips_through_rustls_error() {
         None
     );
 }
+
+#[test]
+fn key_usage_without_a_tls_server_bit_is_wrong_usage() {
+    use sigil_testkit::pki::rcgen::KeyUsagePurpose;
+    let p = pki();
+    let store = store_with(&[("root.pem", p.root.cert().cert_pem())]);
+    let mut spec = LeafSpec::server("a.example");
+    spec.key_usages = Some(vec![KeyUsagePurpose::KeyCertSign]);
+    let leaf = p.inter.leaf(&spec);
+    match verify(&store, &leaf, &dns("a.example")) {
+        Err(e @ VerifyError::WrongUsage { .. }) => {
+            assert!(e.to_string().contains("key usage"), "{e}")
+        }
+        other => panic!("expected WrongUsage, got {other:?}"),
+    }
+    // keyEncipherment alone is accepted (as OpenSSL does); no keyUsage at all too
+    spec.key_usages = Some(vec![KeyUsagePurpose::KeyEncipherment]);
+    assert!(verify(&store, &p.inter.leaf(&spec), &dns("a.example")).is_ok());
+    spec.key_usages = None;
+    assert!(verify(&store, &p.inter.leaf(&spec), &dns("a.example")).is_ok());
+}
