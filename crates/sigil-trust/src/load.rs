@@ -132,7 +132,14 @@ fn parse_pem(
         }
     }
     if certs.is_empty() {
-        let found = if others.is_empty() {
+        if cert_labels > 0 {
+            return Err(RefuseReason::BadPem {
+                detail: "\"-----BEGIN CERTIFICATE-----\" must start its own line".into(),
+            });
+        }
+        let found = if let Some(label) = labels.iter().find_map(|l| known_foreign_label(l)) {
+            label.to_owned()
+        } else if others.is_empty() {
             let unknown: Vec<&str> = labels.iter().map(String::as_str).take(3).collect();
             format!("PEM block(s) {}", unknown.join(", "))
         } else {
@@ -147,6 +154,19 @@ fn parse_pem(
         })?;
     }
     Ok(certs)
+}
+
+/// Formats installers meet that are close to, but not, a PEM certificate.
+fn known_foreign_label(label: &str) -> Option<&'static str> {
+    match label {
+        "TRUSTED CERTIFICATE" => Some(
+            "an OpenSSL \"TRUSTED CERTIFICATE\"; convert it with `openssl x509 -in FILE -out FILE.pem`",
+        ),
+        "PKCS7" | "CERTIFICATE CHAIN" => Some(
+            "a PKCS#7 bundle; extract the certificates with `openssl pkcs7 -print_certs -in FILE -out FILE.pem`",
+        ),
+        _ => None,
+    }
 }
 
 fn kind_name(kind: SectionKind) -> String {
@@ -185,6 +205,13 @@ fn parse_der(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, RefuseReason>
     match CertSummary::parse(bytes, 0) {
         Ok(_) => Ok(vec![CertificateDer::from(bytes.to_vec())]),
         Err(e) => {
+            if looks_like_pkcs12(bytes) {
+                return Err(RefuseReason::NotCertificate {
+                    found: "a PKCS#12 (.p12/.pfx) bundle, which normally holds a private key: keys belong in certs/; \
+                            upload the CA certificate alone as PEM or DER"
+                        .into(),
+                });
+            }
             if looks_like_der_key(bytes) {
                 return Err(RefuseReason::PrivateKey);
             }
@@ -194,6 +221,16 @@ fn parse_der(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, RefuseReason>
             })
         }
     }
+}
+
+/// PFX: SEQUENCE { INTEGER 3, SEQUENCE { OID pkcs7-data, … } … } (RFC 7292).
+fn looks_like_pkcs12(bytes: &[u8]) -> bool {
+    const VERSION_3: &[u8] = &[0x02, 0x01, 0x03];
+    const PKCS7_DATA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+    ];
+    let head = bytes.get(..bytes.len().min(32)).unwrap_or_default();
+    find(head, VERSION_3).is_some() && find(head, PKCS7_DATA).is_some()
 }
 
 /// A DER private key (PKCS#8, SEC1 or PKCS#1), judged by structure only.
@@ -238,6 +275,41 @@ mod tests {
                 label: "CERTIFICATE".into()
             })
         );
+    }
+
+    #[test]
+    fn near_misses_get_a_conversion_hint() {
+        let trusted =
+            b"-----BEGIN TRUSTED CERTIFICATE-----\nMAA=\n-----END TRUSTED CERTIFICATE-----\n";
+        match parse_file(trusted) {
+            Err(RefuseReason::NotCertificate { found }) => {
+                assert!(found.contains("openssl x509"), "{found}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let p7 = b"-----BEGIN PKCS7-----\nMAA=\n-----END PKCS7-----\n";
+        match parse_file(p7) {
+            Err(RefuseReason::NotCertificate { found }) => {
+                assert!(found.contains("pkcs7 -print_certs"), "{found}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let indented = b"  -----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n";
+        assert!(matches!(
+            parse_file(indented),
+            Err(RefuseReason::BadPem { .. })
+        ));
+        // the start of a real PFX: SEQUENCE, version 3, authSafe ContentInfo(data)
+        let pfx = [
+            0x30, 0x82, 0x01, 0x00, 0x02, 0x01, 0x03, 0x30, 0x82, 0x00, 0xf0, 0x06, 0x09, 0x2a,
+            0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01, 0xa0, 0x00,
+        ];
+        match parse_file(&pfx) {
+            Err(RefuseReason::NotCertificate { found }) => {
+                assert!(found.contains("PKCS#12"), "{found}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -694,3 +694,114 @@ fn real_tls_against_openssl_s_server() {
         }
     ));
 }
+
+#[test]
+fn openssl_made_files_in_the_user_folder() {
+    let Some(bin) = peer(Peer::Openssl) else {
+        return;
+    };
+    let pki = standard_pki(bin);
+    let trusted = pki.path("trusted");
+    std::fs::create_dir(&trusted).unwrap();
+    let t = |name: &str| trusted.join(name).display().to_string();
+    std::fs::copy(pki.path("root.pem"), t("root.pem")).unwrap();
+    pki.run(&[
+        "x509",
+        "-in",
+        "inter.pem",
+        "-outform",
+        "DER",
+        "-out",
+        &t("inter.cer"),
+    ]);
+    pki.run(&[
+        "x509",
+        "-in",
+        "root.pem",
+        "-trustout",
+        "-addtrust",
+        "serverAuth",
+        "-out",
+        &t("trusted.pem"),
+    ]);
+    pki.run(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        "server.pem",
+        "-inkey",
+        "server.key",
+        "-passout",
+        "pass:x",
+        "-out",
+        &t("server.p12"),
+    ]);
+    std::fs::copy(pki.path("server.key"), t("server.key")).unwrap();
+    pki.run(&["ec", "-in", "server.key", "-out", &t("legacy-ec.key")]);
+    pki.run(&[
+        "pkey",
+        "-in",
+        "server.key",
+        "-aes256",
+        "-passout",
+        "pass:x",
+        "-out",
+        &t("encrypted.key"),
+    ]);
+    pki.run(&[
+        "crl2pkcs7",
+        "-nocrl",
+        "-certfile",
+        "root.pem",
+        "-out",
+        &t("bundle.p7b"),
+    ]);
+    let store = TrustStore::builder()
+        .builtin(false)
+        .user_dir(&trusted)
+        .unwrap()
+        .build();
+    let listing = store.listing();
+    let reason = |name: &str| {
+        listing
+            .refused
+            .iter()
+            .find(|r| r.path.ends_with(name))
+            .map(|r| r.reason.clone())
+            .unwrap_or_else(|| panic!("{name} was not refused: {:#?}", listing.refused))
+    };
+    assert_eq!(reason("server.key"), sigil_trust::RefuseReason::PrivateKey);
+    assert_eq!(
+        reason("legacy-ec.key"),
+        sigil_trust::RefuseReason::PrivateKey
+    );
+    assert_eq!(
+        reason("encrypted.key"),
+        sigil_trust::RefuseReason::PrivateKey
+    );
+    for (file, hint) in [
+        ("server.p12", "PKCS#12"),
+        ("trusted.pem", "TRUSTED CERTIFICATE"),
+        ("bundle.p7b", "PKCS#7"),
+    ] {
+        match reason(file) {
+            sigil_trust::RefuseReason::NotCertificate { found } => {
+                assert!(found.contains(hint), "{file}: {found}")
+            }
+            other => panic!("{file}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        listing.anchors.len(),
+        2,
+        "root.pem and inter.cer: {:#?}",
+        listing.anchors
+    );
+    assert!(store
+        .verify(
+            &pki.certs(&["server"]),
+            &ExpectedName::Dns("server.test".into()),
+            now()
+        )
+        .is_ok());
+}
