@@ -404,3 +404,28 @@ fn cipher_restriction_is_what_gets_negotiated() {
     );
     assert_eq!(d.code(), "no_common_cipher", "{d}");
 }
+
+#[test]
+fn an_ip_addressed_proxy_is_matched_by_ip_and_gets_no_sni() {
+    let pki = Pki::new();
+    let policy = TlsPolicy::default();
+    let connector =
+        Connector::new("127.0.0.1", &policy, pki.store(), Some(pki.resolver())).unwrap();
+    let acceptor = pki.acceptor(ClientAuth::Required(pki.device_verifier()), &policy);
+    let now = Instant::now();
+    let mut c = connector.connection(now, settings()).unwrap();
+    let mut s = acceptor.connection(now, settings()).unwrap();
+    let (ce, se) = pump(&mut c, &mut s, now);
+    assert!(ce.is_none() && se.is_none(), "{ce:?} {se:?}");
+    let ci = connected_info(&events(&mut c));
+    assert_eq!(ci.verification_status(), "verified");
+    match ci.verification {
+        Some(sigil_trust::Verification::Verified(v)) => assert_eq!(v.matched, "IP:127.0.0.1"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        connected_info(&events(&mut s)).sni,
+        None,
+        "never an IP in SNI"
+    );
+}

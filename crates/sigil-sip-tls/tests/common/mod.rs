@@ -24,6 +24,12 @@ pub struct Pki {
 }
 
 impl Pki {
+    /// One PKI per test binary (minting is the slow part of property tests).
+    pub fn new_cached() -> &'static Pki {
+        static PKI: std::sync::OnceLock<Pki> = std::sync::OnceLock::new();
+        PKI.get_or_init(Pki::new)
+    }
+
     pub fn new() -> Pki {
         let vendor = VendorCa::generate("Sigil Test Vendor").unwrap();
         let device = mint_device(&vendor, &DeviceRequest::new(Mac::parse(MAC).unwrap())).unwrap();
