@@ -78,6 +78,8 @@ pub struct Prepared {
     pub status: DeviceStatus,
     /// When the boot started.
     pub started: Instant,
+    /// The data directory.
+    pub dir: DataDir,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -357,6 +359,7 @@ impl Device {
             store,
             status,
             started,
+            dir: self.dir.clone(),
         }
     }
 }

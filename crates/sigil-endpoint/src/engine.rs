@@ -138,6 +138,11 @@ enum Command {
     Shutdown {
         reply: Sender<()>,
     },
+    /// A message on a connection our listener accepted; the reply carries what to send back on it.
+    Inbound {
+        message: Message,
+        reply: Sender<Vec<Message>>,
+    },
 }
 
 /// A booted device: registered, answering calls, placing calls on request.
@@ -147,6 +152,7 @@ pub struct RunningDevice {
     commands: Sender<Command>,
     thread: Option<JoinHandle<()>>,
     contact: String,
+    listener: Listener,
 }
 
 impl std::fmt::Debug for RunningDevice {
@@ -261,6 +267,7 @@ fn start(
         store,
         mut status,
         started,
+        dir,
     } = prepared;
     let fail = |mut status: DeviceStatus,
                 observer: &mut dyn FnMut(&BootStep),
@@ -372,14 +379,51 @@ fn start(
     } else {
         settings.sip_u1_user.clone()
     };
+    let settings_listen = settings.sip_tls_listen;
     let engine = match Engine::new(client, settings, &user, &domain, local, options.clone()) {
         Ok(e) => e,
         Err(e) => return Err(fail(status, observer, "registration", e)),
     };
     let contact = engine.contact.to_string();
     let mac = identities.mac().map(|m| m.to_string());
-    let status = Arc::new(Mutex::new(status));
     let (commands, rx) = mpsc::channel();
+    let listener = start_listener(
+        settings_listen,
+        local.ip(),
+        &identities,
+        &dir,
+        &policy,
+        commands.clone(),
+        options.events.clone(),
+    );
+    match &listener {
+        Listener::Off => push_step(
+            &mut status,
+            started,
+            observer,
+            "sip listener",
+            Outcome::Skipped,
+            "sip.tls.listen = 0".into(),
+        ),
+        Listener::Failed(why) => {
+            status.problems.push(format!("sip listener: {why}"));
+            push_step(&mut status, started, observer, "sip listener", Outcome::Warning, why.clone());
+        }
+        Listener::Up { addr, client_auth, .. } => push_step(
+            &mut status,
+            started,
+            observer,
+            "sip listener",
+            Outcome::Ok,
+            format!("SIP over TLS on {addr}, presenting the active identity; client certificate {client_auth}"),
+        ),
+    }
+    let status = Arc::new(Mutex::new(status));
+    if let Listener::Up { status: slot, .. } = &listener {
+        if let Ok(mut s) = slot.lock() {
+            *s = Some(status.clone());
+        }
+    }
     let (registered_tx, registered_rx) = mpsc::channel();
     let thread = {
         let status = status.clone();
@@ -403,6 +447,7 @@ fn start(
         commands,
         thread: Some(thread),
         contact,
+        listener,
     };
     let result = registered_rx
         .recv_timeout(options.register_timeout)
@@ -484,6 +529,23 @@ impl RunningDevice {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        if let Listener::Up {
+            shutdown, thread, ..
+        } = &mut self.listener
+        {
+            shutdown.shutdown();
+            if let Some(t) = thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    /// The address of the inbound SIP-over-TLS listener, when it runs.
+    pub fn listener_addr(&self) -> Option<SocketAddr> {
+        match &self.listener {
+            Listener::Up { addr, .. } => Some(*addr),
+            _ => None,
+        }
     }
 }
 
@@ -509,6 +571,8 @@ struct Call {
     give_up_at: Option<Instant>,
     reply: Option<Sender<CallStatus>>,
     stats: MediaStats,
+    /// Signaling runs on an inbound connection (our listener), not the proxy connection.
+    inbound: bool,
 }
 
 impl Call {
@@ -543,6 +607,8 @@ struct Engine {
     session_id: u64,
     registered_tx: Option<Sender<Result<u64, String>>>,
     shutdown: Option<(Instant, Sender<()>)>,
+    /// While an inbound message is processed: what goes back on its connection.
+    outbox: Option<Vec<Message>>,
 }
 
 fn registration_config(
@@ -661,6 +727,7 @@ impl Engine {
             session_id: u64::from(u32::from_be_bytes(seed)),
             registered_tx: None,
             shutdown: None,
+            outbox: None,
         })
     }
 
@@ -765,6 +832,27 @@ impl Engine {
                 }
                 self.shutdown = Some((now + Duration::from_secs(2), reply));
             }
+            Command::Inbound { message, reply } => {
+                self.outbox = Some(Vec::new());
+                match message {
+                    Message::Response(r) => {
+                        self.calls
+                            .iter_mut()
+                            .any(|c| c.dialog.handle_response(&r, now));
+                    }
+                    Message::Request(req) => {
+                        if !self
+                            .calls
+                            .iter_mut()
+                            .any(|c| c.dialog.handle_request(&req, now))
+                        {
+                            self.new_request(req, now);
+                        }
+                    }
+                }
+                self.flush_calls(now);
+                let _ = reply.send(self.outbox.take().unwrap_or_default());
+            }
         }
     }
 
@@ -820,6 +908,7 @@ impl Engine {
             give_up_at: Some(now + options.timeout),
             reply: Some(reply),
             stats: MediaStats::default(),
+            inbound: false,
         });
         Ok(())
     }
@@ -921,8 +1010,32 @@ impl Engine {
     }
 
     fn send(&mut self, message: &Message) {
+        if let Some(outbox) = &mut self.outbox {
+            outbox.push(message.clone());
+            return;
+        }
         if let Err(e) = self.client.send(message) {
             log::warn!("cannot send: {e}");
+        }
+    }
+
+    /// Sends a message of a call: on the proxy connection, or back on the
+    /// inbound connection the call came from (only while one of its messages
+    /// is being handled: the listener answers requests, it does not originate them).
+    fn send_for(&mut self, inbound: bool, message: &Message) {
+        match (inbound, &mut self.outbox) {
+            (true, Some(outbox)) => outbox.push(message.clone()),
+            (true, None) => log::warn!(
+                "cannot send {} on an inbound connection outside a request: dropped",
+                message
+                    .as_request()
+                    .map_or("a response", |r| r.method.as_str())
+            ),
+            (false, _) => {
+                if let Err(e) = self.client.send(message) {
+                    log::warn!("cannot send: {e}");
+                }
+            }
         }
     }
 
@@ -997,6 +1110,7 @@ impl Engine {
             give_up_at: None,
             reply: None,
             stats: MediaStats::default(),
+            inbound: self.outbox.is_some(),
         };
         let offer = match parse_sdp(&req.body) {
             Ok(o) => o,
@@ -1094,6 +1208,7 @@ impl Engine {
                 give_up_at: None,
                 reply: None,
                 stats: MediaStats::default(),
+                inbound: self.outbox.is_some(),
             });
         }
     }
@@ -1175,11 +1290,32 @@ impl Engine {
                 RegistrationOutput::Event(e) => self.registration_event(e, status),
             }
         }
+        self.flush_calls(now);
+        if let Ok(mut s) = status.lock() {
+            s.calls = self
+                .finished
+                .iter()
+                .cloned()
+                .chain(self.calls.iter().map(Call::status))
+                .collect();
+            s.registration.state = match self.registration.state() {
+                RegistrationState::Idle => "idle",
+                RegistrationState::Registering => "registering",
+                RegistrationState::Registered { .. } => "registered",
+                RegistrationState::Unregistering => "unregistering",
+                RegistrationState::Failed => "failed",
+            }
+            .into();
+        }
+    }
+
+    fn flush_calls(&mut self, now: Instant) {
         // Calls: bounded by the number of outputs each dialog produced.
         let mut i = 0;
         while i < self.calls.len() {
             let mut events = Vec::new();
             let mut sends = Vec::new();
+            let inbound = self.calls.get(i).is_some_and(|c| c.inbound);
             if let Some(call) = self.calls.get_mut(i) {
                 while let Some(out) = call.dialog.poll_output() {
                     match out {
@@ -1189,7 +1325,7 @@ impl Engine {
                 }
             }
             for m in &sends {
-                self.send(m);
+                self.send_for(inbound, m);
             }
             for e in events {
                 match e {
@@ -1211,7 +1347,7 @@ impl Engine {
                 let mut call = self.calls.remove(i);
                 while let Some(out) = call.dialog.poll_output() {
                     if let DialogOutput::Send(m) = out {
-                        self.send(&m);
+                        self.send_for(call.inbound, &m);
                     }
                 }
                 if let Some(m) = &mut call.media {
@@ -1230,22 +1366,6 @@ impl Engine {
             }
             let _ = pending;
             i += 1;
-        }
-        if let Ok(mut s) = status.lock() {
-            s.calls = self
-                .finished
-                .iter()
-                .cloned()
-                .chain(self.calls.iter().map(Call::status))
-                .collect();
-            s.registration.state = match self.registration.state() {
-                RegistrationState::Idle => "idle",
-                RegistrationState::Registering => "registering",
-                RegistrationState::Registered { .. } => "registered",
-                RegistrationState::Unregistering => "unregistering",
-                RegistrationState::Failed => "failed",
-            }
-            .into();
         }
     }
 
@@ -1277,5 +1397,186 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// The inbound SIP-over-TLS listener (`sip.tls.listen`).
+enum Listener {
+    /// `sip.tls.listen = 0`.
+    Off,
+    /// It could not start.
+    Failed(String),
+    /// Listening.
+    Up {
+        addr: SocketAddr,
+        client_auth: &'static str,
+        shutdown: sigil_sip_tls::ShutdownHandle,
+        thread: Option<JoinHandle<()>>,
+        status: Arc<Mutex<Option<Arc<Mutex<DeviceStatus>>>>>,
+    },
+}
+
+/// Hands messages of inbound connections to the device thread and returns its answers.
+struct InboundHandler {
+    commands: Mutex<Sender<Command>>,
+    events: Option<EventSink>,
+    status: Arc<Mutex<Option<Arc<Mutex<DeviceStatus>>>>>,
+}
+
+impl sigil_sip_tls::Handler for InboundHandler {
+    fn on_connect(&self, peer: &sigil_sip_tls::PeerInfo) {
+        let who = peer
+            .tls
+            .peer_device
+            .as_ref()
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "no client certificate".into());
+        let detail = format!(
+            "{} ({who}), {} {}",
+            peer.addr, peer.tls.version, peer.tls.cipher_suite
+        );
+        log::info!("inbound connection: {detail}");
+        if let Some(sink) = &self.events {
+            sink(&DeviceEvent {
+                event: "inbound connection".into(),
+                detail,
+            });
+        }
+        if let Ok(slot) = self.status.lock() {
+            if let Some(status) = slot.as_ref() {
+                if let Ok(mut s) = status.lock() {
+                    let mut c =
+                        connection_status("sip inbound", &peer.addr.to_string(), &peer.tls, true);
+                    c.peer_subject = peer.tls.peer_device.as_ref().map(|d| d.subject.clone());
+                    c.verification = if peer.tls.peer_device.is_some() {
+                        "client certificate verified".into()
+                    } else {
+                        "no client certificate".into()
+                    };
+                    s.connections.push(c);
+                }
+            }
+        }
+    }
+
+    fn on_message(&self, _peer: &sigil_sip_tls::PeerInfo, message: Message) -> Vec<Message> {
+        let (reply, rx) = mpsc::channel();
+        let sent = self
+            .commands
+            .lock()
+            .map(|c| c.send(Command::Inbound { message, reply }).is_ok())
+            .unwrap_or(false);
+        if !sent {
+            return Vec::new();
+        }
+        rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default()
+    }
+
+    fn on_close(&self, peer: &sigil_sip_tls::PeerInfo, reason: Option<&str>) {
+        log::info!(
+            "inbound connection {} closed: {}",
+            peer.addr,
+            reason.unwrap_or("clean close")
+        );
+        if let Ok(slot) = self.status.lock() {
+            if let Some(status) = slot.as_ref() {
+                if let Ok(mut s) = status.lock() {
+                    let addr = peer.addr.to_string();
+                    for c in s
+                        .connections
+                        .iter_mut()
+                        .filter(|c| c.purpose == "sip inbound" && c.peer == addr)
+                    {
+                        c.up = false;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The certificates inbound peers are checked against: the vendor chain and the uploaded anchors.
+fn listener_anchors(dir: &crate::DataDir) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    let mut certs = Vec::new();
+    let mut files = vec![dir.vendor_chain()];
+    if let Ok(entries) = std::fs::read_dir(dir.trusted()) {
+        files.extend(
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .take(sigil_trust::MAX_USER_FILES),
+        );
+    }
+    for f in files {
+        if let Ok(bytes) = std::fs::read(&f) {
+            if let Ok(mut c) = sigil_trust::parse_file(&bytes) {
+                certs.append(&mut c);
+            }
+        }
+    }
+    certs
+}
+
+fn start_listener(
+    port: u16,
+    ip: IpAddr,
+    identities: &sigil_identity::IdentitySet,
+    dir: &crate::DataDir,
+    policy: &TlsPolicy,
+    commands: Sender<Command>,
+    events: Option<EventSink>,
+) -> Listener {
+    if port == 0 {
+        return Listener::Off;
+    }
+    let Some(identity) = identities.active() else {
+        return Listener::Failed("no usable device identity to present".into());
+    };
+    let anchors = listener_anchors(dir);
+    let (client_auth, label) = match sigil_identity::DeviceVerifier::new(&anchors) {
+        Ok(v) => (
+            sigil_sip_tls::ClientAuth::Optional(Arc::new(v)),
+            "requested, verified when presented",
+        ),
+        Err(_) => (
+            sigil_sip_tls::ClientAuth::None,
+            "not requested (no anchors)",
+        ),
+    };
+    let acceptor = match sigil_sip_tls::Acceptor::new(identity, client_auth, policy) {
+        Ok(a) => a,
+        Err(e) => return Listener::Failed(e.to_string()),
+    };
+    let server = match sigil_sip_tls::Server::bind(
+        SocketAddr::new(ip, port),
+        acceptor,
+        sigil_sip_tls::ServerOptions::default(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return Listener::Failed(format!("cannot listen on {ip}:{port}: {e}")),
+    };
+    let addr = server.local_addr().unwrap_or(SocketAddr::new(ip, port));
+    let shutdown = server.shutdown_handle();
+    let status = Arc::new(Mutex::new(None));
+    let handler: Arc<dyn sigil_sip_tls::Handler> = Arc::new(InboundHandler {
+        commands: Mutex::new(commands),
+        events,
+        status: status.clone(),
+    });
+    match std::thread::Builder::new()
+        .name("sigil-listener".into())
+        .spawn(move || {
+            if let Err(e) = server.run(handler) {
+                log::warn!("SIP listener stopped: {e}");
+            }
+        }) {
+        Ok(t) => Listener::Up {
+            addr,
+            client_auth: label,
+            shutdown,
+            thread: Some(t),
+            status,
+        },
+        Err(e) => Listener::Failed(e.to_string()),
     }
 }

@@ -489,17 +489,25 @@ impl SipServer {
         realm: &str,
         password: &str,
     ) -> std::io::Result<SipServer> {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        SipServer::start_on(any, identity, devices, realm, password)
+    }
+
+    /// As [`SipServer::start`], on `addr` (e.g. the address of a stopped server, to restart it).
+    pub fn start_on(
+        addr: SocketAddr,
+        identity: &Identity,
+        devices: Arc<DeviceVerifier>,
+        realm: &str,
+        password: &str,
+    ) -> std::io::Result<SipServer> {
         let acceptor = Acceptor::new(
             identity,
             ClientAuth::Required(devices),
             &TlsPolicy::default(),
         )
         .map_err(std::io::Error::other)?;
-        let server = Server::bind(
-            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
-            acceptor,
-            ServerOptions::default(),
-        )?;
+        let server = Server::bind(addr, acceptor, ServerOptions::default())?;
         let addr = server.local_addr()?;
         let events = Arc::new(Mutex::new(Vec::new()));
         let registrar = {

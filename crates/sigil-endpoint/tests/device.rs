@@ -1,0 +1,376 @@
+//! The device end to end against the testkit servers: incoming calls on the
+//! inbound SIP-over-TLS listener, provisioning failure keeping the last good
+//! configuration, re-registration after the SIP server restarts, status JSON,
+//! factory reset.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sigil_endpoint::media::{MediaCrypto, MediaSocket, MediaStream};
+use sigil_endpoint::testkit::{ProvisioningServer, SipServer};
+use sigil_endpoint::{CallDirection, Device, Outcome, RunOptions};
+use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
+use sigil_identity::{ClientCertResolver, DeviceVerifier, Identity};
+use sigil_sip::dialog::{Dialog, DialogConfig, DialogEvent, DialogOutput, EndReason};
+use sigil_sip::Message;
+use sigil_sip_tls::{Client, ClientEvent, ClientOptions, Connector, TlsPolicy};
+use sigil_srtp::negotiate::{
+    basic_audio_sdp, parse_sdp, write_sdp, Negotiator, OfferPolicy, SignalingTransport, SrtpConfig,
+};
+
+const PASSWORD: &str = "device-test-secret";
+
+struct Pki {
+    ca: VendorCa,
+    server: Identity,
+    devices: Arc<DeviceVerifier>,
+}
+
+fn pki() -> Pki {
+    let ca = VendorCa::generate("Endpoint Test Vendor").unwrap();
+    let minted = mint_server(&ca, &ServerRequest::new(["127.0.0.1"])).unwrap();
+    let server = Identity::from_pem(
+        minted.full_chain_pem().as_bytes(),
+        Some(minted.key_pem().as_bytes()),
+        "server.pem",
+    )
+    .unwrap();
+    let devices = Arc::new(DeviceVerifier::new(&[ca.root_der().unwrap()]).unwrap());
+    Pki {
+        ca,
+        server,
+        devices,
+    }
+}
+
+/// A device data directory for `mac` with `config` as its configuration.
+fn device_dir(pki: &Pki, root: &std::path::Path, mac: &str, config: &str) -> Device {
+    let minted = mint_device(&pki.ca, &DeviceRequest::new(mac.parse().unwrap())).unwrap();
+    minted.write_factory(&root.join("factory")).unwrap();
+    std::fs::write(root.join("factory/vendor-chain.pem"), pki.ca.chain_pem()).unwrap();
+    std::fs::create_dir_all(root.join("user")).unwrap();
+    std::fs::write(root.join("user/config.conf"), config).unwrap();
+    Device::open(root).unwrap()
+}
+
+fn sip_config(sip: &SipServer, extra: &str) -> String {
+    format!(
+        "sip.proxy = 127.0.0.1:{}\nsip.u1.user = 1001\nsip.u1.pwd = {PASSWORD}\n{extra}",
+        sip.addr().port()
+    )
+}
+
+/// A peer calling the device directly on its listener, with `policy`.
+/// Returns how the call ended and the frames the peer received.
+fn call_device_directly(
+    listener: std::net::SocketAddr,
+    pki: &Pki,
+    policy: OfferPolicy,
+) -> (EndReason, u64) {
+    let peer = mint_device(
+        &pki.ca,
+        &DeviceRequest::new("00:22:ee:99:99:99".parse().unwrap()),
+    )
+    .unwrap();
+    let peer_identity = Identity::from_pem(
+        peer.full_chain_pem().as_bytes(),
+        Some(peer.key_pem().as_bytes()),
+        "peer.pem",
+    )
+    .unwrap();
+    // The device certificate names a MAC, not 127.0.0.1: the peer encrypts without verifying the name.
+    let policy_tls = TlsPolicy {
+        validate: false,
+        ..TlsPolicy::default()
+    };
+    let store = Arc::new(sigil_trust::TrustStore::builder().builtin(false).build());
+    let resolver = Arc::new(ClientCertResolver::new([peer_identity]));
+    let connector = Connector::new("127.0.0.1", &policy_tls, store, Some(resolver)).unwrap();
+    let mut client =
+        Client::connect(connector, &listener.to_string(), ClientOptions::default()).unwrap();
+    let local = client.local_addr().unwrap();
+
+    let mut negotiator = Negotiator::new(SrtpConfig::new(policy, SignalingTransport::Tls)).unwrap();
+    let socket = MediaSocket::bind(local.ip()).unwrap();
+    let mut offer = basic_audio_sdp(local.ip(), socket.local_addr().unwrap().port(), 9);
+    negotiator.create_offer(&mut offer).unwrap();
+    let config = DialogConfig::new(
+        "sip:peer@127.0.0.1".parse().unwrap(),
+        format!("sip:peer@{local};transport=tls").parse().unwrap(),
+    );
+    let now = Instant::now();
+    let mut dialog = Dialog::invite(
+        config,
+        "sip:1001@127.0.0.1".parse().unwrap(),
+        write_sdp(&offer).into_bytes(),
+        now,
+    );
+    let mut socket = Some(socket);
+    let mut media = None;
+    let mut hang_up_at = None;
+    // Bounded: 600 rounds of at most 10 ms.
+    for _ in 0..600 {
+        while let Some(out) = dialog.poll_output() {
+            match out {
+                DialogOutput::Send(m) => client.send(&m).unwrap(),
+                DialogOutput::Event(DialogEvent::Answered { body }) => {
+                    let answer = parse_sdp(&body).unwrap();
+                    let neg = negotiator.accept_answer(&answer).unwrap();
+                    let crypto = match neg.srtp().next() {
+                        Some((_, a)) => {
+                            let (send, receive) = a.sessions().unwrap();
+                            MediaCrypto::Srtp {
+                                send: Box::new(send),
+                                receive: Box::new(receive),
+                            }
+                        }
+                        None => MediaCrypto::Plain,
+                    };
+                    let to = sigil_endpoint::engine::rtp_peer(&answer).unwrap();
+                    media = Some(
+                        socket
+                            .take()
+                            .unwrap()
+                            .start(MediaStream::new(crypto), to, Duration::from_millis(600))
+                            .unwrap(),
+                    );
+                    hang_up_at = Some(Instant::now() + Duration::from_millis(900));
+                }
+                DialogOutput::Event(DialogEvent::Terminated(reason)) => {
+                    let frames = media
+                        .as_mut()
+                        .map_or(0, |m: &mut sigil_endpoint::media::MediaSession| {
+                            m.stop().frames_received
+                        });
+                    return (reason, frames);
+                }
+                DialogOutput::Event(_) => {}
+            }
+        }
+        if hang_up_at.is_some_and(|t| Instant::now() >= t) {
+            hang_up_at = None;
+            dialog.hang_up("test done", Instant::now());
+            continue;
+        }
+        if let Some(ClientEvent::Message(Message::Response(r))) =
+            client.recv(Duration::from_millis(10))
+        {
+            dialog.handle_response(&r, Instant::now());
+        }
+    }
+    panic!("the direct call did not end");
+}
+
+#[test]
+fn incoming_calls_on_the_listener_srtp_answered_and_plain_refused_with_488() {
+    let pki = pki();
+    let sip = SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = sigil_testkit::free_port();
+    let device = device_dir(
+        &pki,
+        dir.path(),
+        "00:22:ee:00:00:01",
+        &sip_config(
+            &sip,
+            &format!("sip.srtp.offer = standard\nsip.tls.listen = {port}\n"),
+        ),
+    );
+    let mut steps = Vec::new();
+    let running = device
+        .boot(RunOptions::default(), &mut |s| steps.push(s.clone()))
+        .unwrap();
+    let listener = running.listener_addr().expect("listener up");
+    assert_eq!(listener.port(), port);
+    assert!(steps
+        .iter()
+        .any(|s| s.step == "sip listener" && s.outcome == Outcome::Ok));
+
+    let (reason, peer_frames) = call_device_directly(listener, &pki, OfferPolicy::Standard);
+    assert_eq!(reason, EndReason::HungUp("test done".into()));
+    assert!(peer_frames > 0, "the device's tone reached the peer");
+    let status = running.status();
+    let call = status.calls.last().unwrap();
+    assert_eq!(call.direction, CallDirection::Incoming);
+    assert!(call.encrypted && call.media.starts_with("SRTP"), "{call:?}");
+    assert!(call.stats.frames_received > 0, "{call:?}");
+    assert_eq!(call.stats.decrypt_failures, 0);
+    assert!(status
+        .connections
+        .iter()
+        .any(|c| c.purpose == "sip inbound" && c.verification == "client certificate verified"));
+
+    let (reason, _) = call_device_directly(listener, &pki, OfferPolicy::Disabled);
+    match reason {
+        EndReason::Rejected {
+            status, warning, ..
+        } => {
+            assert_eq!(status, 488);
+            assert!(warning.unwrap_or_default().contains("SRTP"));
+        }
+        other => panic!("expected 488, got {other:?}"),
+    }
+    let json = running.status().to_json();
+    assert!(json.contains("\"direction\": \"incoming\""));
+    running.shutdown();
+}
+
+#[test]
+fn provisioning_down_at_boot_keeps_the_last_good_configuration() {
+    let pki = pki();
+    let sip = SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
+    let mut files = HashMap::new();
+    files.insert(
+        "/p/algom0022ee000002.conf".to_owned(),
+        sip_config(&sip, "sip.srtp.offer = optional\nsip.tls.listen = 0\n").into_bytes(),
+    );
+    let mut prov = ProvisioningServer::start(&pki.server, pki.devices.clone(), files).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let device = device_dir(
+        &pki,
+        dir.path(),
+        "00:22:ee:00:00:02",
+        &format!("prov.server = https://{}/p\n", prov.addr()),
+    );
+    let first = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(first.status().provisioning.result, "applied");
+    first.shutdown();
+
+    prov.stop();
+    drop(prov);
+    let mut steps = Vec::new();
+    let second = device
+        .boot(RunOptions::default(), &mut |s| steps.push(s.clone()))
+        .expect("boots on the last good configuration");
+    let p = steps.iter().find(|s| s.step == "provisioning").unwrap();
+    assert_eq!(p.outcome, Outcome::Warning);
+    assert!(
+        p.detail.contains("keeping the last good configuration"),
+        "{}",
+        p.detail
+    );
+    let status = second.status();
+    assert_eq!(status.provisioning.result, "failed");
+    assert_eq!(status.registration.state, "registered");
+    assert_eq!(status.configuration.srtp_offer, "optional");
+    second.shutdown();
+}
+
+#[test]
+fn sip_server_restart_reconnects_and_registers_again() {
+    let pki = pki();
+    let mut sip =
+        SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
+    let addr = sip.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let device = device_dir(
+        &pki,
+        dir.path(),
+        "00:22:ee:00:00:03",
+        &sip_config(&sip, "sip.tls.listen = 0\n"),
+    );
+    let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(running.status().registration.successes, 1);
+    sip.stop();
+    drop(sip);
+    let sip = SipServer::start_on(
+        addr,
+        &pki.server,
+        pki.devices.clone(),
+        "127.0.0.1",
+        PASSWORD,
+    )
+    .unwrap();
+    // Bounded wait: reconnect backoff starts at 1 s (with jitter).
+    let mut registered_again = false;
+    for _ in 0..100 {
+        if running.status().registration.successes >= 2 {
+            registered_again = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(registered_again, "{:?}", running.status().registration);
+    assert!(sip
+        .events()
+        .iter()
+        .any(|e| matches!(e, sigil_sip_tls::RegistrarEvent::Registered { .. })));
+    running.shutdown();
+}
+
+#[test]
+fn wrong_password_fails_the_registration_step() {
+    let pki = pki();
+    let sip = SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "sip.proxy = 127.0.0.1:{}\nsip.u1.user = 1001\nsip.u1.pwd = wrong\nsip.tls.listen = 0\n",
+        sip.addr().port()
+    );
+    let device = device_dir(&pki, dir.path(), "00:22:ee:00:00:04", &config);
+    let failure = device.boot(RunOptions::default(), &mut |_| {}).unwrap_err();
+    assert_eq!(failure.step, "registration");
+    assert!(
+        failure.error.to_string().contains("authentication failed"),
+        "{}",
+        failure.error
+    );
+    assert_eq!(failure.status.boot.last().unwrap().outcome, Outcome::Failed);
+}
+
+#[test]
+fn untrusted_sip_server_fails_the_connection_step_with_the_reason() {
+    let pki = pki();
+    let other = pki_other();
+    let sip = SipServer::start(&other.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let device = device_dir(
+        &pki,
+        dir.path(),
+        "00:22:ee:00:00:05",
+        &sip_config(&sip, "sip.tls.listen = 0\n"),
+    );
+    let failure = device.boot(RunOptions::default(), &mut |_| {}).unwrap_err();
+    assert_eq!(failure.step, "sip connection");
+    let text = failure.error.to_string();
+    assert!(text.to_lowercase().contains("issuer"), "{text}");
+}
+
+fn pki_other() -> Pki {
+    pki()
+}
+
+#[test]
+fn open_writes_only_under_user_and_factory_reset_keeps_the_factory_partition() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let device = device_dir(
+        &pki,
+        dir.path(),
+        "00:22:ee:00:00:06",
+        "sip.proxy = 127.0.0.1:1\n",
+    );
+    let status = device.offline_status();
+    assert_eq!(
+        status.configuration.sip_proxy.as_deref(),
+        Some("127.0.0.1:1")
+    );
+    assert_eq!(status.trust.vendor, 2);
+    let top: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(top.len(), 2, "{top:?}");
+    device.factory_reset().unwrap();
+    assert!(dir.path().join("factory/device.pem").exists());
+    assert!(!dir.path().join("user/config.conf").exists());
+    let status = device.offline_status();
+    assert!(!status.configuration.exists);
+    assert_eq!(
+        status.identity.unwrap().active,
+        sigil_identity::ActiveIdentity::Factory
+    );
+    assert!(Device::open(dir.path().join("nope")).is_err());
+}
