@@ -14,7 +14,8 @@ use sigil_identity::{CertInfo, Mac};
 pub enum Cmd {
     /// Create a vendor root and intermediate CA: writes DIR/root.pem, root.key,
     /// intermediate.pem, intermediate.key and chain.pem (intermediate + root, the
-    /// bundle server administrators install to accept the devices).
+    /// bundle server administrators install to accept the devices). Never
+    /// overwrites existing CA keys.
     Vendor {
         /// Output directory (created if missing).
         #[arg(long, value_name = "DIR")]
@@ -25,7 +26,8 @@ pub enum Cmd {
     },
     /// Mint a device certificate (CN = serialNumber = MAC, 30 years, EKU clientAuth +
     /// serverAuth) signed by the vendor intermediate: writes FACTORY_DIR/device.pem
-    /// (device certificate then intermediate) and FACTORY_DIR/device.key.
+    /// (device certificate then intermediate) and FACTORY_DIR/device.key. Never
+    /// overwrites an existing device identity.
     Device {
         /// The vendor directory made by `sigil mint vendor`.
         #[arg(long, value_name = "DIR")]

@@ -108,6 +108,22 @@ fn mint_vendor_device_and_server_files() {
     ]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a MAC address"));
+    let again = sigil(&[
+        "mint",
+        "device",
+        "--vendor",
+        &p("vendor"),
+        "--mac",
+        "0022ee010203",
+        "--out",
+        &p("factory"),
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+    assert_eq!(
+        std::fs::read_to_string(d.join("factory/device.pem")).unwrap(),
+        device_pem
+    );
     let missing = sigil(&[
         "mint",
         "device",
