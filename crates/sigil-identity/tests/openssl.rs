@@ -369,6 +369,19 @@ fn our_client_identities_against_openssl_s_server() {
     assert_eq!(set.status().active, ActiveIdentity::Factory);
     let page = get_page(addr, &ca, &set).unwrap();
     assert!(page.contains("Subject: CN=00:22:ee:01:02:03/"), "{page}");
+
+    // A valid override from another CA (a PBX operator's): the server's acceptable-CA
+    // list names only the vendor chain, so the device presents its factory certificate.
+    let operator = vendor("Hosted PBX Operator");
+    mint_device(&operator, &DeviceRequest::new(override_mac))
+        .unwrap()
+        .write_combined(&user.sipclient_path())
+        .unwrap();
+    let set = IdentitySet::load(&factory, &user);
+    assert_eq!(set.status().active, ActiveIdentity::Override);
+    let page = get_page(addr, &ca, &set).unwrap();
+    assert!(page.contains("Subject: CN=00:22:ee:01:02:03/"), "{page}");
+    assert!(page.contains("Verify return code: 0 (ok)"), "{page}");
 }
 
 #[test]
