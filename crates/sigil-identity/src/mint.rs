@@ -77,6 +77,7 @@ fn random_serial() -> Result<SerialNumber, IdentityError> {
         .fill(&mut bytes)
         .map_err(|_| IdentityError::Mint("the system random generator failed".to_owned()))?;
     // Positive and 16 bytes long: clear the top bit, set the next one.
+    // ok: fixed 16-byte array, index 0 always exists.
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     Ok(SerialNumber::from_slice(&bytes))
 }
