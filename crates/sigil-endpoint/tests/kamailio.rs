@@ -1,0 +1,258 @@
+//! Real peer end to end: Kamailio 5.6 as registrar and proxy over mutual TLS
+//! (device certificates required, config in tests/kamailio/). Devices with
+//! their own data directories and MACs register with digest and call each
+//! other through it; media flows device to device.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sigil_endpoint::{CallOptions, CallStatus, Device, RunOptions, RunningDevice};
+use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
+use sigil_srtp::negotiate::OfferPolicy;
+use sigil_testkit::{free_port, peer, wait_for_tcp, Peer};
+
+const PASSWORD: &str = "kamailio-e2e-secret";
+
+/// Kamailio, stopped with SIGTERM so that its worker processes stop too.
+struct Kamailio {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Kamailio {
+    fn start(bin: &Path, dir: &Path, port: u16) -> Kamailio {
+        let log = dir.join("kamailio.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin)
+            .args(["-f", "kamailio.cfg", "-DD", "-E", "-m", "64", "-M", "8"])
+            .arg("-Y")
+            .arg(dir)
+            .arg("-w")
+            .arg(dir)
+            .arg("-P")
+            .arg(dir.join("kamailio.pid"))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let k = Kamailio {
+            child: Some(child),
+            log,
+        };
+        let addr = format!("127.0.0.1:{port}").parse().unwrap();
+        assert!(
+            wait_for_tcp(addr, Duration::from_secs(10)),
+            "kamailio did not start: {}",
+            k.log()
+        );
+        k
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn module_dir() -> Option<PathBuf> {
+    [
+        "/usr/lib/x86_64-linux-gnu/kamailio/modules",
+        "/usr/lib/aarch64-linux-gnu/kamailio/modules",
+        "/usr/lib/kamailio/modules",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|d| d.join("tls.so").exists())
+}
+
+fn configure(dir: &Path, port: u16) {
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kamailio");
+    let d = dir.display().to_string();
+    let cfg = std::fs::read_to_string(templates.join("kamailio.cfg"))
+        .unwrap()
+        .replace("@PORT@", &port.to_string())
+        .replace("@TLSCFG@", &format!("{d}/tls.cfg"))
+        .replace("@PASSWORD@", PASSWORD)
+        .replace(
+            "@MPATH@",
+            &format!("{}/", module_dir().expect("kamailio modules").display()),
+        );
+    std::fs::write(dir.join("kamailio.cfg"), cfg).unwrap();
+    let tls = std::fs::read_to_string(templates.join("tls.cfg"))
+        .unwrap()
+        .replace("@KEY@", &format!("{d}/server.key"))
+        .replace("@CERT@", &format!("{d}/server.pem"))
+        .replace("@CA@", &format!("{d}/vendor-chain.pem"));
+    std::fs::write(dir.join("tls.cfg"), tls).unwrap();
+}
+
+fn device(
+    ca: &VendorCa,
+    root: &Path,
+    mac: &str,
+    user: &str,
+    port: u16,
+    policy: &str,
+) -> RunningDevice {
+    let minted = mint_device(ca, &DeviceRequest::new(mac.parse().unwrap())).unwrap();
+    minted.write_factory(&root.join("factory")).unwrap();
+    std::fs::write(root.join("factory/vendor-chain.pem"), ca.chain_pem()).unwrap();
+    std::fs::create_dir_all(root.join("user")).unwrap();
+    std::fs::write(
+        root.join("user/config.conf"),
+        format!(
+            "sip.proxy = 127.0.0.1:{port}\nsip.u1.user = {user}\nsip.u1.pwd = {PASSWORD}\nsip.srtp.offer = {policy}\nsip.tls.listen = 0\n"
+        ),
+    )
+    .unwrap();
+    Device::open(root)
+        .unwrap()
+        .boot(RunOptions::default(), &mut |s| println!("{user}: {s}"))
+        .unwrap_or_else(|f| panic!("{user}: {f}"))
+}
+
+fn call(from: &RunningDevice, to: &str, policy: OfferPolicy) -> CallStatus {
+    from.call(
+        &format!("sip:{to}@127.0.0.1"),
+        CallOptions {
+            tone: Duration::from_secs(1),
+            policy: Some(policy),
+            ..CallOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+/// The callee's record of its latest incoming call (bounded wait for it to end).
+fn callee_call(device: &RunningDevice) -> CallStatus {
+    for _ in 0..300 {
+        if let Some(c) = device.status().calls.last() {
+            if c.ended.is_some() {
+                return c.clone();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    device.status().calls.last().cloned().expect("a call")
+}
+
+#[test]
+fn devices_register_and_call_each_other_through_kamailio() {
+    let Some(bin) = peer(Peer::Kamailio) else {
+        return;
+    };
+    let kdir = tempfile::tempdir().unwrap();
+    let ca = VendorCa::generate("Kamailio E2E Vendor").unwrap();
+    mint_server(&ca, &ServerRequest::new(["127.0.0.1"]))
+        .unwrap()
+        .write_server(kdir.path())
+        .unwrap();
+    std::fs::write(kdir.path().join("vendor-chain.pem"), ca.chain_pem()).unwrap();
+    let port = free_port();
+    configure(kdir.path(), port);
+    let kamailio = Kamailio::start(&bin, kdir.path(), port);
+
+    let dirs = tempfile::tempdir().unwrap();
+    let alice = device(
+        &ca,
+        &dirs.path().join("a"),
+        "00:22:ee:10:00:01",
+        "1001",
+        port,
+        "standard",
+    );
+    let bob = device(
+        &ca,
+        &dirs.path().join("b"),
+        "00:22:ee:10:00:02",
+        "1002",
+        port,
+        "standard",
+    );
+    let carol = device(
+        &ca,
+        &dirs.path().join("c"),
+        "00:22:ee:10:00:03",
+        "1003",
+        port,
+        "disabled",
+    );
+    let log = kamailio.log();
+    for mac in [
+        "00:22:ee:10:00:01",
+        "00:22:ee:10:00:02",
+        "00:22:ee:10:00:03",
+    ] {
+        assert!(
+            log.contains(&format!("cn={mac}")),
+            "{mac} not registered: {log}"
+        );
+    }
+    assert_eq!(alice.status().connections[0].verification, "verified");
+
+    // Standard ↔ Standard: SRTP both ways, frames decrypted on both sides.
+    let a = call(&alice, "1002", OfferPolicy::Standard);
+    let b = callee_call(&bob);
+    assert!(a.established && a.encrypted, "{a:?}\n{}", kamailio.log());
+    assert!(a.media.starts_with("SRTP"), "{a:?}");
+    assert!(
+        a.stats.frames_received > 0 && a.stats.decrypt_failures == 0,
+        "{a:?}"
+    );
+    assert!(
+        b.encrypted && b.stats.frames_received > 0 && b.stats.decrypt_failures == 0,
+        "{b:?}"
+    );
+    assert_eq!(a.stats.frames_sent, 50);
+
+    // Standard → Disabled: the callee declines the SRTP-only offer with 488.
+    let refused = call(&alice, "1003", OfferPolicy::Standard);
+    assert!(!refused.established, "{refused:?}");
+    assert!(
+        refused.ended.as_deref().unwrap_or("").contains("488"),
+        "{refused:?}"
+    );
+
+    // Optional → Disabled: plain RTP, said so.
+    let plain = call(&alice, "1003", OfferPolicy::Optional);
+    let c = callee_call(&carol);
+    assert!(plain.established && !plain.encrypted, "{plain:?}");
+    assert!(plain.media.starts_with("plain RTP"), "{plain:?}");
+    assert!(
+        plain.stats.frames_received > 0 && c.stats.frames_received > 0,
+        "{plain:?} {c:?}"
+    );
+
+    // Disabled → Standard: the Standard callee answers 488.
+    let back = call(&carol, "1001", OfferPolicy::Disabled);
+    assert!(!back.established, "{back:?}");
+    assert!(
+        back.ended.as_deref().unwrap_or("").contains("488"),
+        "{back:?}"
+    );
+
+    for d in [alice, bob, carol] {
+        assert_eq!(d.shutdown().registration.state, "idle");
+    }
+}
