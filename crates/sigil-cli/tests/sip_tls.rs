@@ -11,6 +11,7 @@ use sigil_identity::Mac;
 use sigil_testkit::{free_port, peer, ChildGuard, Peer};
 
 const MAC: &str = "00:22:ee:01:02:03";
+const OVERRIDE_MAC: &str = "00:22:ee:0a:0b:0c";
 const OPTIONS: &str = "OPTIONS sip:example.com SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKsclient\r\nMax-Forwards: 70\r\nFrom: <sip:dev@example.com>;tag=1\r\nTo: <sip:example.com>\r\nCall-ID: sclient-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 
 fn sigil() -> Command {
@@ -38,6 +39,20 @@ impl Lab {
         .write_server(dir.path())
         .unwrap();
         std::fs::write(dir.path().join("vendor-chain.pem"), vendor.chain_pem()).unwrap();
+        // An installer's user store: an override identity and the vendor root as an uploaded anchor.
+        mint_device(
+            &vendor,
+            &DeviceRequest::new(Mac::parse(OVERRIDE_MAC).unwrap()),
+        )
+        .unwrap()
+        .write_combined(&dir.path().join("user/certs/sipclient.pem"))
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("user/certs/trusted")).unwrap();
+        std::fs::write(
+            dir.path().join("user/certs/trusted/vendor-root.pem"),
+            vendor.root_pem(),
+        )
+        .unwrap();
         Lab { dir }
     }
 
@@ -317,4 +332,66 @@ fn probe_diagnoses_failures_with_exit_1() {
         ],
     );
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn probe_uses_the_user_store_override_and_uploaded_anchors() {
+    let lab = Lab::new();
+    let serve = Serve::start(&lab);
+    let user = lab.path("user");
+    let out = sigil()
+        .args([
+            "sip",
+            "probe",
+            "--server",
+            &serve.addr(),
+            "--domain",
+            "example.com",
+            "--no-builtin",
+        ])
+        .arg("--user")
+        .arg(&user)
+        .arg("--factory")
+        .arg(lab.path("factory"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("verification:       verified"), "{text}");
+    assert!(
+        text.contains("user/certs/trusted/vendor-root.pem"),
+        "the uploaded anchor did it: {text}"
+    );
+    assert!(
+        text.contains(&format!("client certificate: sent (CN={OVERRIDE_MAC}")),
+        "{text}"
+    );
+    serve.wait_log(&format!("mac={OVERRIDE_MAC}"));
+
+    // --trusted points elsewhere (an empty folder): the root is unknown now.
+    let empty = lab.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = sigil()
+        .args([
+            "sip",
+            "probe",
+            "--server",
+            &serve.addr(),
+            "--domain",
+            "example.com",
+            "--no-builtin",
+        ])
+        .arg("--user")
+        .arg(&user)
+        .arg("--trusted")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("not trusted"), "{text}");
+    assert!(
+        text.contains("Sigil CLI Test Vendor Root CA"),
+        "the issuer to upload: {text}"
+    );
 }
