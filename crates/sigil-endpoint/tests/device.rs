@@ -374,3 +374,100 @@ fn open_writes_only_under_user_and_factory_reset_keeps_the_factory_partition() {
     );
     assert!(Device::open(dir.path().join("nope")).is_err());
 }
+
+/// A fake proxy speaking raw TLS: answers the REGISTER, then sends a message
+/// that frames but does not parse, then an OPTIONS — which the device must
+/// still answer on the same connection.
+#[test]
+fn garbage_from_the_proxy_is_dropped_and_the_connection_survives() {
+    use sigil_sip::{Framer, FramerEvent, Header, HeaderName, Request};
+    use std::io::{Read, Write};
+
+    fn next_message(
+        tls: &mut rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>,
+        framer: &mut Framer,
+    ) -> Message {
+        let mut buf = [0u8; 4096];
+        // Bounded by the socket timeout and 100 reads.
+        for _ in 0..100 {
+            while let Some(ev) = framer.poll() {
+                if let Ok(FramerEvent::Message(m)) = ev {
+                    return m;
+                }
+            }
+            let n = tls.read(&mut buf).unwrap();
+            assert!(n > 0, "the device closed the connection");
+            framer.push(&buf[..n]);
+        }
+        panic!("no message");
+    }
+
+    let pki = pki();
+    let acceptor = sigil_sip_tls::Acceptor::new(
+        &pki.server,
+        sigil_sip_tls::ClientAuth::Required(pki.devices.clone()),
+        &TlsPolicy::default(),
+    )
+    .unwrap();
+    let config = acceptor.config().clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let proxy = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut framer = Framer::new();
+        let Message::Request(register) = next_message(&mut tls, &mut framer) else {
+            panic!("expected REGISTER");
+        };
+        let mut ok = sigil_sip_tls::response_to(&register, 200, "OK");
+        ok.headers
+            .push(Header::new(HeaderName::Expires, "300").unwrap());
+        tls.write_all(&Message::Response(ok).to_bytes()).unwrap();
+        // Framed by Content-Length, but not SIP.
+        tls.write_all(b"THIS IS NOT SIP AT ALL\r\nContent-Length: 4\r\n\r\njunk")
+            .unwrap();
+        let mut options = Request::new(
+            sigil_sip::Method::Options,
+            "sip:1001@127.0.0.1".parse().unwrap(),
+        );
+        for (name, value) in [
+            (
+                HeaderName::Via,
+                "SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKgarbage1",
+            ),
+            (HeaderName::From, "<sip:proxy@127.0.0.1>;tag=p1"),
+            (HeaderName::To, "<sip:1001@127.0.0.1>"),
+            (HeaderName::CallId, "garbage-test@127.0.0.1"),
+            (HeaderName::CSeq, "1 OPTIONS"),
+            (HeaderName::MaxForwards, "70"),
+        ] {
+            options.headers.push(Header::new(name, value).unwrap());
+        }
+        tls.write_all(&Message::Request(options).to_bytes())
+            .unwrap();
+        let reply = next_message(&mut tls, &mut framer);
+        let r = reply.as_response().expect("a response to OPTIONS").clone();
+        (r.status, r.headers.call_id().map(str::to_owned))
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let device = device_dir(
+        &pki,
+        dir.path(),
+        "00:22:ee:00:00:07",
+        &format!(
+            "sip.proxy = 127.0.0.1:{}\nsip.u1.user = 1001\nsip.tls.listen = 0\n",
+            addr.port()
+        ),
+    );
+    let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
+    let (status, call_id) = proxy.join().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(call_id.as_deref(), Some("garbage-test@127.0.0.1"));
+    let s = running.status();
+    assert!(s.connections[0].up);
+    assert_eq!(s.registration.state, "registered");
+    drop(running);
+}
