@@ -276,7 +276,7 @@ fn limbo_server_subset() {
         let result = match result {
             Ok(result) => result,
             Err(_) => {
-                problems.push(format!("{id}: the verifier PANICKED"));
+                problems.push(format!("{id}: PANICKED (see the panic message above)"));
                 continue;
             }
         };
