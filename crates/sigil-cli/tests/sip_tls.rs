@@ -118,10 +118,18 @@ impl Serve {
     }
 }
 
-/// `openssl s_client` sending one OPTIONS; returns its output after the
-/// answer arrived or 5 s passed.
-fn s_client(openssl: &Path, lab: &Lab, serve: &Serve, with_cert: bool) -> String {
-    let log = lab.path(&format!("s_client-{with_cert}.log"));
+/// `openssl s_client` sending `message`; returns its output once `expect`
+/// arrived, s_client exited, or 5 s passed.
+fn s_client(
+    openssl: &Path,
+    lab: &Lab,
+    serve: &Serve,
+    with_cert: bool,
+    extra: &[&str],
+    message: &str,
+    expect: &str,
+) -> String {
+    let log = lab.path(&format!("s_client-{}.log", free_port()));
     let out = std::fs::File::create(&log).unwrap();
     let mut cmd = Command::new(openssl);
     cmd.args([
@@ -132,7 +140,10 @@ fn s_client(openssl: &Path, lab: &Lab, serve: &Serve, with_cert: bool) -> String
         "example.com",
     ])
     .arg("-CAfile")
-    .arg(lab.path("vendor-chain.pem"));
+    .arg(lab.path("vendor-chain.pem"))
+    // A line starting with R would otherwise be read as "renegotiate".
+    .arg("-nocommands")
+    .args(extra);
     if with_cert {
         cmd.arg("-cert")
             .arg(lab.path("factory/device.pem"))
@@ -144,28 +155,30 @@ fn s_client(openssl: &Path, lab: &Lab, serve: &Serve, with_cert: bool) -> String
         .stderr(out);
     let mut guard = ChildGuard::spawn(&mut cmd).unwrap();
     let mut stdin = guard.0.stdin.take().unwrap();
-    // Wait for the handshake (the s_client banner ends with "---" lines), then send.
+    // Wait for the handshake to be reported (or s_client to give up), then send.
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline
+        && guard.exited().is_none()
         && !std::fs::read_to_string(&log)
             .unwrap_or_default()
             .contains("Verify return code")
     {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = stdin.write_all(OPTIONS.as_bytes());
+    let _ = stdin.write_all(message.as_bytes());
     let _ = stdin.flush();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.contains("SIP/2.0 200 OK") || guard.exited().is_some() || Instant::now() >= deadline
-        {
+        if text.contains(expect) || guard.exited().is_some() || Instant::now() >= deadline {
             drop(stdin);
             return text;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+const REGISTER: &str = "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKsreg\r\nMax-Forwards: 70\r\nFrom: <sip:dev@example.com>;tag=2\r\nTo: <sip:dev@example.com>\r\nCall-ID: sclient-2\r\nCSeq: 1 REGISTER\r\nContact: <sip:dev@127.0.0.1:5999;transport=tls>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n";
 
 #[test]
 fn serve_accepts_s_client_with_a_device_certificate_and_refuses_one_without() {
@@ -174,16 +187,41 @@ fn serve_accepts_s_client_with_a_device_certificate_and_refuses_one_without() {
     };
     let lab = Lab::new();
     let serve = Serve::start(&lab);
+    let ok = "SIP/2.0 200 OK";
 
-    let out = s_client(&openssl, &lab, &serve, true);
-    assert!(out.contains("SIP/2.0 200 OK"), "{out}");
+    for version in ["-tls1_3", "-tls1_2"] {
+        let out = s_client(&openssl, &lab, &serve, true, &[version], OPTIONS, ok);
+        assert!(out.contains(ok), "{version}: {out}");
+    }
     let log = serve.wait_log(&format!("mac={MAC}"));
     assert!(log.contains("connected 127.0.0.1:"), "{log}");
 
-    let out = s_client(&openssl, &lab, &serve, false);
-    assert!(!out.contains("SIP/2.0 200 OK"), "{out}");
+    // REGISTER without credentials is challenged (serve runs with --password).
+    let challenged = "SIP/2.0 401 Unauthorized";
+    let out = s_client(&openssl, &lab, &serve, true, &[], REGISTER, challenged);
+    assert!(out.contains(challenged), "{out}");
+    assert!(
+        out.contains("WWW-Authenticate: Digest realm=\"example.com\""),
+        "{out}"
+    );
+
+    let out = s_client(&openssl, &lab, &serve, false, &[], OPTIONS, ok);
+    assert!(!out.contains(ok), "{out}");
     let log = serve.wait_log("refused 127.0.0.1:");
     assert!(log.contains("no certificate"), "{log}");
+
+    // Old protocol versions and CBC suites are refused, certificate or not.
+    for extra in [
+        &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"][..],
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"][..],
+    ] {
+        let out = s_client(&openssl, &lab, &serve, true, extra, OPTIONS, ok);
+        assert!(!out.contains(ok), "{extra:?}: {out}");
+        assert!(
+            out.contains("Cipher is (NONE)"),
+            "{extra:?} must not complete a handshake: {out}"
+        );
+    }
 }
 
 fn probe(lab: &Lab, args: &[&str]) -> (Output, String) {
