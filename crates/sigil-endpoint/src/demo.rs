@@ -107,8 +107,12 @@ pub fn run(out: &mut dyn Write) -> DemoResult<DemoReport> {
     )?;
     let sip = SipServer::start(&server_identity, devices.clone(), "127.0.0.1", PASSWORD)?;
     let mac_file = MAC.replace(':', "");
+    // The device's own SIP-over-TLS listener, on a port free right now.
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let provisioned = format!(
-        "# per-device file for {MAC}\nsip.proxy = 127.0.0.1:{}\nsip.transport = tls\nsip.u1.user = 1001\nsip.u1.pwd = {PASSWORD}\nsip.u1.dname = Demo Door Phone\nsip.srtp.offer = standard\nsip.tls.listen = 0\n",
+        "# per-device file for {MAC}\nsip.proxy = 127.0.0.1:{}\nsip.transport = tls\nsip.u1.user = 1001\nsip.u1.pwd = {PASSWORD}\nsip.u1.dname = Demo Door Phone\nsip.srtp.offer = standard\nsip.tls.listen = {listen}\n",
         sip.addr().port()
     );
     let mut files = HashMap::new();

@@ -380,6 +380,7 @@ fn start(
         settings.sip_u1_user.clone()
     };
     let settings_listen = settings.sip_tls_listen;
+    let listen_client_cert = listener_client_cert(&settings);
     let engine = match Engine::new(client, settings, &user, &domain, local, options.clone()) {
         Ok(e) => e,
         Err(e) => return Err(fail(status, observer, "registration", e)),
@@ -389,6 +390,7 @@ fn start(
     let (commands, rx) = mpsc::channel();
     let listener = start_listener(
         settings_listen,
+        listen_client_cert,
         local.ip(),
         &identities,
         &dir,
@@ -1517,8 +1519,39 @@ fn listener_anchors(dir: &crate::DataDir) -> Vec<rustls::pki_types::CertificateD
     certs
 }
 
+/// Whether inbound peers must present a certificate: `sip.tls.listen.client_cert`
+/// = `requested` (default: asked for, verified when presented), `required` or `none`.
+/// (Read from the configuration's unknown keys until the provisioning crate types it.)
+pub const LISTEN_CLIENT_CERT_KEY: &str = "sip.tls.listen.client_cert";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListenClientCert {
+    Requested,
+    Required,
+    NotAsked,
+}
+
+fn listener_client_cert(settings: &Settings) -> Result<ListenClientCert, String> {
+    let value = settings
+        .unknown
+        .iter()
+        .rev()
+        .find(|u| u.key == LISTEN_CLIENT_CERT_KEY)
+        .map(|u| u.value.trim().to_ascii_lowercase());
+    match value.as_deref() {
+        None | Some("requested") => Ok(ListenClientCert::Requested),
+        Some("required") => Ok(ListenClientCert::Required),
+        Some("none") => Ok(ListenClientCert::NotAsked),
+        Some(other) => Err(format!(
+            "{LISTEN_CLIENT_CERT_KEY} = {other:?} is not requested, required or none"
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn start_listener(
     port: u16,
+    client_cert: Result<ListenClientCert, String>,
     ip: IpAddr,
     identities: &sigil_identity::IdentitySet,
     dir: &crate::DataDir,
@@ -1532,16 +1565,28 @@ fn start_listener(
     let Some(identity) = identities.active() else {
         return Listener::Failed("no usable device identity to present".into());
     };
+    let mode = match client_cert {
+        Ok(m) => m,
+        Err(why) => return Listener::Failed(why),
+    };
     let anchors = listener_anchors(dir);
-    let (client_auth, label) = match sigil_identity::DeviceVerifier::new(&anchors) {
-        Ok(v) => (
-            sigil_sip_tls::ClientAuth::Optional(Arc::new(v)),
+    let verifier = sigil_identity::DeviceVerifier::new(&anchors).map(Arc::new);
+    let (client_auth, label) = match (mode, verifier) {
+        (ListenClientCert::NotAsked, _) => (sigil_sip_tls::ClientAuth::None, "not requested"),
+        (ListenClientCert::Requested, Ok(v)) => (
+            sigil_sip_tls::ClientAuth::Optional(v),
             "requested, verified when presented",
         ),
-        Err(_) => (
+        (ListenClientCert::Required, Ok(v)) => (sigil_sip_tls::ClientAuth::Required(v), "required"),
+        (ListenClientCert::Requested, Err(_)) => (
             sigil_sip_tls::ClientAuth::None,
-            "not requested (no anchors)",
+            "not requested (no vendor chain or uploaded anchors to verify one)",
         ),
+        (ListenClientCert::Required, Err(e)) => {
+            return Listener::Failed(format!(
+                "a client certificate is required but there is nothing to verify it against: {e}"
+            ))
+        }
     };
     let acceptor = match sigil_sip_tls::Acceptor::new(identity, client_auth, policy) {
         Ok(a) => a,
