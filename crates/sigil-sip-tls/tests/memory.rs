@@ -278,6 +278,13 @@ fn server_with(names: &[&str], ca: &VendorCa, expired: bool) -> sigil_identity::
     mint_server(ca, &req).unwrap()
 }
 
+fn future_server(ca: &VendorCa) -> sigil_identity::mint::Minted {
+    let mut req = ServerRequest::new(["sip:example.com"]);
+    req.not_before = time::OffsetDateTime::now_utc() + time::Duration::days(30);
+    req.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(400);
+    mint_server(ca, &req).unwrap()
+}
+
 #[test]
 fn server_certificate_problems_get_their_diagnosis() {
     let pki = Pki::new();
@@ -328,6 +335,11 @@ fn server_certificate_problems_get_their_diagnosis() {
     let (d, _) = client_failure(&connector, &expired);
     assert_eq!(d.code(), "expired", "{d}");
     assert!(d.to_string().contains("device clock"), "{d}");
+
+    let future = Acceptor::new(&identity(&future_server(&pki.vendor)), auth(), &policy).unwrap();
+    let (d, _) = client_failure(&connector, &future);
+    assert_eq!(d.code(), "not_yet_valid", "{d}");
+    assert!(d.fix().contains("clock"), "{}", d.fix());
 }
 
 #[test]
