@@ -209,3 +209,47 @@ fn reconnect_after_a_server_restart_resumes_the_tls_session() {
     stop.shutdown();
     thread.join().unwrap().unwrap();
 }
+
+#[test]
+fn a_silent_client_loses_its_slot_at_the_handshake_timeout() {
+    let pki = Pki::new();
+    let seen: Arc<Mutex<Vec<RegistrarEvent>>> = Arc::default();
+    let sink = seen.clone();
+    let registrar: Arc<dyn sigil_sip_tls::Handler> = Arc::new(
+        Registrar::new(None, None).with_reporter(move |e| sink.lock().unwrap().push(e.clone())),
+    );
+    let mut options = ServerOptions::default();
+    options.connection.handshake_timeout = Duration::from_millis(300);
+    let server = Server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        pki.acceptor(
+            ClientAuth::Required(pki.device_verifier()),
+            &TlsPolicy::default(),
+        ),
+        options,
+    )
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let stop = server.shutdown_handle();
+    let thread = std::thread::spawn(move || server.run(registrar));
+
+    let mut silent = std::net::TcpStream::connect(addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    // The server closes the connection: EOF (or a reset), not our read timeout.
+    match std::io::Read::read(&mut silent, &mut buf) {
+        Ok(n) => assert_eq!(n, 0),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    stop.shutdown();
+    thread.join().unwrap().unwrap();
+    let events = seen.lock().unwrap().clone();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, RegistrarEvent::Refused { reason, .. } if reason.contains("did not complete"))),
+        "{events:?}"
+    );
+}
