@@ -8,7 +8,10 @@
 //! ```
 //!
 //! Groups are `<operation>/<suite>/<payload bytes>`; each reports packets per
-//! second (criterion's "elem/s"). Every iteration copies the plaintext (or
+//! second (criterion's "elem/s") of *thread CPU time*, not wall-clock time,
+//! so that other processes on a shared machine do not count.
+//! `SRTP_BENCH_INTERLEAVED=1` instead rotates the contenders of each case in
+//! short slices and prints a Markdown table of medians and ratios. Every iteration copies the plaintext (or
 //! the protected packet) into the work buffer first, for all contenders alike.
 //! - `sigil`: `Session::protect_rtp` & co. on a `Vec<u8>` with spare capacity.
 //! - `libsrtp`: `srtp_protect` & co. on the same bytes (with `--features libsrtp-bench`).
@@ -24,10 +27,10 @@
 //! receiver (receiver setup is not timed), since a replayed packet is refused.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aes::cipher::{InnerIvInit, KeyInit, StreamCipher, StreamCipherCoreWrapper};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use hmac::{Hmac, Mac};
 use sigil_srtp::{MasterKey, Policy, Session, Suite};
 
@@ -197,33 +200,34 @@ mod libsrtp {
             Ctx(ctx)
         }
 
+        /// Runs `f` on the packet in `work[..*len]`; `work` has room for
+        /// libsrtp's largest trailer.
         fn run(
             &mut self,
             f: unsafe extern "C" fn(ffi::srtp_t, *mut c_void, *mut c_int) -> ffi::srtp_err_status_t,
-            buf: &mut Vec<u8>,
-            room: usize,
+            work: &mut [u8; 2048],
+            len: &mut usize,
         ) {
-            let mut len = buf.len() as c_int;
-            let start = buf.len();
-            buf.resize(start + room, 0);
-            // SAFETY: buf holds len packet bytes plus `room` spare bytes, more
-            // than libsrtp's maximum trailer (SRTP_MAX_TRAILER_LEN + index).
-            let status = unsafe { f(self.0, buf.as_mut_ptr().cast(), &mut len) };
+            assert!(*len + 4 + 16 + 128 <= work.len());
+            let mut n = *len as c_int;
+            // SAFETY: work holds n packet bytes and at least 148 spare bytes,
+            // libsrtp's maximum trailer (index + SRTP_MAX_TRAILER_LEN).
+            let status = unsafe { f(self.0, work.as_mut_ptr().cast(), &mut n) };
             assert_eq!(status, ffi::srtp_err_status_t_srtp_err_status_ok);
-            buf.truncate(len as usize);
+            *len = n as usize;
         }
 
-        pub fn protect(&mut self, buf: &mut Vec<u8>) {
-            self.run(ffi::srtp_protect, buf, 16 + 128);
+        pub fn protect(&mut self, work: &mut [u8; 2048], len: &mut usize) {
+            self.run(ffi::srtp_protect, work, len);
         }
-        pub fn unprotect(&mut self, buf: &mut Vec<u8>) {
-            self.run(ffi::srtp_unprotect, buf, 0);
+        pub fn unprotect(&mut self, work: &mut [u8; 2048], len: &mut usize) {
+            self.run(ffi::srtp_unprotect, work, len);
         }
-        pub fn protect_rtcp(&mut self, buf: &mut Vec<u8>) {
-            self.run(ffi::srtp_protect_rtcp, buf, 4 + 16 + 128);
+        pub fn protect_rtcp(&mut self, work: &mut [u8; 2048], len: &mut usize) {
+            self.run(ffi::srtp_protect_rtcp, work, len);
         }
-        pub fn unprotect_rtcp(&mut self, buf: &mut Vec<u8>) {
-            self.run(ffi::srtp_unprotect_rtcp, buf, 0);
+        pub fn unprotect_rtcp(&mut self, work: &mut [u8; 2048], len: &mut usize) {
+            self.run(ffi::srtp_unprotect_rtcp, work, len);
         }
     }
 
@@ -242,252 +246,233 @@ fn config() -> Criterion {
         .sample_size(30)
 }
 
-/// Times `per_packet` over fresh batches of the protected `packets`, building
-/// a new receiver (untimed) for each batch.
-fn batched<R>(
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    ProtectRtp,
+    UnprotectRtp,
+    ProtectRtcp,
+    UnprotectRtcp,
+}
+
+impl Op {
+    const ALL: [Op; 4] = [
+        Op::ProtectRtp,
+        Op::UnprotectRtp,
+        Op::ProtectRtcp,
+        Op::UnprotectRtcp,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Op::ProtectRtp => "protect_rtp",
+            Op::UnprotectRtp => "unprotect_rtp",
+            Op::ProtectRtcp => "protect_rtcp",
+            Op::UnprotectRtcp => "unprotect_rtcp",
+        }
+    }
+
+    fn rtcp(self) -> bool {
+        matches!(self, Op::ProtectRtcp | Op::UnprotectRtcp)
+    }
+
+    fn protects(self) -> bool {
+        matches!(self, Op::ProtectRtp | Op::ProtectRtcp)
+    }
+}
+
+/// A contender: runs `iters` packets and returns the time they took.
+type Runner = Box<dyn FnMut(u64) -> Duration>;
+
+/// Inputs of one case: for protect, one plaintext whose sequence number is
+/// advanced per packet (RTP) or left alone (RTCP: the index advances); for
+/// unprotect, `BATCH` distinct protected packets, replayed into a fresh
+/// receiver (built untimed) per batch.
+fn inputs(op: Op, suite: Suite, payload: usize) -> Vec<Vec<u8>> {
+    if op.protects() {
+        return vec![if op.rtcp() {
+            rtcp(payload)
+        } else {
+            rtp(payload, 0)
+        }];
+    }
+    let mut tx = Session::outbound(policy(suite)).expect("policy");
+    (0..BATCH)
+        .map(|i| {
+            if op.rtcp() {
+                let mut p = rtcp(payload);
+                tx.protect_rtcp(&mut p).expect("protect");
+                p
+            } else {
+                let mut p = rtp(payload, i as u16);
+                tx.protect_rtp(&mut p).expect("protect");
+                p
+            }
+        })
+        .collect()
+}
+
+/// CPU time consumed by this thread so far (`CLOCK_THREAD_CPUTIME_ID`). On a
+/// shared machine wall-clock time mostly measures other processes; CPU time
+/// measures us (cache and SMT interference still show).
+fn cpu_now() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid, writable timespec; the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Times `per_packet` over `iters` packets. Protect: the one plaintext (the
+/// runner advances its own sequence number). Unprotect: batches of distinct packets,
+/// each batch into a fresh state from `fresh` (not timed).
+fn timed<S>(
+    op: Op,
     iters: u64,
     packets: &[Vec<u8>],
-    mut receiver: impl FnMut() -> R,
-    mut per_packet: impl FnMut(&mut R, &mut Vec<u8>, &[u8]),
+    mut fresh: impl FnMut() -> S,
+    state: &mut S,
+    mut per_packet: impl FnMut(&mut S, &[u8]),
 ) -> Duration {
-    let mut buf = Vec::with_capacity(2048);
+    if op.protects() {
+        let plain = &packets[0];
+        let start = cpu_now();
+        for _ in 0..iters {
+            per_packet(state, plain);
+        }
+        return cpu_now() - start;
+    }
     let mut total = Duration::ZERO;
     let mut done = 0u64;
     while done < iters {
-        let mut rx = receiver();
+        let mut rx = fresh();
         let n = (iters - done).min(packets.len() as u64) as usize;
-        let start = Instant::now();
+        let start = cpu_now();
         for packet in &packets[..n] {
-            per_packet(&mut rx, &mut buf, packet);
-            black_box(&buf);
+            per_packet(&mut rx, packet);
         }
-        total += start.elapsed();
+        total += cpu_now() - start;
         done += n as u64;
     }
     total
 }
 
-fn protect_rtp(c: &mut Criterion) {
-    for suite in SUITES {
-        for payload in PAYLOADS {
-            let mut group = c.benchmark_group(format!("protect_rtp/{suite}/{payload}"));
-            group.throughput(Throughput::Elements(1));
-            let plain = rtp(payload, 0);
-            group.bench_function("sigil", |b| {
-                let mut tx = Session::outbound(policy(suite)).expect("policy");
-                let mut buf = Vec::with_capacity(2048);
-                let mut seq = 0u16;
-                b.iter(|| {
-                    buf.clear();
-                    buf.extend_from_slice(&plain);
-                    buf[2..4].copy_from_slice(&seq.to_be_bytes());
-                    seq = seq.wrapping_add(1);
-                    tx.protect_rtp(&mut buf).expect("protect");
-                    black_box(&buf);
-                })
-            });
-            #[cfg(feature = "libsrtp-bench")]
-            group.bench_function("libsrtp", |b| {
-                let mut tx = libsrtp::Ctx::new(suite, &master(suite), true);
-                let mut buf = Vec::with_capacity(2048);
-                let mut seq = 0u16;
-                b.iter(|| {
-                    buf.clear();
-                    buf.extend_from_slice(&plain);
-                    buf[2..4].copy_from_slice(&seq.to_be_bytes());
-                    seq = seq.wrapping_add(1);
-                    tx.protect(&mut buf);
-                    black_box(&buf);
-                })
-            });
-            group.bench_function("primitives", |b| {
-                let prim = Primitives::new(suite);
-                let mut buf = Vec::with_capacity(2048);
-                let mut seq = 0u16;
-                b.iter(|| {
-                    buf.clear();
-                    buf.extend_from_slice(&plain);
-                    buf[2..4].copy_from_slice(&seq.to_be_bytes());
-                    seq = seq.wrapping_add(1);
-                    let end = buf.len();
-                    prim.seal(&mut buf, 12, end, &[0, 0, 0, 0]);
-                    black_box(&buf);
-                })
-            });
-            group.finish();
+fn sigil_runner(op: Op, suite: Suite, packets: Vec<Vec<u8>>) -> Runner {
+    let make = move || {
+        if op.protects() {
+            Session::outbound(policy(suite)).expect("policy")
+        } else {
+            Session::inbound(policy(suite)).expect("policy")
         }
-    }
+    };
+    let mut session = make();
+    let mut buf: Vec<u8> = Vec::with_capacity(2048);
+    let mut seq = 0u16;
+    Box::new(move |iters| {
+        timed(op, iters, &packets, make, &mut session, |s, p| {
+            buf.clear();
+            buf.extend_from_slice(p);
+            match op {
+                Op::ProtectRtp => {
+                    seq = seq.wrapping_add(1);
+                    buf[2..4].copy_from_slice(&seq.to_be_bytes());
+                    s.protect_rtp(&mut buf).expect("protect")
+                }
+                Op::UnprotectRtp => s.unprotect_rtp(&mut buf).expect("unprotect"),
+                Op::ProtectRtcp => s.protect_rtcp(&mut buf).expect("protect"),
+                Op::UnprotectRtcp => s.unprotect_rtcp(&mut buf).expect("unprotect"),
+            }
+            black_box(&buf);
+        })
+    })
 }
 
-fn unprotect_rtp(c: &mut Criterion) {
-    for suite in SUITES {
-        for payload in PAYLOADS {
-            let mut group = c.benchmark_group(format!("unprotect_rtp/{suite}/{payload}"));
-            group.throughput(Throughput::Elements(1));
-            let mut tx = Session::outbound(policy(suite)).expect("policy");
-            let packets: Vec<Vec<u8>> = (0..BATCH as u16)
-                .map(|seq| {
-                    let mut p = rtp(payload, seq);
-                    tx.protect_rtp(&mut p).expect("protect");
-                    p
-                })
-                .collect();
-            group.bench_function("sigil", |b| {
-                b.iter_custom(|iters| {
-                    batched(
-                        iters,
-                        &packets,
-                        || Session::inbound(policy(suite)).expect("policy"),
-                        |rx, buf, p| {
-                            buf.clear();
-                            buf.extend_from_slice(p);
-                            rx.unprotect_rtp(buf).expect("unprotect");
-                        },
-                    )
-                })
-            });
-            #[cfg(feature = "libsrtp-bench")]
-            group.bench_function("libsrtp", |b| {
-                b.iter_custom(|iters| {
-                    batched(
-                        iters,
-                        &packets,
-                        || libsrtp::Ctx::new(suite, &master(suite), false),
-                        |rx, buf, p| {
-                            buf.clear();
-                            buf.extend_from_slice(p);
-                            rx.unprotect(buf);
-                        },
-                    )
-                })
-            });
-            group.bench_function("primitives", |b| {
-                let prim = Primitives::new(suite);
-                b.iter_custom(|iters| {
-                    batched(
-                        iters,
-                        &packets,
-                        || (),
-                        |_, buf, p| {
-                            buf.clear();
-                            buf.extend_from_slice(p);
-                            prim.open(buf, 12, 0, &[0, 0, 0, 0]);
-                        },
-                    )
-                })
-            });
-            group.finish();
-        }
-    }
+#[cfg(feature = "libsrtp-bench")]
+fn libsrtp_runner(op: Op, suite: Suite, packets: Vec<Vec<u8>>) -> Runner {
+    let make = move || libsrtp::Ctx::new(suite, &master(suite), op.protects());
+    let mut ctx = make();
+    let mut work = [0u8; 2048];
+    let mut seq = 0u16;
+    Box::new(move |iters| {
+        timed(op, iters, &packets, make, &mut ctx, |c, p| {
+            work[..p.len()].copy_from_slice(p);
+            let mut len = p.len();
+            match op {
+                Op::ProtectRtp => {
+                    seq = seq.wrapping_add(1);
+                    work[2..4].copy_from_slice(&seq.to_be_bytes());
+                    c.protect(&mut work, &mut len)
+                }
+                Op::UnprotectRtp => c.unprotect(&mut work, &mut len),
+                Op::ProtectRtcp => c.protect_rtcp(&mut work, &mut len),
+                Op::UnprotectRtcp => c.unprotect_rtcp(&mut work, &mut len),
+            }
+            black_box(&work[..len]);
+        })
+    })
 }
 
-fn protect_rtcp(c: &mut Criterion) {
-    for suite in SUITES {
-        for payload in PAYLOADS {
-            let mut group = c.benchmark_group(format!("protect_rtcp/{suite}/{payload}"));
-            group.throughput(Throughput::Elements(1));
-            let plain = rtcp(payload);
-            group.bench_function("sigil", |b| {
-                let mut tx = Session::outbound(policy(suite)).expect("policy");
-                let mut buf = Vec::with_capacity(2048);
-                b.iter(|| {
-                    buf.clear();
-                    buf.extend_from_slice(&plain);
-                    tx.protect_rtcp(&mut buf).expect("protect");
-                    black_box(&buf);
-                })
-            });
-            #[cfg(feature = "libsrtp-bench")]
-            group.bench_function("libsrtp", |b| {
-                let mut tx = libsrtp::Ctx::new(suite, &master(suite), true);
-                let mut buf = Vec::with_capacity(2048);
-                b.iter(|| {
-                    buf.clear();
-                    buf.extend_from_slice(&plain);
-                    tx.protect_rtcp(&mut buf);
-                    black_box(&buf);
-                })
-            });
-            group.bench_function("primitives", |b| {
-                let prim = Primitives::new(suite);
-                let mut buf = Vec::with_capacity(2048);
-                let mut index = 0u32;
-                b.iter(|| {
-                    buf.clear();
-                    buf.extend_from_slice(&plain);
-                    index = index.wrapping_add(1);
-                    let e_index = (0x8000_0000 | index).to_be_bytes();
-                    buf.extend_from_slice(&e_index);
-                    // Encrypt the RTCP payload; the E‖index word goes under the tag.
-                    let end = buf.len() - 4;
-                    prim.seal(&mut buf, 8, end, &[]);
-                    black_box(&buf);
-                })
-            });
-            group.finish();
-        }
-    }
+fn primitives_runner(op: Op, suite: Suite, packets: Vec<Vec<u8>>) -> Runner {
+    let prim = Primitives::new(suite);
+    let mut buf: Vec<u8> = Vec::with_capacity(2048);
+    let mut index = 0u32;
+    let mut seq = 0u16;
+    Box::new(move |iters| {
+        timed(
+            op,
+            iters,
+            &packets,
+            || (),
+            &mut (),
+            |_, p| {
+                buf.clear();
+                buf.extend_from_slice(p);
+                match op {
+                    Op::ProtectRtp => {
+                        seq = seq.wrapping_add(1);
+                        buf[2..4].copy_from_slice(&seq.to_be_bytes());
+                        let end = buf.len();
+                        prim.seal(&mut buf, 12, end, &[0, 0, 0, 0]);
+                    }
+                    Op::UnprotectRtp => prim.open(&mut buf, 12, 0, &[0, 0, 0, 0]),
+                    Op::ProtectRtcp => {
+                        index = index.wrapping_add(1);
+                        buf.extend_from_slice(&(0x8000_0000 | index).to_be_bytes());
+                        let end = buf.len() - 4;
+                        prim.seal(&mut buf, 8, end, &[]);
+                    }
+                    Op::UnprotectRtcp => prim.open(&mut buf, 8, 4, &[]),
+                }
+                black_box(&buf);
+            },
+        )
+    })
 }
 
-fn unprotect_rtcp(c: &mut Criterion) {
-    for suite in SUITES {
-        for payload in PAYLOADS {
-            let mut group = c.benchmark_group(format!("unprotect_rtcp/{suite}/{payload}"));
-            group.throughput(Throughput::Elements(1));
-            let mut tx = Session::outbound(policy(suite)).expect("policy");
-            let plain = rtcp(payload);
-            let packets: Vec<Vec<u8>> = (0..BATCH)
-                .map(|_| {
-                    let mut p = plain.clone();
-                    tx.protect_rtcp(&mut p).expect("protect");
-                    p
-                })
-                .collect();
-            group.bench_function("sigil", |b| {
-                b.iter_custom(|iters| {
-                    batched(
-                        iters,
-                        &packets,
-                        || Session::inbound(policy(suite)).expect("policy"),
-                        |rx, buf, p| {
-                            buf.clear();
-                            buf.extend_from_slice(p);
-                            rx.unprotect_rtcp(buf).expect("unprotect");
-                        },
-                    )
-                })
-            });
-            #[cfg(feature = "libsrtp-bench")]
-            group.bench_function("libsrtp", |b| {
-                b.iter_custom(|iters| {
-                    batched(
-                        iters,
-                        &packets,
-                        || libsrtp::Ctx::new(suite, &master(suite), false),
-                        |rx, buf, p| {
-                            buf.clear();
-                            buf.extend_from_slice(p);
-                            rx.unprotect_rtcp(buf);
-                        },
-                    )
-                })
-            });
-            group.bench_function("primitives", |b| {
-                let prim = Primitives::new(suite);
-                b.iter_custom(|iters| {
-                    batched(
-                        iters,
-                        &packets,
-                        || (),
-                        |_, buf, p| {
-                            buf.clear();
-                            buf.extend_from_slice(p);
-                            prim.open(buf, 8, 4, &[]);
-                        },
-                    )
-                })
-            });
-            group.finish();
+fn runners(op: Op, suite: Suite, payload: usize) -> Vec<(&'static str, Runner)> {
+    let packets = inputs(op, suite, payload);
+    #[allow(unused_mut)]
+    let mut all: Vec<(&'static str, Runner)> =
+        vec![("sigil", sigil_runner(op, suite, packets.clone()))];
+    #[cfg(feature = "libsrtp-bench")]
+    all.push(("libsrtp", libsrtp_runner(op, suite, packets.clone())));
+    all.push(("primitives", primitives_runner(op, suite, packets)));
+    all
+}
+
+fn srtp(c: &mut Criterion) {
+    for op in Op::ALL {
+        for suite in SUITES {
+            for payload in PAYLOADS {
+                let mut group = c.benchmark_group(format!("{}/{suite}/{payload}", op.name()));
+                group.throughput(Throughput::Elements(1));
+                for (name, mut run) in runners(op, suite, payload) {
+                    group.bench_function(name, |b| b.iter_custom(&mut run));
+                }
+                group.finish();
+            }
         }
     }
 }
@@ -551,9 +536,85 @@ fn primitives(c: &mut Criterion) {
     }
 }
 
+/// `SRTP_BENCH_INTERLEAVED=1`: instead of criterion's one-after-the-other
+/// runs, rotate the contenders of each case in ~10 ms CPU slices for a few
+/// seconds and compare medians, so that load from other processes on a
+/// shared machine hits all contenders alike. Prints a Markdown table.
+/// `SRTP_BENCH_SECONDS` (CPU seconds per case, default 3) and
+/// `SRTP_BENCH_FILTER` (substring of `op/suite/payload`) adjust it.
+fn interleaved() {
+    let seconds: f64 = std::env::var("SRTP_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    let filter = std::env::var("SRTP_BENCH_FILTER").ok();
+    println!("| operation | suite | payload | contender | packets/s (median of slices) | vs libsrtp | vs primitives |");
+    println!("|---|---|---:|---|---:|---:|---:|");
+    for op in Op::ALL {
+        for suite in SUITES {
+            for payload in PAYLOADS {
+                let case = format!("{}/{suite}/{payload}", op.name());
+                if !filter.as_deref().is_none_or(|f| case.contains(f)) {
+                    continue;
+                }
+                let mut runners = runners(op, suite, payload);
+                // Calibrate: iterations for ~10 ms of CPU each.
+                let slices: Vec<u64> = runners
+                    .iter_mut()
+                    .map(|(_, run)| {
+                        let t = run(2000).as_secs_f64() / 2000.0;
+                        ((0.010 / t) as u64).max(100)
+                    })
+                    .collect();
+                let mut samples: Vec<Vec<f64>> = vec![Vec::new(); runners.len()];
+                let start = cpu_now();
+                while (cpu_now() - start).as_secs_f64() < seconds {
+                    for (k, (_, run)) in runners.iter_mut().enumerate() {
+                        let d = run(slices[k]);
+                        samples[k].push(slices[k] as f64 / d.as_secs_f64());
+                    }
+                }
+                let medians: Vec<f64> = samples
+                    .iter_mut()
+                    .map(|v| {
+                        v.sort_by(f64::total_cmp);
+                        v[v.len() / 2]
+                    })
+                    .collect();
+                let find = |name: &str| {
+                    runners
+                        .iter()
+                        .position(|(n, _)| *n == name)
+                        .map(|i| medians[i])
+                };
+                for (k, (name, _)) in runners.iter().enumerate() {
+                    let ratio = |other: Option<f64>| {
+                        other.map_or("-".to_owned(), |o| format!("{:.2}", medians[k] / o))
+                    };
+                    println!(
+                        "| {} | {suite} | {payload} | {name} | {:.3} M | {} | {} |",
+                        op.name(),
+                        medians[k] / 1e6,
+                        ratio(find("libsrtp")),
+                        ratio(find("primitives")),
+                    );
+                }
+            }
+        }
+    }
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = protect_rtp, unprotect_rtp, protect_rtcp, unprotect_rtcp, primitives
+    targets = srtp, primitives
 }
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("SRTP_BENCH_INTERLEAVED").is_some() {
+        interleaved();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
