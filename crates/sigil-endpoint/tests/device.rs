@@ -449,7 +449,8 @@ fn garbage_from_the_proxy_is_dropped_and_the_connection_survives() {
             .unwrap();
         let reply = next_message(&mut tls, &mut framer);
         let r = reply.as_response().expect("a response to OPTIONS").clone();
-        (r.status, r.headers.call_id().map(str::to_owned))
+        // The stream goes back to the test so the connection stays open while it looks.
+        (r.status, r.headers.call_id().map(str::to_owned), tls)
     });
 
     let dir = tempfile::tempdir().unwrap();
@@ -463,11 +464,12 @@ fn garbage_from_the_proxy_is_dropped_and_the_connection_survives() {
         ),
     );
     let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
-    let (status, call_id) = proxy.join().unwrap();
+    let (status, call_id, tls) = proxy.join().unwrap();
     assert_eq!(status, 200);
     assert_eq!(call_id.as_deref(), Some("garbage-test@127.0.0.1"));
     let s = running.status();
     assert!(s.connections[0].up);
     assert_eq!(s.registration.state, "registered");
+    drop(tls);
     drop(running);
 }
