@@ -36,7 +36,7 @@ Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY\r\n\
 Supported: replaces, timer\r\n\
 User-Agent: sigil/0.1\r\n\
 Content-Type: application/sdp\r\n\
-Content-Length: 311\r\n\r\n\
+Content-Length: 309\r\n\r\n\
 v=0\r\n\
 o=alice 2890844526 2890844526 IN IP4 client.atlanta.example.com\r\n\
 s=-\r\n\

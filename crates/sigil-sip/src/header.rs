@@ -139,20 +139,21 @@ pub struct Header {
 /// Check `value` against the grammar of `name`.
 pub(crate) fn validate(name: &HeaderName, value: &str) -> Result<(), ValueError> {
     match name {
-        HeaderName::Via => Via::parse_list(value).map(drop),
-        HeaderName::From | HeaderName::To => NameAddr::parse(value).map(drop),
-        HeaderName::Contact => ContactValue::parse(value).map(drop),
-        HeaderName::Route | HeaderName::RecordRoute => NameAddr::parse_list(value).map(drop),
+        HeaderName::Via => Via::check_list(value),
+        HeaderName::From | HeaderName::To => NameAddr::check(value),
+        HeaderName::Contact if value == "*" => Ok(()),
+        HeaderName::Contact => NameAddr::check_list(value),
+        HeaderName::Route | HeaderName::RecordRoute => NameAddr::check_list(value),
         HeaderName::CallId => check_call_id(value),
         HeaderName::CSeq => CSeq::parse(value).map(drop),
         HeaderName::MaxForwards => parse_max_forwards(value).map(drop),
         HeaderName::ContentLength => parse_content_length(value).map(drop),
-        HeaderName::ContentType => ContentType::parse(value).map(drop),
+        HeaderName::ContentType => ContentType::check(value),
         HeaderName::Expires | HeaderName::MinExpires => parse_delta_seconds(value).map(drop),
         HeaderName::WwwAuthenticate
         | HeaderName::ProxyAuthenticate
         | HeaderName::Authorization
-        | HeaderName::ProxyAuthorization => AuthValue::parse(value).map(drop),
+        | HeaderName::ProxyAuthorization => AuthValue::check(value),
         HeaderName::Warning => Warning::parse_list(value).map(drop),
         HeaderName::Date => check_date(value),
         _ => Ok(()),
@@ -442,6 +443,33 @@ mod tests {
             HeaderName::from_wire("C%6Fntact"),
             HeaderName::Other("c%6fntact".into())
         );
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The allocation-free checks used while parsing accept exactly what the typed parsers accept,
+        /// so a typed accessor never returns `None` for a header that passed parsing.
+        #[test]
+        fn checks_agree_with_typed_parsers(v in "[ \t\"<>;,=:@/.a-zA-Z0-9?%*\\-]{0,40}") {
+            prop_assert_eq!(Via::check_list(&v).is_ok(), Via::parse_list(&v).is_ok(), "Via {:?}", v);
+            prop_assert_eq!(NameAddr::check(&v).is_ok(), NameAddr::parse(&v).is_ok(), "addr {:?}", v);
+            prop_assert_eq!(NameAddr::check_list(&v).is_ok(), NameAddr::parse_list(&v).is_ok(), "list {:?}", v);
+            prop_assert_eq!(ContentType::check(&v).is_ok(), ContentType::parse(&v).is_ok(), "ct {:?}", v);
+            prop_assert_eq!(AuthValue::check(&v).is_ok(), AuthValue::parse(&v).is_ok(), "auth {:?}", v);
+        }
+
+        #[test]
+        fn checks_agree_on_likely_values(
+            scheme in prop::sample::select(vec!["sip:", "sips:", "tel:", "SIP/2.0/TLS ", "Digest ", "application/", "\"a b\" <sip:", "x y <sip:"]),
+            rest in "[ ;,=:@/.a-z0-9?%<>\"-]{0,30}",
+        ) {
+            let v = format!("{scheme}{rest}");
+            prop_assert_eq!(Via::check_list(&v).is_ok(), Via::parse_list(&v).is_ok(), "Via {:?}", v);
+            prop_assert_eq!(NameAddr::check_list(&v).is_ok(), NameAddr::parse_list(&v).is_ok(), "list {:?}", v);
+            prop_assert_eq!(ContentType::check(&v).is_ok(), ContentType::parse(&v).is_ok(), "ct {:?}", v);
+            prop_assert_eq!(AuthValue::check(&v).is_ok(), AuthValue::parse(&v).is_ok(), "auth {:?}", v);
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The SIP message model, the bounded parser and the serializer.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
@@ -666,7 +667,8 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError
     let start = parse_start_line(utf8(first, skip)?, skip)?;
 
     // Collect logical header lines (unfolded) with their offsets.
-    let mut raw: Vec<(usize, String)> = Vec::new();
+    // Borrowed unless a folded continuation forces a copy.
+    let mut raw: Vec<(usize, Cow<'_, str>)> = Vec::with_capacity(16);
     loop {
         if pos - skip > limits.max_head_len {
             return Err(perr(
@@ -689,6 +691,7 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError
             };
             let cont = text.trim_matches([' ', '\t']);
             if !cont.is_empty() {
+                let value = value.to_mut();
                 value.push(' ');
                 value.push_str(cont);
             }
@@ -702,7 +705,7 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError
                 },
             ));
         }
-        raw.push((line_start, text.to_string()));
+        raw.push((line_start, Cow::Borrowed(text)));
     }
     if pos - skip > limits.max_head_len {
         return Err(perr(

@@ -146,100 +146,130 @@ impl SipUri {
     }
 
     fn parse(secure: bool, rest: &str) -> Result<Self, UriError> {
-        let (userinfo, hostpart) = match rest.find('@') {
-            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
-            None => (None, rest),
-        };
-        let (user, password) = match userinfo {
-            None => (None, None),
-            Some(ui) => {
-                let (u, p) = match ui.find(':') {
-                    Some(c) => (&ui[..c], Some(&ui[c + 1..])),
-                    None => (ui, None),
-                };
-                if !all1(u, is_user_char) || !escapes_ok(u) {
-                    return Err(err("bad character in user part"));
-                }
-                if let Some(p) = p {
-                    if !p.chars().all(is_password_char) || !escapes_ok(p) {
-                        return Err(err("bad character in password"));
-                    }
-                }
-                (Some(u.to_string()), p.map(str::to_string))
-            }
-        };
-        let (hostport, tail) = match hostpart.find([';', '?']) {
-            Some(i) => (&hostpart[..i], &hostpart[i..]),
-            None => (hostpart, ""),
-        };
-        let (host, port) = if hostport.starts_with('[') {
-            match hostport.find(']') {
-                Some(end) => {
-                    let after = &hostport[end + 1..];
-                    let port = match after.strip_prefix(':') {
-                        Some(p) => Some(parse_port(p).ok_or(err("bad port"))?),
-                        None if after.is_empty() => None,
-                        None => return Err(err("junk after IPv6 reference")),
-                    };
-                    (&hostport[..=end], port)
-                }
-                None => return Err(err("unterminated IPv6 reference")),
-            }
-        } else {
-            match hostport.split_once(':') {
-                Some((h, p)) => (h, Some(parse_port(p).ok_or(err("bad port"))?)),
-                None => (hostport, None),
-            }
-        };
-        if !valid_host(host) {
-            return Err(err("bad host"));
-        }
-        let (param_text, header_text) = match tail.find('?') {
-            Some(q) => (&tail[..q], Some(&tail[q + 1..])),
-            None => (tail, None),
-        };
         let mut params = Vec::new();
-        if !param_text.is_empty() {
-            // param_text starts with ';'
-            for p in param_text[1..].split(';') {
-                let (name, value) = match p.split_once('=') {
-                    Some((n, v)) => (n, Some(v)),
-                    None => (p, None),
-                };
-                if !all1(name, is_param_char) || !escapes_ok(name) {
-                    return Err(err("bad URI parameter name"));
-                }
-                if let Some(v) = value {
-                    if !all1(v, is_param_char) || !escapes_ok(v) {
-                        return Err(err("bad URI parameter value"));
-                    }
-                }
+        let mut headers = Vec::new();
+        let parts = scan_sip(
+            rest,
+            |name, value| {
                 params.push(UriParam {
                     name: name.to_string(),
                     value: value.map(str::to_string),
-                });
-            }
-        }
-        let mut headers = Vec::new();
-        if let Some(h) = header_text {
-            for pair in h.split('&') {
-                let (n, v) = pair.split_once('=').ok_or(err("URI header without '='"))?;
-                if !all1(n, is_hnv_char) || !v.chars().all(is_hnv_char) || !escapes_ok(pair) {
-                    return Err(err("bad URI header"));
-                }
-                headers.push((n.to_string(), v.to_string()));
-            }
-        }
+                })
+            },
+            |n, v| headers.push((n.to_string(), v.to_string())),
+        )?;
         Ok(SipUri {
             secure,
-            user,
-            password,
-            host: host.to_string(),
-            port,
+            user: parts.user.map(str::to_string),
+            password: parts.password.map(str::to_string),
+            host: parts.host.to_string(),
+            port: parts.port,
             params,
             headers,
         })
     }
+}
+
+/// User, password, host and port of a SIP URI, borrowed from the text.
+struct SipParts<'a> {
+    user: Option<&'a str>,
+    password: Option<&'a str>,
+    host: &'a str,
+    port: Option<u16>,
+}
+
+/// The parts of a SIP URI after the scheme, borrowed; parameters and headers
+/// are handed to the callbacks as they are checked.
+fn scan_sip<'a>(
+    rest: &'a str,
+    mut on_param: impl FnMut(&'a str, Option<&'a str>),
+    mut on_header: impl FnMut(&'a str, &'a str),
+) -> Result<SipParts<'a>, UriError> {
+    let (userinfo, hostpart) = match rest.find('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    };
+    let (user, password) = match userinfo {
+        None => (None, None),
+        Some(ui) => {
+            let (u, p) = match ui.find(':') {
+                Some(c) => (&ui[..c], Some(&ui[c + 1..])),
+                None => (ui, None),
+            };
+            if !all1(u, is_user_char) || !escapes_ok(u) {
+                return Err(err("bad character in user part"));
+            }
+            if let Some(p) = p {
+                if !p.chars().all(is_password_char) || !escapes_ok(p) {
+                    return Err(err("bad character in password"));
+                }
+            }
+            (Some(u), p)
+        }
+    };
+    let (hostport, tail) = match hostpart.find([';', '?']) {
+        Some(i) => (&hostpart[..i], &hostpart[i..]),
+        None => (hostpart, ""),
+    };
+    let (host, port) = if hostport.starts_with('[') {
+        match hostport.find(']') {
+            Some(end) => {
+                let after = &hostport[end + 1..];
+                let port = match after.strip_prefix(':') {
+                    Some(p) => Some(parse_port(p).ok_or(err("bad port"))?),
+                    None if after.is_empty() => None,
+                    None => return Err(err("junk after IPv6 reference")),
+                };
+                (&hostport[..=end], port)
+            }
+            None => return Err(err("unterminated IPv6 reference")),
+        }
+    } else {
+        match hostport.split_once(':') {
+            Some((h, p)) => (h, Some(parse_port(p).ok_or(err("bad port"))?)),
+            None => (hostport, None),
+        }
+    };
+    if !valid_host(host) {
+        return Err(err("bad host"));
+    }
+    let (param_text, header_text) = match tail.find('?') {
+        Some(q) => (&tail[..q], Some(&tail[q + 1..])),
+        None => (tail, None),
+    };
+    if !param_text.is_empty() {
+        // param_text starts with ';'
+        for p in param_text[1..].split(';') {
+            let (name, value) = match p.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (p, None),
+            };
+            if !all1(name, is_param_char) || !escapes_ok(name) {
+                return Err(err("bad URI parameter name"));
+            }
+            if let Some(v) = value {
+                if !all1(v, is_param_char) || !escapes_ok(v) {
+                    return Err(err("bad URI parameter value"));
+                }
+            }
+            on_param(name, value);
+        }
+    }
+    if let Some(h) = header_text {
+        for pair in h.split('&') {
+            let (n, v) = pair.split_once('=').ok_or(err("URI header without '='"))?;
+            if !all1(n, is_hnv_char) || !v.chars().all(is_hnv_char) || !escapes_ok(pair) {
+                return Err(err("bad URI header"));
+            }
+            on_header(n, v);
+        }
+    }
+    Ok(SipParts {
+        user,
+        password,
+        host,
+        port,
+    })
 }
 
 impl Uri {
@@ -263,6 +293,24 @@ impl Uri {
             scheme: scheme.to_string(),
             rest: rest.to_string(),
         })
+    }
+
+    /// Check a URI without building it (the parser's validation path).
+    pub(crate) fn check(s: &str) -> Result<(), UriError> {
+        let (scheme, rest) = s.split_once(':').ok_or(err("no scheme"))?;
+        let mut chars = scheme.chars();
+        if !chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        {
+            return Err(err("bad scheme"));
+        }
+        if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+            return scan_sip(rest, |_, _| {}, |_, _| {}).map(drop);
+        }
+        if !all1(rest, is_uric) || !escapes_ok(rest) {
+            return Err(err("bad character in URI"));
+        }
+        Ok(())
     }
 
     /// The SIP URI, when this is one.

@@ -67,35 +67,45 @@ fn find_param<'a>(params: &'a [Param], name: &str) -> Option<&'a Param> {
     params.iter().find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
-fn one_param(i: &str) -> Res<'_, Param> {
+/// `generic-param`: a token, optionally `=` and a value, borrowed.
+fn one_param_raw(i: &str) -> Res<'_, (&str, Option<&str>)> {
     let (i, name) = token(i)?;
-    let (i, value) = match sep("=")(i) {
+    match sep("=")(i) {
         Ok((i2, _)) => {
             let (i2, v) = gen_value(i2)?;
-            (i2, Some(v))
+            Ok((i2, (name, Some(v))))
         }
-        Err(_) => (i, None),
-    };
-    Ok((
-        i,
-        Param {
-            name: name.to_string(),
-            value: value.map(str::to_string),
-        },
-    ))
+        Err(_) => Ok((i, (name, None))),
+    }
 }
 
-/// `*( SEMI generic-param )`.
-pub(crate) fn header_params(mut i: &str) -> Res<'_, Vec<Param>> {
-    let mut out = Vec::new();
+fn to_param(name: &str, value: Option<&str>) -> Param {
+    Param {
+        name: name.to_string(),
+        value: value.map(str::to_string),
+    }
+}
+
+/// `*( SEMI generic-param )`, handing each parameter to `f` (no allocation).
+pub(crate) fn params_each<'a>(
+    mut i: &'a str,
+    mut f: impl FnMut(&'a str, Option<&'a str>),
+) -> Res<'a, ()> {
     loop {
         let Ok((rest, _)) = sep(";")(i) else {
-            return Ok((i, out));
+            return Ok((i, ()));
         };
-        let (rest, p) = one_param(rest)?;
-        out.push(p);
+        let (rest, (n, v)) = one_param_raw(rest)?;
+        f(n, v);
         i = rest;
     }
+}
+
+/// `*( SEMI generic-param )`, collected.
+pub(crate) fn header_params(i: &str) -> Res<'_, Vec<Param>> {
+    let mut out = Vec::new();
+    let (i, ()) = params_each(i, |n, v| out.push(to_param(n, v)))?;
+    Ok((i, out))
 }
 
 fn write_params(f: &mut fmt::Formatter<'_>, params: &[Param]) -> fmt::Result {
@@ -326,7 +336,11 @@ impl Via {
         find_param(&self.params, name)
     }
 
-    fn nom(i: &str) -> Res<'_, Via> {
+    /// The grammar of one Via entry; parameters go to `f`.
+    fn scan<'a>(
+        i: &'a str,
+        f: impl FnMut(&'a str, Option<&'a str>),
+    ) -> Res<'a, (&'a str, &'a str, Option<u16>)> {
         let (i, _) = sws(i)?;
         let (i, proto) = token(i)?;
         let (i, _) = sep("/")(i)?;
@@ -359,8 +373,14 @@ impl Via {
                 Err(_) => (i, None),
             },
         };
-        let (i, params) = header_params(i)?;
+        let (i, ()) = params_each(i, f)?;
         let (i, _) = sws(i)?;
+        Ok((i, (transport, host, port)))
+    }
+
+    fn nom(i: &str) -> Res<'_, Via> {
+        let mut params = Vec::new();
+        let (i, (transport, host, port)) = Via::scan(i, |n, v| params.push(to_param(n, v)))?;
         Ok((
             i,
             Via {
@@ -370,6 +390,15 @@ impl Via {
                 params,
             },
         ))
+    }
+
+    /// Check a Via header value (one or more entries) without building it.
+    pub(crate) fn check_list(v: &str) -> Result<(), ValueError> {
+        list_check(v, |item| {
+            all_consumed(item, |i| Via::scan(i, |_, _| {}))
+                .map(drop)
+                .map_err(|p| verr("malformed Via", p))
+        })
     }
 
     /// Parse one Via entry (not a comma list).
@@ -409,6 +438,19 @@ impl fmt::Display for Via {
         }
         write_params(f, &self.params)
     }
+}
+
+fn list_check(v: &str, one: impl Fn(&str) -> Result<(), ValueError>) -> Result<(), ValueError> {
+    let parts =
+        split_list(v).ok_or_else(|| verr("unbalanced quotes or angle brackets", v.len()))?;
+    for part in parts {
+        if part.is_empty() {
+            return Err(verr("empty list element", 0));
+        }
+        let offset = part.as_ptr() as usize - v.as_ptr() as usize;
+        one(part).map_err(|e| verr(e.reason, offset + e.position))?;
+    }
+    Ok(())
 }
 
 fn list<T>(v: &str, one: impl Fn(&str) -> Result<T, ValueError>) -> Result<Vec<T>, ValueError> {
@@ -481,65 +523,89 @@ impl NameAddr {
         }
     }
 
-    fn nom(i: &str) -> Res<'_, NameAddr> {
-        let start = i;
-        let (i, _) = sws(i)?;
+    /// The grammar of one address: display name (raw) and URI text (checked);
+    /// header parameters go to `f`.
+    fn scan<'a>(
+        i: &'a str,
+        f: impl FnMut(&'a str, Option<&'a str>),
+    ) -> Res<'a, (Option<DisplayName<'a>>, &'a str)> {
         fn fail(at: &str) -> nom::Err<nom::error::Error<&str>> {
             nom::Err::Error(nom::error::Error::new(at, nom::error::ErrorKind::Verify))
         }
-        // display name
+        let (i, _) = sws(i)?;
         let (i, display) = if i.starts_with('"') {
             let (i, q) = quoted_string(i)?;
-            (i, Some(q.to_string()))
+            (i, Some(DisplayName::Quoted(q)))
         } else if i.starts_with('<') {
             (i, None)
         } else {
-            // tokens separated by LWS followed by '<', or else an addr-spec
-            let mut words = Vec::new();
+            // Tokens separated by LWS and followed by '<', or else an addr-spec.
             let mut j = i;
-            while let Ok((rest, w)) = token(j) {
-                words.push(w);
+            let mut words_end = None;
+            while let Ok((rest, _)) = token(j) {
+                words_end = Some(rest);
                 let (rest, _) = sws(rest)?;
                 j = rest;
             }
-            if !words.is_empty() && j.starts_with('<') {
-                (j, Some(words.join(" ")))
-            } else {
-                // addr-spec: no '<'. The URI runs to ';', ',' or white space.
-                let end = i.find([';', ',', ' ', '\t']).unwrap_or(i.len());
-                let text = &i[..end];
-                if text.contains('?') {
-                    return Err(fail(i));
+            match words_end {
+                Some(end) if j.starts_with('<') => {
+                    (j, Some(DisplayName::Tokens(&i[..i.len() - end.len()])))
                 }
-                let uri = Uri::parse(text).map_err(|_| fail(i))?;
-                let (i, params) = header_params(&i[end..])?;
-                let (i, _) = sws(i)?;
-                let _ = start;
-                return Ok((
-                    i,
-                    NameAddr {
-                        display_name: None,
-                        uri,
-                        params,
-                    },
-                ));
+                _ => {
+                    // addr-spec: no '<'. The URI runs to ';', ',' or white space, and
+                    // may not contain '?' (RFC 3261 §20: such URIs need <>).
+                    let end = i.find([';', ',', ' ', '\t']).unwrap_or(i.len());
+                    let text = &i[..end];
+                    if text.contains('?') {
+                        return Err(fail(i));
+                    }
+                    Uri::check(text).map_err(|_| fail(i))?;
+                    let (rest, ()) = params_each(&i[end..], f)?;
+                    let (rest, _) = sws(rest)?;
+                    return Ok((rest, (None, text)));
+                }
             }
         };
         let (i, _) = sws(i)?;
         let (i, _) = tag("<")(i)?;
         let end = i.find('>').ok_or_else(|| fail(i))?;
-        let uri = Uri::parse(&i[..end]).map_err(|_| fail(i))?;
-        let i = &i[end + 1..];
-        let (i, params) = header_params(i)?;
+        let text = &i[..end];
+        Uri::check(text).map_err(|_| fail(i))?;
+        let (i, ()) = params_each(&i[end + 1..], f)?;
         let (i, _) = sws(i)?;
+        Ok((i, (display, text)))
+    }
+
+    fn nom(i: &str) -> Res<'_, NameAddr> {
+        let mut params = Vec::new();
+        let (rest, (display, text)) = NameAddr::scan(i, |n, v| params.push(to_param(n, v)))?;
+        let uri = Uri::parse(text).map_err(|_| {
+            nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify))
+        })?;
+        let display_name = display.map(|d| match d {
+            DisplayName::Quoted(q) => q.to_string(),
+            DisplayName::Tokens(t) => t.split_ascii_whitespace().collect::<Vec<_>>().join(" "),
+        });
         Ok((
-            i,
+            rest,
             NameAddr {
-                display_name: display,
+                display_name,
                 uri,
                 params,
             },
         ))
+    }
+
+    /// Check one address without building it.
+    pub(crate) fn check(v: &str) -> Result<(), ValueError> {
+        all_consumed(v, |i| NameAddr::scan(i, |_, _| {}))
+            .map(drop)
+            .map_err(|p| verr("malformed address (name-addr or addr-spec)", p))
+    }
+
+    /// Check a comma-separated list of addresses without building it.
+    pub(crate) fn check_list(v: &str) -> Result<(), ValueError> {
+        list_check(v, NameAddr::check)
     }
 
     /// Parse one address (From, To, one Contact or Route entry).
@@ -562,6 +628,14 @@ impl fmt::Display for NameAddr {
         write!(f, "<{}>", self.uri)?;
         write_params(f, &self.params)
     }
+}
+
+/// A display name as found in the text.
+enum DisplayName<'a> {
+    /// A quoted string, with its quotes.
+    Quoted(&'a str),
+    /// Tokens separated by white space.
+    Tokens(&'a str),
 }
 
 /// The value of a Contact header: `*` or addresses.
@@ -614,6 +688,20 @@ impl ContentType {
                 },
             ))
         })
+        .map_err(|p| verr("malformed media type", p))
+    }
+
+    /// Check a Content-Type value without building it.
+    pub(crate) fn check(v: &str) -> Result<(), ValueError> {
+        all_consumed(v, |i| {
+            let (i, _) = sws(i)?;
+            let (i, _) = token(i)?;
+            let (i, _) = sep("/")(i)?;
+            let (i, _) = token(i)?;
+            let (i, ()) = params_each(i, |_, _| {})?;
+            sws(i)
+        })
+        .map(drop)
         .map_err(|p| verr("malformed media type", p))
     }
 
@@ -694,32 +782,45 @@ pub struct AuthValue {
 }
 
 impl AuthValue {
+    /// The grammar: scheme, then comma-separated parameters handed to `f`.
+    fn scan<'a>(i: &'a str, mut f: impl FnMut(&'a str, Option<&'a str>)) -> Res<'a, &'a str> {
+        let (i, _) = sws(i)?;
+        let (i, scheme) = token(i)?;
+        let (i, _) = lws(i)?;
+        let (mut i, (n, v)) = one_param_raw(i)?;
+        f(n, v);
+        let mut count = 1;
+        while let Ok((rest, _)) = sep(",")(i) {
+            let (rest, (n, v)) = one_param_raw(rest)?;
+            f(n, v);
+            i = rest;
+            count += 1;
+            if count > 64 {
+                break;
+            }
+        }
+        let (i, _) = sws(i)?;
+        Ok((i, scheme))
+    }
+
     /// Parse a challenge or credentials value.
     pub fn parse(v: &str) -> Result<AuthValue, ValueError> {
-        all_consumed(v, |i| {
-            let (i, _) = sws(i)?;
-            let (i, scheme) = token(i)?;
-            let (i, _) = lws(i)?;
-            let (mut i, first) = one_param(i)?;
-            let mut params = vec![first];
-            while let Ok((rest, _)) = sep(",")(i) {
-                let (rest, p) = one_param(rest)?;
-                params.push(p);
-                i = rest;
-                if params.len() > 64 {
-                    break;
-                }
-            }
-            let (i, _) = sws(i)?;
-            Ok((
-                i,
-                AuthValue {
-                    scheme: scheme.to_string(),
-                    params,
-                },
-            ))
+        let mut params = Vec::new();
+        let scheme = all_consumed(v, |i| {
+            AuthValue::scan(i, |n, val| params.push(to_param(n, val)))
         })
-        .map_err(|p| verr("malformed authentication header", p))
+        .map_err(|p| verr("malformed authentication header", p))?;
+        Ok(AuthValue {
+            scheme: scheme.to_string(),
+            params,
+        })
+    }
+
+    /// Check a challenge or credentials value without building it.
+    pub(crate) fn check(v: &str) -> Result<(), ValueError> {
+        all_consumed(v, |i| AuthValue::scan(i, |_, _| {}))
+            .map(drop)
+            .map_err(|p| verr("malformed authentication header", p))
     }
 
     /// A parameter value without quotes (case-insensitive name).
