@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod apply;
+pub mod download;
 pub mod format;
 pub mod secret;
 pub mod settings;

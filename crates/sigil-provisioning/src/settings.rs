@@ -482,10 +482,7 @@ impl Settings {
 
     /// Checks the rules that involve several keys. Returns `(key, message)`
     /// errors, the key being the one to point at, and `(key, message)` warnings.
-    fn cross_check(
-        &self,
-        explicit: &BTreeMap<String, Origin>,
-    ) -> (Vec<Finding>, Vec<Finding>) {
+    fn cross_check(&self, explicit: &BTreeMap<String, Origin>) -> (Vec<Finding>, Vec<Finding>) {
         use keys::*;
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
