@@ -102,7 +102,8 @@ impl std::fmt::Debug for Acceptor {
 impl Acceptor {
     /// An acceptor presenting `identity` (certificate chain and key, e.g.
     /// loaded with [`Identity::from_pem`]) with `client_auth` under `policy`.
-    /// TLS sessions are cached (256) so returning clients resume.
+    /// TLS sessions are cached (256) so returning clients resume. The
+    /// server's suite order (AES-256-GCM first) wins over the client's.
     pub fn new(
         identity: &Identity,
         client_auth: ClientAuth,
@@ -118,7 +119,9 @@ impl Acceptor {
             }
             ClientAuth::None => builder.with_no_client_auth(),
         };
-        let config = builder.with_cert_resolver(Arc::new(FixedCert(identity.certified_key())));
+        let mut config = builder.with_cert_resolver(Arc::new(FixedCert(identity.certified_key())));
+        // Our order (AES-256-GCM first), not the client's, picks the suite.
+        config.ignore_client_order = true;
         Ok(Acceptor {
             config: Arc::new(config),
             policy: policy.clone(),
