@@ -216,6 +216,11 @@ impl Headers {
         Headers(Vec::new())
     }
 
+    /// No headers, with room for `n`.
+    pub fn with_capacity(n: usize) -> Self {
+        Headers(Vec::with_capacity(n))
+    }
+
     /// Number of header fields (lines).
     pub fn len(&self) -> usize {
         self.0.len()

@@ -716,7 +716,7 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError
         ));
     }
 
-    let mut headers = Headers::new();
+    let mut headers = Headers::with_capacity(raw.len());
     let mut content_length: Option<usize> = None;
     let mut content_length_offset = 0;
     let mut cseq_offset = skip;

@@ -127,41 +127,61 @@ pub(crate) fn gen_value(i: &str) -> Res<'_, &str> {
     }
 }
 
-/// Split a header value into its comma-separated elements, respecting quoted
-/// strings and `<…>`. Elements are trimmed; `None` if quotes or brackets do not balance.
-pub(crate) fn split_list(value: &str) -> Option<Vec<&str>> {
-    let mut out = Vec::new();
+/// Hand each comma-separated element of a header value to `f`, respecting
+/// quoted strings and `<…>`; elements are trimmed. Returns `Ok(false)` when
+/// quotes or brackets do not balance (elements before the imbalance may
+/// already have been handed over).
+pub(crate) fn split_list_each<'a, E>(
+    value: &'a str,
+    mut f: impl FnMut(&'a str) -> Result<(), E>,
+) -> Result<bool, E> {
+    let bytes = value.as_bytes();
     let mut start = 0;
     let mut in_quotes = false;
     let mut escaped = false;
     let mut in_angle = false;
-    for (pos, c) in value.char_indices() {
+    // All delimiters are ASCII, and UTF-8 continuation bytes are never ASCII,
+    // so a byte scan finds the same positions as a char scan.
+    for (pos, &c) in bytes.iter().enumerate() {
         if in_quotes {
             if escaped {
                 escaped = false;
-            } else if c == '\\' {
+            } else if c == b'\\' {
                 escaped = true;
-            } else if c == '"' {
+            } else if c == b'"' {
                 in_quotes = false;
             }
             continue;
         }
         match c {
-            '"' => in_quotes = true,
-            '<' if !in_angle => in_angle = true,
-            '>' if in_angle => in_angle = false,
-            ',' if !in_angle => {
-                out.push(value[start..pos].trim_matches([' ', '\t']));
+            b'"' => in_quotes = true,
+            b'<' if !in_angle => in_angle = true,
+            b'>' if in_angle => in_angle = false,
+            b',' if !in_angle => {
+                f(value[start..pos].trim_matches([' ', '\t']))?;
                 start = pos + 1;
             }
             _ => {}
         }
     }
     if in_quotes || in_angle {
-        return None;
+        return Ok(false);
     }
-    out.push(value[start..].trim_matches([' ', '\t']));
-    Some(out)
+    f(value[start..].trim_matches([' ', '\t']))?;
+    Ok(true)
+}
+
+/// Split a header value into its comma-separated elements (see [`split_list_each`]);
+/// `None` if quotes or brackets do not balance.
+pub(crate) fn split_list(value: &str) -> Option<Vec<&str>> {
+    let mut out = Vec::new();
+    match split_list_each(value, |item| {
+        out.push(item);
+        Ok::<(), ()>(())
+    }) {
+        Ok(true) => Some(out),
+        _ => None,
+    }
 }
 
 /// True when every character of `s` satisfies `f` and `s` is not empty.

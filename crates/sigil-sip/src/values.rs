@@ -7,8 +7,8 @@ use std::str::FromStr;
 use nom::bytes::complete::{tag, take_while1};
 
 use crate::syntax::{
-    all_consumed, gen_value, is_token_char, is_word_char, lws, quoted_string, sep, split_list, sws,
-    token, unquote, Res,
+    all_consumed, gen_value, is_token_char, is_word_char, lws, quoted_string, sep, split_list,
+    split_list_each, sws, token, unquote, Res,
 };
 use crate::uri::{parse_port, valid_host, Uri};
 
@@ -441,16 +441,18 @@ impl fmt::Display for Via {
 }
 
 fn list_check(v: &str, one: impl Fn(&str) -> Result<(), ValueError>) -> Result<(), ValueError> {
-    let parts =
-        split_list(v).ok_or_else(|| verr("unbalanced quotes or angle brackets", v.len()))?;
-    for part in parts {
+    let balanced = split_list_each(v, |part| {
         if part.is_empty() {
             return Err(verr("empty list element", 0));
         }
         let offset = part.as_ptr() as usize - v.as_ptr() as usize;
-        one(part).map_err(|e| verr(e.reason, offset + e.position))?;
+        one(part).map_err(|e| verr(e.reason, offset + e.position))
+    })?;
+    if balanced {
+        Ok(())
+    } else {
+        Err(verr("unbalanced quotes or angle brackets", v.len()))
     }
-    Ok(())
 }
 
 fn list<T>(v: &str, one: impl Fn(&str) -> Result<T, ValueError>) -> Result<Vec<T>, ValueError> {
