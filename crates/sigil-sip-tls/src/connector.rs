@@ -75,6 +75,11 @@ impl ResolvesClientCert for ClientAuthRecorder {
 /// device identity for mutual TLS, and a session cache shared by every
 /// connection made from it — so a reconnect resumes the TLS session.
 ///
+/// One connector serves one connection at a time (a device's single SIP
+/// flow): the "client certificate sent" status and the verification outcome
+/// in [`crate::TlsInfo`] come from the most recent handshake. Make one
+/// connector per concurrent connection if you need several at once.
+///
 /// ```no_run
 /// use std::sync::Arc;
 /// use sigil_sip_tls::{Connector, TlsPolicy};

@@ -248,9 +248,12 @@ impl HandshakeDiagnosis {
             HandshakeDiagnosis::HandshakeTimeout { .. } => {
                 "the port answers but does not speak TLS in time: check the port is the server's TLS port, not UDP/TCP SIP".into()
             }
-            HandshakeDiagnosis::VersionMismatch { min_version, .. } => format!(
-                "enable TLS 1.2 or 1.3 on the server (this device never uses older versions; its floor is {min_version}), or lower sip.tls.version.min to 1.2"
-            ),
+            HandshakeDiagnosis::VersionMismatch { min_version, .. } => match min_version {
+                TlsVersion::Tls13 => "enable TLS 1.3 on the server, or lower sip.tls.version.min to 1.2".into(),
+                TlsVersion::Tls12 => {
+                    "enable TLS 1.2 or 1.3 on the server: this device never uses TLS 1.1 or older (RFC 8996)".into()
+                }
+            },
             HandshakeDiagnosis::NoCommonCipher { .. } => {
                 "enable an ECDHE suite with AES-GCM or ChaCha20-Poly1305 on the server, or widen sip.tls.ciphers".into()
             }
