@@ -49,6 +49,13 @@ impl Backoff {
     }
 }
 
+/// `now + timeout`, saturating at about a year for absurd timeouts.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
 fn random_u32() -> u32 {
     let mut b = [0u8; 4];
     if getrandom::getrandom(&mut b).is_err() {
@@ -153,6 +160,7 @@ pub struct Client {
     retry_at: Option<Instant>,
     events: VecDeque<ClientEvent>,
     shut: bool,
+    buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for Client {
@@ -299,6 +307,7 @@ impl Client {
             retry_at: None,
             events: VecDeque::new(),
             shut: false,
+            buf: vec![0u8; 16 * 1024],
         };
         client.take_connection_events(&mut conn, false);
         client.link = Some(Link { stream, conn });
@@ -348,8 +357,17 @@ impl Client {
     /// [`Client::close`]). A reconnect attempt in progress may overrun
     /// `timeout` by up to the connect plus handshake timeouts.
     pub fn recv(&mut self, timeout: Duration) -> Option<ClientEvent> {
-        let deadline = Instant::now() + timeout;
-        let mut buf = vec![0u8; 16 * 1024];
+        let deadline = crate::client::deadline_after(timeout);
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.len() < 16 * 1024 {
+            buf.resize(16 * 1024, 0);
+        }
+        let event = self.recv_with(deadline, &mut buf);
+        self.buf = buf;
+        event
+    }
+
+    fn recv_with(&mut self, deadline: Instant, buf: &mut [u8]) -> Option<ClientEvent> {
         // Bounded by the deadline: each round blocks until data, a timer or the deadline.
         loop {
             if let Some(event) = self.events.pop_front() {
@@ -367,7 +385,7 @@ impl Client {
                 }
                 continue;
             }
-            let step = self.step(now, deadline, &mut buf);
+            let step = self.step(now, deadline, buf);
             if let Err(error) = step {
                 self.lose(&error);
             }
@@ -469,7 +487,7 @@ impl Client {
             return None;
         }
         let delay = backoff.delay(self.attempt, random_u32());
-        self.retry_at = Some(Instant::now() + delay);
+        self.retry_at = Some(deadline_after(delay));
         Some(delay)
     }
 

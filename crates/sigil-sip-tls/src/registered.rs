@@ -61,7 +61,7 @@ impl RegisteredClient {
     /// Runs the connection and the registration for up to `timeout`; returns
     /// the first event, or `None` when nothing happened.
     pub fn poll(&mut self, timeout: Duration) -> Option<RegisteredEvent> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::client::deadline_after(timeout);
         // Bounded by the deadline: every round waits in `Client::recv` until
         // an event, the next registration timer or the deadline.
         loop {
