@@ -1,7 +1,9 @@
-//! Real peer end to end: Kamailio 5.6 as registrar and proxy over mutual TLS
-//! (device certificates required, config in tests/kamailio/). Devices with
-//! their own data directories and MACs register with digest and call each
-//! other through it; media flows device to device.
+//! Real peers end to end: nginx as the HTTPS provisioning server and
+//! Kamailio 5.6 as registrar and proxy, both over mutual TLS with device
+//! certificates required (config in tests/kamailio/). Devices with their own
+//! data directories and MACs provision, register with digest and call each
+//! other through Kamailio; media flows device to device. Kamailio is then
+//! restarted and the devices register again on their own.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 use sigil_endpoint::{CallOptions, CallStatus, Device, RunOptions, RunningDevice};
 use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
 use sigil_srtp::negotiate::OfferPolicy;
-use sigil_testkit::{free_port, peer, wait_for_tcp, Peer};
+use sigil_testkit::{free_port, peer, wait_for_tcp, ChildGuard, Peer};
 
 const PASSWORD: &str = "kamailio-e2e-secret";
 
@@ -107,29 +109,91 @@ fn configure(dir: &Path, port: u16) {
     std::fs::write(dir.join("tls.cfg"), tls).unwrap();
 }
 
+/// nginx serving `www` over HTTPS on 127.0.0.1:`port`, requiring a device certificate.
+fn nginx(bin: &Path, dir: &Path, port: u16) -> ChildGuard {
+    let d = dir.display();
+    let conf = format!(
+        "master_process off;\ndaemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log info;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n  access_log {d}/nginx-access.log;\n  default_type text/plain;\n\
+           client_body_temp_path {d}/t_body;\n  proxy_temp_path {d}/t_proxy;\n  fastcgi_temp_path {d}/t_fcgi;\n\
+           uwsgi_temp_path {d}/t_uwsgi;\n  scgi_temp_path {d}/t_scgi;\n\
+           server {{\n    listen 127.0.0.1:{port} ssl;\n\
+             ssl_certificate {d}/server.pem;\n    ssl_certificate_key {d}/server.key;\n\
+             ssl_client_certificate {d}/vendor-chain.pem;\n    ssl_verify_client on;\n    ssl_verify_depth 3;\n\
+             root {d}/www;\n  }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let guard = ChildGuard::spawn(
+        Command::new(bin)
+            .arg("-p")
+            .arg(dir)
+            .arg("-e")
+            .arg(dir.join("nginx-error.log"))
+            .arg("-c")
+            .arg(dir.join("nginx.conf")),
+    )
+    .unwrap();
+    assert!(
+        wait_for_tcp(([127, 0, 0, 1], port).into(), Duration::from_secs(10)),
+        "nginx did not start: {}",
+        std::fs::read_to_string(dir.join("nginx-error.log")).unwrap_or_default()
+    );
+    guard
+}
+
+/// Where a device gets its configuration and whom it registers with.
+struct Servers<'a> {
+    ca: &'a VendorCa,
+    www: &'a Path,
+    sip_port: u16,
+    prov_port: u16,
+}
+
+/// A device whose only configuration is the nginx provisioning server; its
+/// per-device file there holds the SIP settings.
 fn device(
-    ca: &VendorCa,
+    servers: &Servers<'_>,
     root: &Path,
     mac: &str,
     user: &str,
-    port: u16,
     policy: &str,
 ) -> RunningDevice {
-    let minted = mint_device(ca, &DeviceRequest::new(mac.parse().unwrap())).unwrap();
+    let minted = mint_device(servers.ca, &DeviceRequest::new(mac.parse().unwrap())).unwrap();
     minted.write_factory(&root.join("factory")).unwrap();
-    std::fs::write(root.join("factory/vendor-chain.pem"), ca.chain_pem()).unwrap();
+    std::fs::write(
+        root.join("factory/vendor-chain.pem"),
+        servers.ca.chain_pem(),
+    )
+    .unwrap();
     std::fs::create_dir_all(root.join("user")).unwrap();
     std::fs::write(
         root.join("user/config.conf"),
         format!(
-            "sip.proxy = 127.0.0.1:{port}\nsip.u1.user = {user}\nsip.u1.pwd = {PASSWORD}\nsip.srtp.offer = {policy}\nsip.tls.listen = 0\n"
+            "prov.server = https://127.0.0.1:{}/prov\n",
+            servers.prov_port
         ),
     )
     .unwrap();
-    Device::open(root)
+    std::fs::write(
+        servers.www.join(format!("prov/algom{}.conf", mac.replace(':', ""))),
+        format!(
+            "sip.proxy = 127.0.0.1:{}\nsip.u1.user = {user}\nsip.u1.pwd = {PASSWORD}\nsip.srtp.offer = {policy}\nsip.tls.listen = 0\n",
+            servers.sip_port
+        ),
+    )
+    .unwrap();
+    let running = Device::open(root)
         .unwrap()
         .boot(RunOptions::default(), &mut |s| println!("{user}: {s}"))
-        .unwrap_or_else(|f| panic!("{user}: {f}"))
+        .unwrap_or_else(|f| panic!("{user}: {f}"));
+    let p = running.status().provisioning;
+    assert_eq!(p.result, "applied", "{user}: {p:?}");
+    assert!(
+        p.server.as_deref().unwrap_or("").starts_with("verified"),
+        "{p:?}"
+    );
+    running
 }
 
 fn call(from: &RunningDevice, to: &str, policy: OfferPolicy) -> CallStatus {
@@ -162,6 +226,9 @@ fn devices_register_and_call_each_other_through_kamailio() {
     let Some(bin) = peer(Peer::Kamailio) else {
         return;
     };
+    let Some(nginx_bin) = peer(Peer::Nginx) else {
+        return;
+    };
     let kdir = tempfile::tempdir().unwrap();
     let ca = VendorCa::generate("Kamailio E2E Vendor").unwrap();
     mint_server(&ca, &ServerRequest::new(["127.0.0.1"]))
@@ -171,31 +238,39 @@ fn devices_register_and_call_each_other_through_kamailio() {
     std::fs::write(kdir.path().join("vendor-chain.pem"), ca.chain_pem()).unwrap();
     let port = free_port();
     configure(kdir.path(), port);
-    let kamailio = Kamailio::start(&bin, kdir.path(), port);
+    let mut kamailio = Kamailio::start(&bin, kdir.path(), port);
+    let www = kdir.path().join("www");
+    std::fs::create_dir_all(www.join("prov")).unwrap();
+    let prov_port = free_port();
+    let _nginx = nginx(&nginx_bin, kdir.path(), prov_port);
+    let servers = Servers {
+        ca: &ca,
+        www: &www,
+        sip_port: port,
+        prov_port,
+    };
 
     let dirs = tempfile::tempdir().unwrap();
+    let d = dirs.path();
     let alice = device(
-        &ca,
-        &dirs.path().join("a"),
+        &servers,
+        &d.join("a"),
         "00:22:ee:10:00:01",
         "1001",
-        port,
         "standard",
     );
     let bob = device(
-        &ca,
-        &dirs.path().join("b"),
+        &servers,
+        &d.join("b"),
         "00:22:ee:10:00:02",
         "1002",
-        port,
         "standard",
     );
     let carol = device(
-        &ca,
-        &dirs.path().join("c"),
+        &servers,
+        &d.join("c"),
         "00:22:ee:10:00:03",
         "1003",
-        port,
         "disabled",
     );
     let log = kamailio.log();
@@ -252,7 +327,30 @@ fn devices_register_and_call_each_other_through_kamailio() {
         "{back:?}"
     );
 
-    for d in [alice, bob, carol] {
-        assert_eq!(d.shutdown().registration.state, "idle");
+    // Kamailio restarts: every device reconnects and registers again by itself.
+    drop(kamailio);
+    kamailio = Kamailio::start(&bin, kdir.path(), port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for dev in [&alice, &bob, &carol] {
+        while dev.status().registration.successes < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let r = dev.status().registration;
+        assert!(
+            r.successes >= 2,
+            "not registered again: {r:?}\n{}",
+            kamailio.log()
+        );
+    }
+    // And calls work again through the new Kamailio.
+    let again = call(&alice, "1002", OfferPolicy::Standard);
+    assert!(
+        again.established && again.encrypted,
+        "{again:?}\n{}",
+        kamailio.log()
+    );
+
+    for dev in [alice, bob, carol] {
+        assert_eq!(dev.shutdown().registration.state, "idle");
     }
 }
