@@ -3,10 +3,20 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use serde_json::json;
+use sigil_identity::{FactoryPartition, IdentitySet, UserStore};
+use sigil_provisioning::apply::{ApplyError, ConfigStore};
+use sigil_provisioning::download::{
+    fetch_and_apply, ChannelSecurity, DownloadError, DownloadOptions, HttpsClient, Md5Check,
+    ProvisionError, Provisioned, SearchPlan,
+};
 use sigil_provisioning::format::{LocatedError, Warning};
 use sigil_provisioning::secret::display_value;
+use sigil_provisioning::values::{DownloadMethod, ProvServer};
 use sigil_provisioning::Settings;
+use sigil_trust::TrustStore;
 
 /// Provisioning commands.
 #[derive(Debug, clap::Subcommand)]
@@ -22,12 +32,57 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Download the configuration from the provisioning server and apply it atomically.
+    ///
+    /// Looks for the per-device file (MAC), then the model file, then the
+    /// generic file (404 moves on; any other failure stops). https verifies
+    /// the server against the trust store (built-in roots, FACTORY/vendor-chain.pem,
+    /// USER/certs/trusted/) unless `prov.download.cert = 0`, and presents the
+    /// device identity (USER/certs/sipclient.pem, else FACTORY/device.pem) when
+    /// asked. Prints the URL used, whether the server was verified, and the
+    /// changed keys (secrets masked). Exit 0 on success; exit 1 on any failure,
+    /// with the diagnosis, and then the configuration is untouched.
+    Fetch {
+        /// The device's user store (holds config.conf, certs/, certs/trusted/).
+        #[arg(long, value_name = "DIR")]
+        user: PathBuf,
+        /// The factory partition (device.pem, device.key, vendor-chain.pem).
+        #[arg(long, value_name = "DIR")]
+        factory: Option<PathBuf>,
+        /// Server URL or host[:port][/path], instead of the configured prov.server.
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// Device MAC for the per-device file name (default: from the factory certificate).
+        #[arg(long, value_name = "MAC")]
+        mac: Option<String>,
+        /// Device model for the model file name (no model file without it).
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs a `sigil prov` command.
 pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::Check { file, json } => check(file, json),
+        Cmd::Fetch {
+            user,
+            factory,
+            server,
+            mac,
+            model,
+            json,
+        } => fetch(FetchArgs {
+            user,
+            factory,
+            server,
+            mac,
+            model,
+            json,
+        }),
     }
 }
 
@@ -140,5 +195,232 @@ fn check(file: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+struct FetchArgs {
+    user: PathBuf,
+    factory: Option<PathBuf>,
+    server: Option<String>,
+    mac: Option<String>,
+    model: Option<String>,
+    json: bool,
+}
+
+/// A failure of `prov fetch`, as printed.
+struct Failure {
+    kind: &'static str,
+    message: String,
+    errors: Vec<LocatedError>,
+}
+
+impl Failure {
+    fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+            errors: Vec::new(),
+        }
+    }
+}
+
+fn kind_of(error: &DownloadError) -> &'static str {
+    match error {
+        DownloadError::NoServer | DownloadError::BadName(_) => "usage",
+        DownloadError::NotFound { .. } => "not_found",
+        DownloadError::Tls { .. } => "tls",
+        DownloadError::ClientCertificateRequired { .. } => "client_certificate_required",
+        DownloadError::ClientCertificateRejected { .. } => "client_certificate_rejected",
+        DownloadError::Http { .. } => "http",
+        DownloadError::InsecureRedirect { .. } => "insecure_redirect",
+        DownloadError::TooLarge { .. } => "too_large",
+        DownloadError::Md5Mismatch { .. } | DownloadError::Md5Invalid { .. } => "md5",
+        DownloadError::Network { .. } => "network",
+    }
+}
+
+fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
+    let store = ConfigStore::new(&args.user);
+    let outcome = provision(&args, &store);
+    let config = store.path().display().to_string();
+    match outcome {
+        Ok((done, client_cert)) => {
+            let fetched = &done.fetched;
+            let report = &done.report;
+            let (version, suite, verification) = match &fetched.security {
+                ChannelSecurity::Encrypted {
+                    version,
+                    suite,
+                    verification,
+                } => (
+                    Some(version.clone()),
+                    Some(suite.clone()),
+                    verification.as_ref().map(ToString::to_string),
+                ),
+                ChannelSecurity::NotEncrypted => (None, None, None),
+            };
+            let md5 = match &fetched.md5 {
+                Md5Check::Absent => "none published".to_owned(),
+                Md5Check::Matched(hex) => format!("matched {hex}"),
+                Md5Check::Skipped => "not checked".to_owned(),
+            };
+            if args.json {
+                let out = json!({
+                    "ok": true,
+                    "url": fetched.url,
+                    "tried": fetched.tried.iter().map(|a| json!({"url": a.url, "status": a.status})).collect::<Vec<_>>(),
+                    "encrypted": fetched.security != ChannelSecurity::NotEncrypted,
+                    "verified": fetched.security.is_verified(),
+                    "security": fetched.security.status(),
+                    "verification": verification,
+                    "tls_version": version,
+                    "cipher_suite": suite,
+                    "client_certificate": client_cert,
+                    "md5": md5,
+                    "changes": report.changes.iter().map(|c| json!({"key": c.key, "old": c.old_shown(), "new": c.new_shown()})).collect::<Vec<_>>(),
+                    "warnings": report.warnings.iter().map(warning_json).collect::<Vec<_>>(),
+                    "written": report.written,
+                    "config": config,
+                    "backup": report.backup.as_ref().map(|p| p.display().to_string()),
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                for attempt in &fetched.tried {
+                    println!(
+                        "tried: {} (HTTP {}: next name)",
+                        attempt.url, attempt.status
+                    );
+                }
+                println!("url: {}", fetched.url);
+                println!("server: {}", fetched.security);
+                println!(
+                    "client certificate: {}",
+                    client_cert.as_deref().unwrap_or("none available")
+                );
+                println!("md5: {md5}");
+                for warning in &report.warnings {
+                    println!("{warning}");
+                }
+                if report.changes.is_empty() {
+                    println!("changes: none");
+                } else {
+                    println!("changes ({}):", report.changes.len());
+                    for change in &report.changes {
+                        println!("  {change}");
+                    }
+                }
+                match (&report.written, &report.backup) {
+                    (true, Some(backup)) => println!(
+                        "applied to {config} (previous configuration kept as {})",
+                        backup.display()
+                    ),
+                    (true, None) => println!("applied to {config}"),
+                    (false, _) => println!("{config} unchanged (already up to date)"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            if args.json {
+                let out = json!({
+                    "ok": false,
+                    "error": {"kind": failure.kind, "message": failure.message},
+                    "errors": failure.errors.iter().map(error_json).collect::<Vec<_>>(),
+                    "config": config,
+                    "unchanged": true,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!("error: {}", failure.message);
+                print_errors(&failure.errors);
+                println!("configuration unchanged: {config}");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn provision(
+    args: &FetchArgs,
+    store: &ConfigStore,
+) -> Result<(Provisioned, Option<String>), Failure> {
+    let settings = match store.load() {
+        Ok(loaded) => loaded.settings,
+        Err(ApplyError::Invalid(errors)) => {
+            log::warn!(
+                "the active configuration is invalid ({}); provisioning from the defaults",
+                errors.first().map(ToString::to_string).unwrap_or_default()
+            );
+            Settings::default()
+        }
+        Err(other) => return Err(Failure::new("io", other.to_string())),
+    };
+    let server: Option<ProvServer> = match &args.server {
+        Some(text) => Some(
+            text.parse()
+                .map_err(|e: String| Failure::new("usage", format!("--server {text}: {e}")))?,
+        ),
+        None => None,
+    };
+    let factory = FactoryPartition::new(
+        args.factory
+            .clone()
+            .unwrap_or_else(|| args.user.join(".no-factory-partition")),
+    );
+    let identities = IdentitySet::load(&factory, &UserStore::new(&args.user));
+    let mac = match &args.mac {
+        Some(mac) => Some(mac.clone()),
+        None => identities.mac().map(|m| m.compact()),
+    };
+    let plan = SearchPlan::new(
+        &settings,
+        server.as_ref(),
+        mac.as_deref(),
+        args.model.as_deref(),
+    )
+    .map_err(|e| Failure::new(kind_of(&e), e.to_string()))?;
+    let client_cert = identities
+        .active()
+        .map(|id| format!("{} ({})", id.certificate().subject, id.source()));
+    let tls = if plan.method == DownloadMethod::Https {
+        let mut builder = TrustStore::builder();
+        if let Some(dir) = &args.factory {
+            let chain = dir.join("vendor-chain.pem");
+            if chain.is_file() {
+                builder = builder
+                    .vendor_file(&chain)
+                    .map_err(|e| Failure::new("trust_store", e.to_string()))?;
+            }
+        }
+        let trust = builder
+            .user_dir(&args.user.join("certs").join("trusted"))
+            .map_err(|e| Failure::new("trust_store", e.to_string()))?
+            .build();
+        for refused in trust.refused() {
+            log::warn!("trust store: refused {}: {}", refused.path, refused.reason);
+        }
+        Some(
+            HttpsClient::new(
+                Arc::new(trust),
+                settings.prov_download_cert,
+                Some(identities.client_resolver()),
+            )
+            .map_err(|e| Failure::new("tls", e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    match fetch_and_apply(store, &plan, tls.as_ref(), &DownloadOptions::default()) {
+        Ok(done) => Ok((done, client_cert)),
+        Err(ProvisionError::Download(e)) => Err(Failure::new(kind_of(&e), e.to_string())),
+        Err(ProvisionError::Apply(ApplyError::Invalid(errors))) => Err(Failure {
+            kind: "invalid",
+            message: format!(
+                "the downloaded file is invalid ({} error(s)); nothing applied",
+                errors.len()
+            ),
+            errors,
+        }),
+        Err(ProvisionError::Apply(other)) => Err(Failure::new("io", other.to_string())),
     }
 }

@@ -104,3 +104,227 @@ fn check_missing_file_fails() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("/nonexistent/sigil.conf:0:0: cannot read the file"));
 }
+
+mod fetch {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+    use std::time::Duration;
+
+    use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
+    use sigil_identity::Mac;
+    use sigil_testkit::pki::{LeafSpec, TestCa};
+    use sigil_testkit::{free_port, wait_for_tcp, ChildGuard, Peer};
+
+    use super::{sigil, stdout};
+
+    struct Lab {
+        dir: tempfile::TempDir,
+        port: u16,
+        _nginx: ChildGuard,
+    }
+
+    /// nginx on 127.0.0.1 with `ssl_verify_client on` and the vendor chain;
+    /// the server certificate from the vendor (trusted) or a foreign CA.
+    fn lab(trusted_server: bool) -> Option<(Lab, VendorCa)> {
+        let nginx = sigil_testkit::peer(Peer::Nginx)?;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("www")).unwrap();
+        let vendor = VendorCa::generate("CLI Test Vendor").unwrap();
+        std::fs::write(root.join("vendor-chain.pem"), vendor.chain_pem()).unwrap();
+        let (cert, key) = if trusted_server {
+            let m = mint_server(&vendor, &ServerRequest::new(["127.0.0.1"])).unwrap();
+            (m.full_chain_pem(), m.key_pem().to_owned())
+        } else {
+            let other = TestCa::root("Foreign CLI Root").intermediate("Foreign CLI Intermediate");
+            let leaf = other.leaf(&LeafSpec::server("127.0.0.1").ip("127.0.0.1".parse().unwrap()));
+            (leaf.chain_pem(), leaf.key_pem())
+        };
+        std::fs::write(root.join("server.pem"), cert).unwrap();
+        std::fs::write(root.join("server.key"), key).unwrap();
+        let port = free_port();
+        let d = root.display();
+        std::fs::write(
+            root.join("nginx.conf"),
+            format!(
+                "user root root;\nmaster_process off;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+                 events {{ worker_connections 16; }}\n\
+                 http {{ access_log {d}/access.log; default_type text/plain;\n\
+                 client_body_temp_path {d}/t1; proxy_temp_path {d}/t2; fastcgi_temp_path {d}/t3; uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;\n\
+                 server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key;\n\
+                 ssl_client_certificate {d}/vendor-chain.pem; ssl_verify_client on; ssl_verify_depth 3; root {d}/www; }} }}\n"
+            ),
+        )
+        .unwrap();
+        let guard = ChildGuard::spawn(
+            Command::new(nginx)
+                .arg("-p")
+                .arg(root)
+                .arg("-e")
+                .arg(root.join("error.log"))
+                .arg("-c")
+                .arg(root.join("nginx.conf")),
+        )
+        .unwrap();
+        assert!(wait_for_tcp(
+            ([127, 0, 0, 1], port).into(),
+            Duration::from_secs(10)
+        ));
+        Some((
+            Lab {
+                dir,
+                port,
+                _nginx: guard,
+            },
+            vendor,
+        ))
+    }
+
+    impl Lab {
+        fn put(&self, name: &str, text: &str) {
+            std::fs::write(self.dir.path().join("www").join(name), text).unwrap();
+        }
+        fn url(&self) -> String {
+            format!("https://127.0.0.1:{}/", self.port)
+        }
+    }
+
+    /// factory/ (minted identity for 00:08:ee:aa:bb:cc, vendor chain) and user/.
+    fn device(root: &Path, vendor: &VendorCa) -> (PathBuf, PathBuf) {
+        let factory = root.join("factory");
+        let user = root.join("user");
+        std::fs::create_dir_all(&factory).unwrap();
+        std::fs::create_dir_all(user.join("certs/trusted")).unwrap();
+        mint_device(
+            vendor,
+            &DeviceRequest::new(Mac::parse("00:08:ee:aa:bb:cc").unwrap()),
+        )
+        .unwrap()
+        .write_factory(&factory)
+        .unwrap();
+        std::fs::write(factory.join("vendor-chain.pem"), vendor.chain_pem()).unwrap();
+        (factory, user)
+    }
+
+    fn fetch(user: &Path, factory: &Path, extra: &[&str]) -> Output {
+        let (u, f) = (user.display().to_string(), factory.display().to_string());
+        let mut args = vec!["prov", "fetch", "--user", &u, "--factory", &f];
+        args.extend_from_slice(extra);
+        sigil(&args)
+    }
+
+    #[test]
+    fn fetch_applies_the_per_device_file_over_mutual_tls() {
+        let Some((lab, vendor)) = lab(true) else {
+            return;
+        };
+        lab.put(
+            "algom0008eeaabbcc.conf",
+            "sip.u1.user = 201\nsip.u1.pwd = cli-secret\n",
+        );
+        lab.put("algop.conf", "sip.u1.user = generic\n");
+        let dev = tempfile::tempdir().unwrap();
+        let (factory, user) = device(dev.path(), &vendor);
+        let out = fetch(&user, &factory, &["--server", &lab.url()]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(
+            text.contains(&format!("url: {}algom0008eeaabbcc.conf", lab.url())),
+            "{text}"
+        );
+        assert!(
+            text.contains("server: encrypted, server verified"),
+            "{text}"
+        );
+        assert!(text.contains("+ sip.u1.user = 201"), "{text}");
+        assert!(text.contains("+ sip.u1.pwd = ********"), "{text}");
+        assert!(!text.contains("cli-secret"), "{text}");
+        let config = std::fs::read_to_string(user.join("config.conf")).unwrap();
+        assert!(config.contains("sip.u1.pwd = cli-secret"));
+
+        // JSON, and the model file when named.
+        lab.put("algopX7.conf", "sip.u1.user = model\n");
+        std::fs::remove_file(lab.dir.path().join("www/algom0008eeaabbcc.conf")).unwrap();
+        let out = fetch(
+            &user,
+            &factory,
+            &["--server", &lab.url(), "--model", "X7", "--json"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["verified"], true);
+        assert_eq!(v["tried"][0]["status"], 404);
+        assert!(v["url"].as_str().unwrap().ends_with("/algopX7.conf"));
+        assert_eq!(v["changes"][0]["key"], "sip.u1.user");
+        assert_eq!(v["changes"][0]["old"], "201");
+        assert_eq!(v["changes"][0]["new"], "model");
+    }
+
+    #[test]
+    fn fetch_from_an_untrusted_server_fails_and_changes_nothing() {
+        let Some((lab, vendor)) = lab(false) else {
+            return;
+        };
+        lab.put("algop.conf", "sip.u1.user = evil\n");
+        let dev = tempfile::tempdir().unwrap();
+        let (factory, user) = device(dev.path(), &vendor);
+        std::fs::write(
+            user.join("config.conf"),
+            format!("# mine\nprov.server = {}\nsip.u1.user = 100\n", lab.url()),
+        )
+        .unwrap();
+        let before = std::fs::read(user.join("config.conf")).unwrap();
+        let out = fetch(&user, &factory, &[]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains("unknown issuer"), "{text}");
+        assert!(text.contains("Foreign CLI Root"), "{text}");
+        assert!(text.contains("configuration unchanged"), "{text}");
+        assert_eq!(std::fs::read(user.join("config.conf")).unwrap(), before);
+
+        // Validation off (prov.download.cert = 0): applied, "not verified".
+        std::fs::write(
+            user.join("config.conf"),
+            format!(
+                "prov.server = {}\nprov.download.cert = 0\nsip.u1.user = 100\n",
+                lab.url()
+            ),
+        )
+        .unwrap();
+        let out = fetch(&user, &factory, &["--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["verified"], false);
+        assert_eq!(v["security"], "encrypted, server not verified");
+    }
+
+    #[test]
+    fn fetch_without_a_server_or_with_tftp_fails() {
+        let dev = tempfile::tempdir().unwrap();
+        let user = dev.path().display().to_string();
+        let out = sigil(&["prov", "fetch", "--user", &user]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stdout(&out).contains("no provisioning server"),
+            "{}",
+            stdout(&out)
+        );
+        let out = sigil(&[
+            "prov",
+            "fetch",
+            "--user",
+            &user,
+            "--server",
+            "tftp://10.0.0.1/",
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not supported"));
+        assert!(!dev.path().join("config.conf").exists());
+    }
+}

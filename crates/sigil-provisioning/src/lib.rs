@@ -1,7 +1,7 @@
 //! Provisioning: config files, typed settings, HTTPS download, atomic apply (SPEC P1–P6).
 //!
 //! A device's configuration is a text file of `key = value` lines
-//! ([`format`]). [`Settings`] holds every known key typed and checked, with
+//! ([`format`](mod@format)). [`Settings`] holds every known key typed and checked, with
 //! documented defaults; an invalid value of a known key rejects the whole
 //! file, unknown keys are kept and reported. Settings are written back in the
 //! same format ([`write::render`], [`write::render_onto`] keeping the
