@@ -265,6 +265,16 @@ impl TrustStoreBuilder {
                 log::info!("trust store: skipping sub-directory {}", path.display());
                 continue;
             }
+            if !path.is_file() {
+                // a FIFO or device could block or never end: never open it
+                self.refused.push(RefusedFile {
+                    path: path.display().to_string(),
+                    reason: RefuseReason::Unreadable {
+                        detail: "not a regular file (or a broken link)".into(),
+                    },
+                });
+                continue;
+            }
             paths.push(path);
         }
         paths.sort();

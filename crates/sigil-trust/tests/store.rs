@@ -52,6 +52,8 @@ fn user_folder_loads_good_files_and_refuses_each_bad_one_with_its_reason() {
     )
     .unwrap();
     fs::write(d.join("broken.der"), &root.cert().cert_der[..100]).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(d.join("does-not-exist"), d.join("dangling.pem")).unwrap();
     fs::create_dir(d.join("subdir")).unwrap();
     fs::write(d.join("subdir/ignored.pem"), root.cert().cert_pem()).unwrap();
 
@@ -98,7 +100,35 @@ fn user_folder_loads_good_files_and_refuses_each_bad_one_with_its_reason() {
         refused("broken.der"),
         RefuseReason::MalformedCertificate { index: 0, .. }
     ));
-    assert_eq!(listing.refused.len(), 8, "{:#?}", listing.refused);
+    #[cfg(unix)]
+    assert!(matches!(
+        refused("dangling.pem"),
+        RefuseReason::Unreadable { .. }
+    ));
+    // a FIFO must be refused without being opened (opening it would block)
+    let fifo = d.join("pipe.pem");
+    if std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let again = TrustStore::builder()
+            .builtin(false)
+            .user_dir(d)
+            .unwrap()
+            .build();
+        assert!(again
+            .refused()
+            .iter()
+            .any(|r| r.path.ends_with("pipe.pem")
+                && matches!(r.reason, RefuseReason::Unreadable { .. })));
+    }
+    assert_eq!(
+        listing.refused.len(),
+        8 + usize::from(cfg!(unix)),
+        "{:#?}",
+        listing.refused
+    );
 
     // anchors: root, second + inter (bundle), self-signed, expired, duplicate root
     let sources: Vec<&str> = listing
