@@ -156,7 +156,8 @@ impl HttpsClient {
     /// (or, when `validate` is false, **not verified** — still encrypted,
     /// SPEC P3), presenting `identity` when a server asks for a client
     /// certificate (SPEC P4). TLS 1.2 and 1.3, ECDHE with AEAD ciphers only
-    /// (the ring provider's defaults).
+    /// (the ring provider's defaults). With `SSLKEYLOGFILE` set, session keys
+    /// are written there for Wireshark (SPEC T5).
     ///
     /// # Errors
     ///
@@ -176,10 +177,13 @@ impl HttpsClient {
                 .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
                 .dangerous() // rustls' name for a custom verifier; ours verifies unless told not to
                 .with_custom_certificate_verifier(verifier.clone());
-        let config = match identity {
+        let mut config = match identity {
             Some(resolver) => builder.with_client_cert_resolver(resolver),
             None => builder.with_no_client_auth(),
         };
+        // SPEC T5: session keys in the SSLKEYLOGFILE format, only when that
+        // variable names a file (a no-op otherwise).
+        config.key_log = Arc::new(rustls::KeyLogFile::new());
         Ok(HttpsClient {
             config: Arc::new(config),
             verifier: Some(verifier),

@@ -32,6 +32,8 @@ const GENERIC_FILE: &str = "algop.conf";
 enum ServerCert {
     /// Minted by the vendor intermediate (in the device's trust store).
     Vendor,
+    /// Minted by the vendor for another name than the one the device connects to.
+    WrongName,
     /// From an unrelated CA: "Other Test Root" → "Other Test Intermediate" (the chain nginx sends).
     Foreign,
 }
@@ -58,6 +60,11 @@ impl Lab {
         let (cert_pem, key_pem) = match server_cert {
             ServerCert::Vendor => {
                 let minted = mint_server(&vendor, &ServerRequest::new(["127.0.0.1"])).unwrap();
+                (minted.full_chain_pem(), minted.key_pem().to_owned())
+            }
+            ServerCert::WrongName => {
+                let minted =
+                    mint_server(&vendor, &ServerRequest::new(["prov.example.com"])).unwrap();
                 (minted.full_chain_pem(), minted.key_pem().to_owned())
             }
             ServerCert::Foreign => {
@@ -125,6 +132,17 @@ impl Lab {
 
     fn remove(&self, name: &str) {
         std::fs::remove_file(self.www.join(name)).unwrap();
+    }
+
+    /// A device whose factory identity comes from another vendor (nginx does not trust it).
+    fn foreign_device(&self) -> Device {
+        let device = self.device(false);
+        let other = VendorCa::generate("Other Vendor").unwrap();
+        mint_device(&other, &DeviceRequest::new(Mac::parse(MAC).unwrap()))
+            .unwrap()
+            .write_factory(&device.factory)
+            .unwrap();
+        device
     }
 
     /// A device: factory partition with a minted identity, empty user store.
@@ -523,4 +541,98 @@ fn connection_refused_is_a_network_error() {
         "{err}"
     );
     assert!(!Path::new(&store.path()).exists());
+}
+
+#[test]
+fn foreign_client_certificate_is_rejected_by_nginx() {
+    let Some(lab) = Lab::start(ServerCert::Vendor) else {
+        return;
+    };
+    lab.put(GENERIC_FILE, "sip.u1.dname = Should not arrive\n");
+    let device = lab.foreign_device();
+    let before = device.seed();
+    let err = device
+        .provision(&lab.https("/"), true, &DownloadOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProvisionError::Download(DownloadError::ClientCertificateRejected { status: 400, .. })
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("rejected this device's client certificate"),
+        "{err}"
+    );
+    assert_eq!(device.config_bytes().unwrap(), before);
+}
+
+#[test]
+fn name_mismatch_is_explained() {
+    let Some(lab) = Lab::start(ServerCert::WrongName) else {
+        return;
+    };
+    lab.put(GENERIC_FILE, "sip.u1.dname = Should not arrive\n");
+    let device = lab.device(true);
+    let before = device.seed();
+    let err = device
+        .provision(&lab.https("/"), true, &DownloadOptions::default())
+        .unwrap_err();
+    let text = err.to_string();
+    match err {
+        ProvisionError::Download(DownloadError::Tls {
+            verify: Some(reason),
+            ..
+        }) => assert!(
+            matches!(*reason, VerifyError::NameMismatch { .. }),
+            "{reason:?}"
+        ),
+        other => panic!("expected a name mismatch, got {other:?}"),
+    }
+    assert!(
+        text.contains("127.0.0.1") && text.contains("prov.example.com"),
+        "{text}"
+    );
+    assert_eq!(device.config_bytes().unwrap(), before);
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept one connection and say nothing; the thread ends when the test's timeout closes it
+    // (bounded: it holds the socket at most 10 s).
+    let holder = std::thread::spawn(move || {
+        if let Ok((socket, _)) = listener.accept() {
+            socket
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut buf = [0u8; 1024];
+            let mut socket = socket;
+            while let Ok(n) = std::io::Read::read(&mut socket, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = ConfigStore::new(dir.path());
+    let server: ProvServer = format!("http://127.0.0.1:{port}/").parse().unwrap();
+    let plan = SearchPlan::new(&Settings::default(), Some(&server), None, None).unwrap();
+    let options = DownloadOptions {
+        request_timeout: Duration::from_millis(300),
+        ..DownloadOptions::default()
+    };
+    let err = fetch_and_apply(&store, &plan, None, &options).unwrap_err();
+    assert!(
+        matches!(&err, ProvisionError::Download(DownloadError::Network { detail, .. }) if detail.contains("timed out")),
+        "{err}"
+    );
+    assert!(!store.path().exists());
+    drop(err);
+    holder.join().unwrap();
 }
