@@ -12,7 +12,7 @@ use crate::store::TrustStore;
 use crate::verify::Verification;
 
 /// How the name rustls connects to is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum NameCheck {
     /// A host: a DNS server name is matched against dNSName entries (RFC 6125
     /// wildcards), an IP server name against iPAddress entries.
@@ -24,12 +24,17 @@ pub enum NameCheck {
         /// Forbid wildcards (strict RFC 5922).
         strict: bool,
     },
+    /// Ignore the name given to rustls (which still goes out as SNI) and check
+    /// this identity instead — e.g. the SIP domain `example.com` of the
+    /// address-of-record while connecting to the proxy `sip1.example.net`.
+    Expect(ExpectedName),
 }
 
 impl NameCheck {
     /// The identity expected for the name rustls was given.
     pub fn expected(&self, server_name: &ServerName<'_>) -> ExpectedName {
         match (server_name, self) {
+            (_, NameCheck::Expect(expected)) => expected.clone(),
             (ServerName::IpAddress(ip), _) => ExpectedName::Ip(std::net::IpAddr::from(*ip)),
             (ServerName::DnsName(name), NameCheck::Host) => {
                 ExpectedName::Dns(name.as_ref().to_owned())

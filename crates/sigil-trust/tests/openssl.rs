@@ -201,6 +201,29 @@ impl OpensslPki {
         ]);
     }
 
+    /// A leaf with a key of `alg` (`rsa` or a curve name), valid 30 days.
+    fn leaf_with_key(&self, name: &str, cn: &str, issuer: &str, san: &str, alg: &str) {
+        self.csr(name, cn, alg);
+        let ext = self.leaf_ext(name, san, "serverAuth");
+        self.run(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{issuer}.pem"),
+            "-CAkey",
+            &format!("{issuer}.key"),
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            &ext,
+            "-out",
+            &format!("{name}.pem"),
+        ]);
+    }
+
     /// A leaf with explicit dates, via `openssl ca` (dates as YYYYMMDDHHMMSSZ).
     fn leaf_dated(&self, name: &str, cn: &str, issuer: &str, san: &str, start: &str, end: &str) {
         self.csr(name, cn, "P-256");
@@ -676,6 +699,19 @@ fn real_tls_against_openssl_s_server() {
         Some(Verification::Verified(verified)) => assert!(verified.exact_match),
         other => panic!("{other:?}"),
     }
+
+    // a fixed identity: SNI/connect name differs from the SIP domain being checked
+    let fixed = verifier(
+        pki.store(&["root"]),
+        NameCheck::Expect(ExpectedName::sip("server.test", true)),
+    );
+    handshake(&server, fixed.clone(), "proxy.elsewhere.test").expect("checks the fixed identity");
+    assert!(fixed.last_verification().is_some_and(|v| v.is_verified()));
+
+    // an RSA server key over TLS 1.2 (RSA handshake signatures)
+    pki.leaf_with_key("rsaserver", "rsa.test", "inter", "DNS:rsa.test", "rsa");
+    let rsa12 = s_server(&pki, "rsaserver", Some("inter"), &["-tls1_2"]);
+    handshake(&rsa12, v.clone(), "rsa.test").expect("RSA server over TLS 1.2 completes");
 
     // validation off → completes, and says "not verified"
     let off = Arc::new(
