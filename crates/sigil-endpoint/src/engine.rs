@@ -21,7 +21,7 @@ use sigil_sip::{
     RegistrationOutput, RegistrationState, Request, Uri,
 };
 use sigil_sip_tls::{
-    CipherPolicy, Client, ClientEvent, ClientOptions, Connector, TlsInfo, TlsPolicy, TlsVersion,
+    CipherPolicy, Client, ClientOptions, Connector, TlsInfo, TlsPolicy, TlsVersion,
 };
 use sigil_srtp::negotiate::{
     basic_audio_sdp, parse_sdp, write_sdp, AnswerError, MediaOutcome, Negotiation, Negotiator,
@@ -30,6 +30,7 @@ use sigil_srtp::negotiate::{
 
 use crate::device::{Device, Prepared};
 use crate::error::EndpointError;
+use crate::link::{Link, LinkEvent};
 use crate::media::{MediaCrypto, MediaSession, MediaSocket, MediaStats, MediaStream};
 use crate::status::{BootStep, CallDirection, CallStatus, ConnectionStatus, DeviceStatus, Outcome};
 
@@ -297,44 +298,77 @@ fn start(
             EndpointError::Config("sip.proxy is not set".into()),
         ));
     };
-    if settings.sip_transport != SipTransport::Tls {
-        return Err(fail(
-            status,
-            observer,
-            "sip connection",
-            EndpointError::UnsupportedTransport(settings.sip_transport.as_str().to_owned()),
-        ));
-    }
     let domain = proxy.host.bare();
-    let server = format!("{}:{}", proxy.host, proxy.port.unwrap_or(5061));
+    let default_port = if settings.sip_transport == SipTransport::Tls {
+        5061
+    } else {
+        5060
+    };
+    let server = format!("{}:{}", proxy.host, proxy.port.unwrap_or(default_port));
     let policy = match tls_policy(&settings) {
         Ok(p) => p,
         Err(e) => return Err(fail(status, observer, "sip connection", e)),
     };
-    let resolver: Arc<dyn rustls::client::ResolvesClientCert> = identities.client_resolver();
-    let connector = match Connector::new(&domain, &policy, store, Some(resolver)) {
-        Ok(c) => c,
-        Err(e) => {
-            return Err(fail(
-                status,
-                observer,
-                "sip connection",
-                EndpointError::Config(e.to_string()),
-            ))
+    let link = if settings.sip_transport == SipTransport::Tls {
+        let resolver: Arc<dyn rustls::client::ResolvesClientCert> = identities.client_resolver();
+        let connector = match Connector::new(&domain, &policy, store, Some(resolver)) {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(fail(
+                    status,
+                    observer,
+                    "sip connection",
+                    EndpointError::Config(e.to_string()),
+                ))
+            }
+        };
+        match Client::connect(connector, &server, ClientOptions::default()) {
+            Ok(c) => Link::Tls(Box::new(c)),
+            Err(e) => {
+                return Err(fail(
+                    status,
+                    observer,
+                    "sip connection",
+                    EndpointError::Sip(e.to_string()),
+                ))
+            }
+        }
+    } else {
+        let addr = match sigil_sip_tls::resolve(&server)
+            .map_err(|e| e.to_string())
+            .and_then(|a| {
+                a.into_iter()
+                    .next()
+                    .ok_or_else(|| format!("{server}: no address"))
+            }) {
+            Ok(a) => a,
+            Err(e) => {
+                return Err(fail(
+                    status,
+                    observer,
+                    "sip connection",
+                    EndpointError::Sip(e),
+                ))
+            }
+        };
+        let link = if settings.sip_transport == SipTransport::Tcp {
+            Link::tcp(addr)
+        } else {
+            Link::udp(addr)
+        };
+        match link {
+            Ok(l) => l,
+            Err(e) => {
+                return Err(fail(
+                    status,
+                    observer,
+                    "sip connection",
+                    EndpointError::Sip(format!("{server}: {e}")),
+                ))
+            }
         }
     };
-    let client = match Client::connect(connector, &server, ClientOptions::default()) {
-        Ok(c) => c,
-        Err(e) => {
-            return Err(fail(
-                status,
-                observer,
-                "sip connection",
-                EndpointError::Sip(e.to_string()),
-            ))
-        }
-    };
-    let Some(local) = client.local_addr() else {
+    let Some(local) = link.local_addr() else {
         return Err(fail(
             status,
             observer,
@@ -342,32 +376,65 @@ fn start(
             EndpointError::Sip("the connection closed at once".into()),
         ));
     };
-    if let Some(info) = client.tls_info() {
-        let c = connection_status("sip", &server, info, true);
-        let detail = format!(
-            "{server} {} {}, server {}{}",
-            c.version,
-            c.cipher_suite,
-            c.verification,
-            c.peer_subject
-                .as_ref()
-                .map(|s| format!(" ({s})"))
-                .unwrap_or_default()
-        );
-        let outcome = if c.verification == "verified" {
-            Outcome::Ok
-        } else {
-            Outcome::Warning
-        };
-        status.connections.push(c);
-        push_step(
-            &mut status,
-            started,
-            observer,
-            "sip connection",
-            outcome,
-            detail,
-        );
+    match &link {
+        Link::Tls(client) => {
+            if let Some(info) = client.tls_info() {
+                let c = connection_status("sip", &server, info, true);
+                let detail = format!(
+                    "{server} {} {}, server {}{}",
+                    c.version,
+                    c.cipher_suite,
+                    c.verification,
+                    c.peer_subject
+                        .as_ref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default()
+                );
+                let outcome = if c.verification == "verified" {
+                    Outcome::Ok
+                } else {
+                    Outcome::Warning
+                };
+                status.connections.push(c);
+                push_step(
+                    &mut status,
+                    started,
+                    observer,
+                    "sip connection",
+                    outcome,
+                    detail,
+                );
+            }
+        }
+        plain => {
+            let t = plain.transport();
+            status.connections.push(ConnectionStatus {
+                purpose: "sip".into(),
+                peer: server.clone(),
+                up: true,
+                version: t.into(),
+                cipher_suite: "-".into(),
+                verification: "not encrypted".into(),
+                peer_subject: None,
+                client_certificate: None,
+                resumed: false,
+            });
+            status.problems.push(format!(
+                "sip.transport = {}: signaling is not encrypted",
+                t.to_lowercase()
+            ));
+            push_step(
+                &mut status,
+                started,
+                observer,
+                "sip connection",
+                Outcome::Warning,
+                format!(
+                    "{server} over {t}: not encrypted (sip.transport = {})",
+                    t.to_lowercase()
+                ),
+            );
+        }
     }
 
     // 6. REGISTER.
@@ -381,7 +448,7 @@ fn start(
     };
     let settings_listen = settings.sip_tls_listen;
     let listen_client_cert = listener_client_cert(&settings);
-    let engine = match Engine::new(client, settings, &user, &domain, local, options.clone()) {
+    let engine = match Engine::new(link, settings, &user, &domain, local, options.clone()) {
         Ok(e) => e,
         Err(e) => return Err(fail(status, observer, "registration", e)),
     };
@@ -595,7 +662,7 @@ impl Call {
 }
 
 struct Engine {
-    client: Client,
+    client: Link,
     settings: Settings,
     options: RunOptions,
     user: String,
@@ -615,6 +682,7 @@ struct Engine {
 
 fn registration_config(
     settings: &Settings,
+    link: &Link,
     user: &str,
     domain: &str,
     contact: &Uri,
@@ -629,6 +697,8 @@ fn registration_config(
     let mut c = RegistrationConfig::new(registrar, aor, contact.clone());
     c.via_host = local.ip().to_string();
     c.via_port = Some(local.port());
+    c.transport = link.transport().to_owned();
+    c.reliable = link.reliable();
     c.user_agent = Some(concat!("sigil/", env!("CARGO_PKG_VERSION")).into());
     if !settings.sip_u1_pwd.is_empty() {
         let auth = if settings.sip_u1_auth.is_empty() {
@@ -641,12 +711,16 @@ fn registration_config(
     Ok(c)
 }
 
-fn contact_for(user: &str, local: SocketAddr) -> Result<Uri, EndpointError> {
+fn contact_for(user: &str, local: SocketAddr, transport: &str) -> Result<Uri, EndpointError> {
     let host = match local.ip() {
         IpAddr::V6(v6) => format!("[{v6}]"),
         v4 => v4.to_string(),
     };
-    format!("sip:{user}@{host}:{};transport=tls", local.port())
+    let param = match transport {
+        "UDP" => String::new(),
+        t => format!(";transport={}", t.to_ascii_lowercase()),
+    };
+    format!("sip:{user}@{host}:{}{param}", local.port())
         .parse()
         .map_err(|e: sigil_sip::UriError| EndpointError::Config(e.to_string()))
 }
@@ -678,7 +752,9 @@ fn media_for(neg: &Negotiation) -> Result<(MediaCrypto, String, bool), String> {
     for m in &neg.media {
         match &m.outcome {
             MediaOutcome::Plain(reason) => {
-                return Ok((MediaCrypto::Plain, format!("plain RTP ({reason})"), false))
+                let why = reason.to_string();
+                let why = why.strip_prefix("plain RTP: ").unwrap_or(&why);
+                return Ok((MediaCrypto::Plain, format!("plain RTP ({why})"), false));
             }
             MediaOutcome::Declined(reason) => return Err(format!("audio declined: {reason}")),
             _ => {}
@@ -689,16 +765,16 @@ fn media_for(neg: &Negotiation) -> Result<(MediaCrypto, String, bool), String> {
 
 impl Engine {
     fn new(
-        client: Client,
+        client: Link,
         settings: Settings,
         user: &str,
         domain: &str,
         local: SocketAddr,
         options: RunOptions,
     ) -> Result<Engine, EndpointError> {
-        let contact = contact_for(user, local)?;
+        let contact = contact_for(user, local, client.transport())?;
         let registration = Registration::new(registration_config(
-            &settings, user, domain, &contact, local,
+            &settings, &client, user, domain, &contact, local,
         )?);
         let local_uri: Uri = format!("sip:{user}@{domain}")
             .parse()
@@ -707,11 +783,14 @@ impl Engine {
         dialog_config.via_host = local.ip().to_string();
         dialog_config.via_port = Some(local.port());
         dialog_config.user_agent = Some(concat!("sigil/", env!("CARGO_PKG_VERSION")).into());
+        dialog_config.transport = client.transport().to_owned();
+        dialog_config.reliable = client.reliable();
+        dialog_config.alias = client.reliable();
         if !settings.sip_u1_dname.is_empty() {
             dialog_config.display_name = Some(settings.sip_u1_dname.clone());
         }
         dialog_config.credentials =
-            registration_config(&settings, user, domain, &contact, local)?.credentials;
+            registration_config(&settings, &client, user, domain, &contact, local)?.credentials;
         let mut seed = [0u8; 4];
         let _ = getrandom::getrandom(&mut seed);
         Ok(Engine {
@@ -915,10 +994,10 @@ impl Engine {
         Ok(())
     }
 
-    fn network(&mut self, ev: ClientEvent, status: &Arc<Mutex<DeviceStatus>>) {
+    fn network(&mut self, ev: LinkEvent, status: &Arc<Mutex<DeviceStatus>>) {
         let now = Instant::now();
         match ev {
-            ClientEvent::Message(Message::Response(r)) => {
+            LinkEvent::Message(Message::Response(r)) => {
                 if self.registration.handle_response(&r, now) {
                     return;
                 }
@@ -934,7 +1013,7 @@ impl Engine {
                     );
                 }
             }
-            ClientEvent::Message(Message::Request(req)) => {
+            LinkEvent::Message(Message::Request(req)) => {
                 if !self
                     .calls
                     .iter_mut()
@@ -943,9 +1022,7 @@ impl Engine {
                     self.new_request(req, now);
                 }
             }
-            ClientEvent::Disconnected {
-                reason, retry_in, ..
-            } => {
+            LinkEvent::Lost { reason, retry_in } => {
                 self.event(
                     "connection lost",
                     format!("{reason}; retry in {retry_in:?}"),
@@ -960,15 +1037,8 @@ impl Engine {
                     s.registration.state = "registering".into();
                 }
             }
-            ClientEvent::ReconnectFailed {
-                attempt,
-                diagnosis,
-                retry_in,
-            } => self.event(
-                "reconnect failed",
-                format!("attempt {attempt}: {diagnosis}; retry in {retry_in:?}"),
-            ),
-            ClientEvent::Reconnected(info) => {
+            LinkEvent::ReconnectFailed(why) => self.event("reconnect failed", why),
+            LinkEvent::Back(info) => {
                 let server = self
                     .settings
                     .sip_proxy
@@ -977,15 +1047,19 @@ impl Engine {
                     .unwrap_or_default();
                 self.event(
                     "reconnected",
-                    format!(
-                        "{} {}, resumed: {}",
-                        info.version, info.cipher_suite, info.resumed
-                    ),
+                    match &info {
+                        Some(info) => format!(
+                            "{} {}, resumed: {}",
+                            info.version, info.cipher_suite, info.resumed
+                        ),
+                        None => format!("{} (not encrypted)", self.client.transport()),
+                    },
                 );
                 if let Some(local) = self.client.local_addr() {
-                    if let Ok(contact) = contact_for(&self.user, local) {
+                    if let Ok(contact) = contact_for(&self.user, local, self.client.transport()) {
                         if let Ok(cfg) = registration_config(
                             &self.settings,
+                            &self.client,
                             &self.user,
                             &self.domain,
                             &contact,
@@ -1000,14 +1074,22 @@ impl Engine {
                 }
                 self.registration.register(now);
                 if let Ok(mut s) = status.lock() {
-                    s.connections.retain(|c| c.purpose != "sip");
-                    s.connections
-                        .insert(0, connection_status("sip", &server, &info, true));
+                    match &info {
+                        Some(info) => {
+                            s.connections.retain(|c| c.purpose != "sip");
+                            s.connections
+                                .insert(0, connection_status("sip", &server, info, true));
+                        }
+                        None => {
+                            for c in s.connections.iter_mut().filter(|c| c.purpose == "sip") {
+                                c.up = true;
+                            }
+                        }
+                    }
                     s.registration.contact = Some(self.contact.to_string());
                 }
             }
-            ClientEvent::KeepAliveAnswered => {}
-            ClientEvent::KeepAliveFailed => self.event("keep-alive failed", "no pong".into()),
+            LinkEvent::KeepAliveFailed => self.event("keep-alive failed", "no pong".into()),
         }
     }
 

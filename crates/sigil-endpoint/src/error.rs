@@ -20,9 +20,6 @@ pub enum EndpointError {
     /// The configuration cannot work.
     #[error("configuration: {0}")]
     Config(String),
-    /// `sip.transport` is not TLS; this build runs SIP over TLS only.
-    #[error("sip.transport = {0} is not supported by this device build: set sip.transport = tls")]
-    UnsupportedTransport(String),
     /// The SIP connection could not be set up.
     #[error("SIP connection: {0}")]
     Sip(String),

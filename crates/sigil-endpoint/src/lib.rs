@@ -27,6 +27,7 @@
 pub mod device;
 pub mod engine;
 mod error;
+mod link;
 pub mod media;
 pub mod provision;
 pub mod status;

@@ -88,12 +88,14 @@ fn module_dir() -> Option<PathBuf> {
     .find(|d| d.join("tls.so").exists())
 }
 
-fn configure(dir: &Path, port: u16) {
+fn configure(dir: &Path, port: u16, tcp_port: u16, udp_port: u16) {
     let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kamailio");
     let d = dir.display().to_string();
     let cfg = std::fs::read_to_string(templates.join("kamailio.cfg"))
         .unwrap()
         .replace("@PORT@", &port.to_string())
+        .replace("@TCPPORT@", &tcp_port.to_string())
+        .replace("@UDPPORT@", &udp_port.to_string())
         .replace("@TLSCFG@", &format!("{d}/tls.cfg"))
         .replace("@PASSWORD@", PASSWORD)
         .replace(
@@ -159,6 +161,19 @@ fn device(
     user: &str,
     policy: &str,
 ) -> RunningDevice {
+    device_with(servers, root, mac, user, policy, servers.sip_port, "")
+}
+
+/// As [`device`], with another proxy port and extra configuration lines.
+fn device_with(
+    servers: &Servers<'_>,
+    root: &Path,
+    mac: &str,
+    user: &str,
+    policy: &str,
+    sip_port: u16,
+    extra: &str,
+) -> RunningDevice {
     let minted = mint_device(servers.ca, &DeviceRequest::new(mac.parse().unwrap())).unwrap();
     minted.write_factory(&root.join("factory")).unwrap();
     std::fs::write(
@@ -178,8 +193,7 @@ fn device(
     std::fs::write(
         servers.www.join(format!("prov/algom{}.conf", mac.replace(':', ""))),
         format!(
-            "sip.proxy = 127.0.0.1:{}\nsip.u1.user = {user}\nsip.u1.pwd = {PASSWORD}\nsip.srtp.offer = {policy}\nsip.tls.listen = 0\n",
-            servers.sip_port
+            "sip.proxy = 127.0.0.1:{sip_port}\nsip.u1.user = {user}\nsip.u1.pwd = {PASSWORD}\nsip.srtp.offer = {policy}\nsip.tls.listen = 0\n{extra}"
         ),
     )
     .unwrap();
@@ -237,7 +251,9 @@ fn devices_register_and_call_each_other_through_kamailio() {
         .unwrap();
     std::fs::write(kdir.path().join("vendor-chain.pem"), ca.chain_pem()).unwrap();
     let port = free_port();
-    configure(kdir.path(), port);
+    let tcp_port = free_port();
+    let udp_port = free_port();
+    configure(kdir.path(), port, tcp_port, udp_port);
     let mut kamailio = Kamailio::start(&bin, kdir.path(), port);
     let www = kdir.path().join("www");
     std::fs::create_dir_all(www.join("prov")).unwrap();
@@ -326,6 +342,55 @@ fn devices_register_and_call_each_other_through_kamailio() {
         back.ended.as_deref().unwrap_or("").contains("488"),
         "{back:?}"
     );
+
+    // Plain transports: signaling unencrypted, so SDES keys stay out of the SDP (SPEC M2).
+    let dave = device_with(
+        &servers,
+        &d.join("d"),
+        "00:22:ee:10:00:04",
+        "1004",
+        "optional",
+        tcp_port,
+        "sip.transport = tcp\n",
+    );
+    let erin = device_with(
+        &servers,
+        &d.join("e"),
+        "00:22:ee:10:00:05",
+        "1005",
+        "optional",
+        udp_port,
+        "sip.transport = udp\n",
+    );
+    assert_eq!(dave.status().connections[0].verification, "not encrypted");
+    let tcp_to_udp = call(&dave, "1005", OfferPolicy::Optional);
+    let e = callee_call(&erin);
+    assert!(
+        tcp_to_udp.established && !tcp_to_udp.encrypted,
+        "{tcp_to_udp:?}\n{}",
+        kamailio.log()
+    );
+    assert!(
+        tcp_to_udp.media.contains("over tcp signaling"),
+        "{tcp_to_udp:?}"
+    );
+    assert!(
+        tcp_to_udp.stats.frames_received > 0 && e.stats.frames_received > 0,
+        "{tcp_to_udp:?} {e:?}"
+    );
+    // A Standard device over TLS refuses the plain offer of the TCP device.
+    let refused_plain = call(&dave, "1001", OfferPolicy::Optional);
+    assert!(!refused_plain.established, "{refused_plain:?}");
+    assert!(
+        refused_plain.ended.as_deref().unwrap_or("").contains("488"),
+        "{refused_plain:?}"
+    );
+    // Standard over TCP cannot be configured without insecure signaling: the call is not placed.
+    let not_placed = call(&dave, "1005", OfferPolicy::Standard);
+    assert!(!not_placed.established, "{not_placed:?}");
+    for dev in [dave, erin] {
+        assert_eq!(dev.shutdown().registration.state, "idle");
+    }
 
     // Kamailio restarts: every device reconnects and registers again by itself.
     drop(kamailio);
