@@ -12,6 +12,7 @@
 //! [`LocatedError`]s, never a panic; file size, line length, key and value
 //! lengths and the number of lines and of reported errors are limited.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use nom::bytes::complete::{tag, take_while, take_while1};
@@ -140,11 +141,12 @@ impl Document {
     /// The effective entries: one per key, the last occurrence, in the order
     /// of each key's last occurrence.
     pub fn effective(&self) -> Vec<&Entry> {
-        let all: Vec<&Entry> = self.entries().collect();
-        all.iter()
-            .enumerate()
-            .filter(|(i, entry)| !all[i + 1..].iter().any(|later| later.key == entry.key))
-            .map(|(_, entry)| *entry)
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for entry in self.entries() {
+            last.insert(entry.key.as_str(), entry.line);
+        }
+        self.entries()
+            .filter(|entry| last.get(entry.key.as_str()) == Some(&entry.line))
             .collect()
     }
 
@@ -363,6 +365,7 @@ pub fn parse_document(file: &str, bytes: &[u8]) -> Result<Document, Vec<LocatedE
         ..Document::default()
     };
     let mut errors = Vec::new();
+    let mut first_line: HashMap<String, usize> = HashMap::new();
     let mut lines = bytes.split(|b| *b == b'\n').peekable();
     let mut number = 0usize;
     while let Some(raw) = lines.next() {
@@ -422,15 +425,16 @@ pub fn parse_document(file: &str, bytes: &[u8]) -> Result<Document, Vec<LocatedE
                 value,
                 value_offset,
             }) => {
-                if let Some(previous) = doc.get(key) {
+                if let Some(first) = first_line.get(key) {
                     doc.warnings.push(Warning {
                         file: file.to_owned(),
                         line: number,
                         message: format!(
-                            "{key} is set again (first on line {}); the last value wins",
-                            previous.line
+                            "{key} is set again (first on line {first}); the last value wins"
                         ),
                     });
+                } else {
+                    first_line.insert(key.to_owned(), number);
                 }
                 doc.items.push(Item::Entry(Entry {
                     key: key.to_owned(),

@@ -1,6 +1,6 @@
 //! Typed settings: every key of SPEC's table, checked, with documented defaults.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use sigil_srtp::Suite;
@@ -258,6 +258,22 @@ impl Settings {
     /// The reason the value is invalid for the key. The message never
     /// contains the value of a secret key.
     pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        if self.set_known(key, value)? {
+            return Ok(true);
+        }
+        let value = Zeroizing::new(value.to_owned());
+        match self.unknown.iter_mut().find(|u| u.key == key) {
+            Some(existing) => existing.value = value,
+            None => self.unknown.push(UnknownSetting {
+                key: key.to_owned(),
+                value,
+            }),
+        }
+        Ok(false)
+    }
+
+    /// Sets a known key; `Ok(false)` (and nothing stored) for an unknown key.
+    fn set_known(&mut self, key: &str, value: &str) -> Result<bool, String> {
         use keys::*;
         let defaults = Settings::default();
         let empty = value.is_empty();
@@ -383,17 +399,7 @@ impl Settings {
                     parse_bool(value)?
                 }
             }
-            _ => {
-                let value = Zeroizing::new(value.to_owned());
-                match self.unknown.iter_mut().find(|u| u.key == key) {
-                    Some(existing) => existing.value = value,
-                    None => self.unknown.push(UnknownSetting {
-                        key: key.to_owned(),
-                        value,
-                    }),
-                }
-                return Ok(false);
-            }
+            _ => return Ok(false),
         }
         Ok(true)
     }
@@ -598,7 +604,13 @@ impl Settings {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let mut explicit: BTreeMap<String, Origin> = BTreeMap::new();
-        let mut bad_keys = Vec::new();
+        // Position of each unknown key in `settings.unknown` (linear lookups would be quadratic).
+        let mut unknown_at: HashMap<String, usize> = settings
+            .unknown
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.key.clone(), i))
+            .collect();
         for doc in docs {
             warnings.extend(doc.warnings.iter().cloned());
             for entry in doc.effective() {
@@ -609,15 +621,31 @@ impl Settings {
                     key: entry.key.clone(),
                     value: display_value(&entry.key, &entry.value),
                 };
-                match settings.set(&entry.key, &entry.value) {
+                match settings.set_known(&entry.key, &entry.value) {
                     Ok(true) => {}
-                    Ok(false) => warnings.push(Warning {
-                        file: doc.file.clone(),
-                        line: entry.line,
-                        message: format!("unknown key {} (kept as is)", entry.key),
-                    }),
+                    Ok(false) => {
+                        let value = Zeroizing::new(entry.value.as_str().to_owned());
+                        match unknown_at.get(&entry.key) {
+                            Some(&i) => {
+                                if let Some(slot) = settings.unknown.get_mut(i) {
+                                    slot.value = value;
+                                }
+                            }
+                            None => {
+                                unknown_at.insert(entry.key.clone(), settings.unknown.len());
+                                settings.unknown.push(UnknownSetting {
+                                    key: entry.key.clone(),
+                                    value,
+                                });
+                            }
+                        }
+                        warnings.push(Warning {
+                            file: doc.file.clone(),
+                            line: entry.line,
+                            message: format!("unknown key {} (kept as is)", entry.key),
+                        });
+                    }
                     Err(message) => {
-                        bad_keys.push(entry.key.clone());
                         errors.push(
                             origin.error(format!("invalid value for {}: {message}", entry.key)),
                         );

@@ -1,6 +1,6 @@
 //! Writing settings back to the file format, and the masked diff of two settings.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use zeroize::Zeroizing;
@@ -43,11 +43,13 @@ fn push_line(out: &mut String, key: &str, value: &str) {
 pub fn render_onto(settings: &Settings, original: &Document) -> Zeroizing<String> {
     let pairs = settings.to_pairs();
     let defaults = Settings::default().to_pairs();
-    let value_of = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    let index: HashMap<&str, &Zeroizing<String>> =
+        pairs.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let value_of = |key: &str| index.get(key).copied();
     let mut out = Zeroizing::new(String::new());
     let mut pending: Vec<&str> = Vec::new();
     let mut written: BTreeSet<String> = BTreeSet::new();
-    let effective: Vec<usize> = original.effective().iter().map(|e| e.line).collect();
+    let effective: HashSet<usize> = original.effective().iter().map(|e| e.line).collect();
     for item in &original.items {
         match item {
             Item::Blank => {
@@ -157,8 +159,9 @@ pub fn diff(old: &Settings, new: &Settings) -> Vec<Change> {
     let old_pairs = old.to_pairs();
     let new_pairs = new.to_pairs();
     let mut order: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for (key, _) in new_pairs.iter().chain(old_pairs.iter()) {
-        if !order.contains(&key.as_str()) {
+        if seen.insert(key.as_str()) {
             order.push(key);
         }
     }
@@ -169,14 +172,15 @@ pub fn diff(old: &Settings, new: &Settings) -> Vec<Change> {
             .unwrap_or(keys::ALL.len())
     };
     order.sort_by_key(|key| rank(key)); // stable: unknown keys keep their order
-    let find = |pairs: &[(String, Zeroizing<String>)], key: &str| {
-        pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-    };
+    let old_index: HashMap<&str, &Zeroizing<String>> =
+        old_pairs.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let new_index: HashMap<&str, &Zeroizing<String>> =
+        new_pairs.iter().map(|(k, v)| (k.as_str(), v)).collect();
     order
         .into_iter()
         .filter_map(|key| {
-            let old = find(&old_pairs, key);
-            let new = find(&new_pairs, key);
+            let old = old_index.get(key).map(|v| (*v).clone());
+            let new = new_index.get(key).map(|v| (*v).clone());
             (old != new).then(|| Change {
                 key: key.to_owned(),
                 old,
