@@ -289,15 +289,21 @@ fn devices_register_and_call_each_other_through_kamailio() {
         "1003",
         "disabled",
     );
-    let log = kamailio.log();
+    // Kamailio writes its log line after it replied: wait for it (bounded).
     for mac in [
         "00:22:ee:10:00:01",
         "00:22:ee:10:00:02",
         "00:22:ee:10:00:03",
     ] {
+        let needle = format!("cn={mac}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !kamailio.log().contains(&needle) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert!(
-            log.contains(&format!("cn={mac}")),
-            "{mac} not registered: {log}"
+            kamailio.log().contains(&needle),
+            "{mac} not registered: {}",
+            kamailio.log()
         );
     }
     assert_eq!(alice.status().connections[0].verification, "verified");
