@@ -16,9 +16,10 @@ fn identity(c: &mut Criterion) {
     let ca = VendorCa::generate("Bench Devices").expect("vendor PKI");
     let mac = Mac::new([0x00, 0x22, 0xee, 0x01, 0x02, 0x03]);
     let device = mint_device(&ca, &DeviceRequest::new(mac)).expect("device certificate");
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(device.full_chain_pem().as_bytes())
-        .collect::<Result<_, _>>()
-        .expect("PEM");
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(device.full_chain_pem().as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("PEM");
     let verifier = DeviceVerifier::new(&[ca.root_der().expect("root")]).expect("verifier");
     let now = UnixTime::now();
     c.bench_function("device_verifier_p256_chain", |b| {
@@ -30,7 +31,9 @@ fn identity(c: &mut Criterion) {
     });
 
     let dir = tempfile::tempdir().expect("temp dir");
-    device.write_factory(&dir.path().join("factory")).expect("factory");
+    device
+        .write_factory(&dir.path().join("factory"))
+        .expect("factory");
     let factory = FactoryPartition::new(dir.path().join("factory"));
     let user = UserStore::new(dir.path().join("user"));
     c.bench_function("identity_set_load_factory_only", |b| {

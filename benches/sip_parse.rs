@@ -76,9 +76,18 @@ mod ezk {
             headers.insert(l.name, l.value);
         }
         let head_end = parser.head_end();
-        let len = headers.get_named::<ContentLength>().map(|l| l.0).unwrap_or(0);
-        let body = buf.get(head_end..head_end + len).map(|_| buf.slice(head_end..head_end + len))?;
-        Some(Parsed { line, headers, body })
+        let len = headers
+            .get_named::<ContentLength>()
+            .map(|l| l.0)
+            .unwrap_or(0);
+        let body = buf
+            .get(head_end..head_end + len)
+            .map(|_| buf.slice(head_end..head_end + len))?;
+        Some(Parsed {
+            line,
+            headers,
+            body,
+        })
     }
 
     pub fn typed(p: &Parsed) -> Option<usize> {
@@ -86,7 +95,12 @@ mod ezk {
         let from: FromTo = p.headers.get(Name::FROM).ok()?;
         let cseq: CSeq = p.headers.get_named().ok()?;
         let call_id: CallID = p.headers.get_named().ok()?;
-        Some(via.params.get_val("branch").map_or(0, |b| b.len()) + from.tag.map_or(0, |t| t.len()) + cseq.cseq as usize + call_id.0.len())
+        Some(
+            via.params.get_val("branch").map_or(0, |b| b.len())
+                + from.tag.map_or(0, |t| t.len())
+                + cseq.cseq as usize
+                + call_id.0.len(),
+        )
     }
 }
 
@@ -129,7 +143,10 @@ fn bench(c: &mut Criterion) {
     for (name, msg) in [("register", REGISTER), ("invite_sdp", INVITE)] {
         let bytes = bytes::Bytes::from_static(msg);
         let limits = sigil_sip::Limits::default();
-        for (unit, throughput) in [("msgs", Throughput::Elements(1)), ("bytes", Throughput::Bytes(msg.len() as u64))] {
+        for (unit, throughput) in [
+            ("msgs", Throughput::Elements(1)),
+            ("bytes", Throughput::Bytes(msg.len() as u64)),
+        ] {
             let mut g = c.benchmark_group(format!("sip_parse/{name}/{unit}"));
             g.throughput(throughput);
             g.bench_function(BenchmarkId::new("parse", "sigil-sip"), |b| {
@@ -142,7 +159,10 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| ezk::parse(black_box(&bytes)).unwrap())
             });
             g.bench_function(BenchmarkId::new("parse+typed", "sigil-sip"), |b| {
-                b.iter(|| sigil_typed(&sigil_sip::parse_bytes(black_box(bytes.clone()), &limits).unwrap()).unwrap())
+                b.iter(|| {
+                    sigil_typed(&sigil_sip::parse_bytes(black_box(bytes.clone()), &limits).unwrap())
+                        .unwrap()
+                })
             });
             g.bench_function(BenchmarkId::new("parse+typed", "rsip"), |b| {
                 b.iter(|| rsip_typed(&rsip::SipMessage::try_from(black_box(msg)).unwrap()).unwrap())

@@ -13,8 +13,8 @@ mod identity;
 mod mint;
 mod prov;
 mod sdp;
-mod srtp;
 mod sip;
+mod srtp;
 mod trust;
 
 /// Sigil: the security stack of a SIP endpoint device.
@@ -41,12 +41,12 @@ enum Area {
     /// SRTP/SRTCP: protect and unprotect hex packets, measure this machine.
     #[command(subcommand)]
     Srtp(srtp::Cmd),
-    /// Provisioning: check configuration files, fetch them over HTTPS and apply them atomically.
-    #[command(subcommand)]
-    Prov(prov::Cmd),
     /// SIP messages: parse and print in canonical form.
     #[command(subcommand)]
     Sip(sip::Cmd),
+    /// Provisioning: check configuration files, fetch them over HTTPS and apply them atomically.
+    #[command(subcommand)]
+    Prov(prov::Cmd),
     /// The layered trust store: list anchors and refused files, verify a server chain.
     #[command(subcommand)]
     Trust(trust::Cmd),
@@ -82,8 +82,8 @@ fn main() -> ExitCode {
         Area::Identity(cmd) => identity::run(cmd),
         Area::Sdp(cmd) => sdp::run(cmd),
         Area::Srtp(cmd) => srtp::run(cmd),
-        Area::Prov(cmd) => prov::run(cmd),
         Area::Sip(cmd) => sip::run(cmd),
+        Area::Prov(cmd) => prov::run(cmd),
         Area::Trust(cmd) => trust::run(cmd),
         Area::Device(cmd) => device::run(cmd),
     };
