@@ -12,9 +12,22 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again.to_bytes(), wire, "serialization must be stable");
         let canonical = message.to_canonical().to_bytes();
         let _ = sigil_sip::parse_with(&canonical, &limits).expect("canonical form must parse");
-        // Typed accessors on whatever parsed.
+        // Every header that passed parsing is readable through its typed accessor.
+        use sigil_sip::HeaderName as N;
         let h = message.headers();
-        let _ = (h.via(), h.from(), h.to(), h.cseq(), h.contacts(), h.route(), h.record_route());
-        let _ = (h.www_authenticate(), h.authorization(), h.warnings(), h.content_type(), h.expires());
+        let has = |n: N| h.get(&n).is_some();
+        assert_eq!(has(N::Via), !h.via().is_empty());
+        assert_eq!(has(N::From), h.from().is_some());
+        assert_eq!(has(N::To), h.to().is_some());
+        assert_eq!(has(N::CSeq), h.cseq().is_some());
+        assert_eq!(has(N::Contact), !h.contacts().is_empty() || h.contact_is_star());
+        assert_eq!(has(N::Route), !h.route().is_empty());
+        assert_eq!(has(N::RecordRoute), !h.record_route().is_empty());
+        assert_eq!(has(N::ContentType), h.content_type().is_some());
+        assert_eq!(has(N::MaxForwards), h.max_forwards().is_some());
+        assert_eq!(has(N::Expires), h.expires().is_some());
+        assert_eq!(h.get_all(&N::WwwAuthenticate).count(), h.www_authenticate().len());
+        assert_eq!(h.get_all(&N::Authorization).count(), h.authorization().len());
+        assert_eq!(has(N::Warning), !h.warnings().is_empty());
     }
 });
