@@ -4,7 +4,8 @@
 //!
 //! The bitmap is a ring of 64-bit words indexed by `index mod (64 · words)`,
 //! so advancing the window clears only the words it passes over: O(1) per
-//! packet whatever the window size (a 32768-packet window is 513 words).
+//! packet whatever the window size (a 32768-packet window is 1024 words,
+//! 8 KiB: the word count is rounded up to a power of two).
 
 /// Why the window refuses an index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,8 +28,9 @@ impl ReplayWindow {
     /// A window of `size` packets (64..=32768, checked by the policy).
     pub(crate) fn new(size: usize) -> ReplayWindow {
         // One spare word so that the word holding `top` never aliases the
-        // oldest index still inside the window.
-        let words = size.div_ceil(64) + 1;
+        // oldest index still inside the window; a power of two so that the
+        // ring index is a mask, not a division.
+        let words = (size.div_ceil(64) + 1).next_power_of_two();
         ReplayWindow {
             words: vec![0; words].into_boxed_slice(),
             top: None,
@@ -44,7 +46,7 @@ impl ReplayWindow {
 
     #[inline(always)]
     fn slot(&self, index: u64) -> (usize, u64) {
-        let word = (index / 64) % self.words.len() as u64;
+        let word = (index / 64) & (self.words.len() as u64 - 1);
         (word as usize, 1u64 << (index % 64))
     }
 
@@ -79,7 +81,7 @@ impl ReplayWindow {
                     self.words.fill(0);
                 } else {
                     for w in from + 1..=to {
-                        if let Some(word) = self.words.get_mut((w % ring) as usize) {
+                        if let Some(word) = self.words.get_mut((w & (ring - 1)) as usize) {
                             *word = 0;
                         }
                     }
