@@ -312,7 +312,7 @@ impl Device {
                     (Some(_), _) => (
                         Outcome::Ok,
                         format!(
-                            "{} from {} over mutual TLS, server {}; {} key(s) changed",
+                            "{} from {}; server {}; {} key(s) changed",
                             prov.result,
                             prov.url.clone().unwrap_or_default(),
                             prov.server.clone().unwrap_or_else(|| "-".into()),
