@@ -66,6 +66,14 @@ pub struct CertSummary {
     /// keyUsage: `None` when absent, else whether it allows a TLS server key
     /// (digitalSignature, keyEncipherment or keyAgreement — the rule OpenSSL applies).
     pub ku_tls_server: Option<bool>,
+    /// keyUsage asserts keyCertSign (only a CA may, RFC 5280 §4.2.1.9).
+    pub ku_key_cert_sign: bool,
+    /// X.509 version (1, 2 or 3). A v1 certificate has no extensions, so no basicConstraints.
+    pub version: u32,
+    /// The subject key, e.g. `ECDSA P-256`, `RSA 2048-bit`, `Ed25519`, `DSA`.
+    pub key: String,
+    /// Whether a TLS handshake here can use that key (ECDSA P-256/P-384, Ed25519, RSA 2048–8192 bits).
+    pub key_supported: bool,
 }
 
 impl CertSummary {
@@ -126,16 +134,19 @@ impl CertSummary {
             .extended_key_usage()
             .map_err(|e| malformed(format!("bad extendedKeyUsage ({e})")))?
             .map(|eku| eku.value.server_auth || eku.value.any);
-        let ku_tls_server = cert
+        let key_usage = cert
             .key_usage()
             .map_err(|e| malformed(format!("bad keyUsage ({e})")))?
-            .map(|ku| {
-                ku.value.digital_signature()
-                    || ku.value.key_encipherment()
-                    || ku.value.key_agreement()
-            });
+            .map(|ku| ku.value);
+        let ku_tls_server = key_usage
+            .map(|ku| ku.digital_signature() || ku.key_encipherment() || ku.key_agreement());
+        let (key, key_supported) = describe_key(cert.public_key());
         Ok(CertSummary {
             ku_tls_server,
+            ku_key_cert_sign: key_usage.is_some_and(|ku| ku.key_cert_sign()),
+            version: cert.version().0.saturating_add(1),
+            key,
+            key_supported,
             self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
             subject,
             issuer,
@@ -152,6 +163,62 @@ impl CertSummary {
     /// Whether `now` is inside notBefore..=notAfter.
     pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
         self.not_before <= now && now <= self.not_after
+    }
+}
+
+/// Describes a subject key and says whether rustls with ring can use it for a handshake.
+fn describe_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> (String, bool) {
+    use x509_parser::public_key::PublicKey;
+    const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
+    const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    const P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+    const P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
+    if spki.algorithm.algorithm.as_bytes() == ED25519 {
+        return ("Ed25519".into(), true);
+    }
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => {
+            let modulus = rsa.modulus;
+            let significant = modulus
+                .iter()
+                .position(|&b| b != 0)
+                .and_then(|i| modulus.get(i..))
+                .unwrap_or_default();
+            let bits = match significant.first() {
+                Some(first) => significant.len() * 8 - first.leading_zeros() as usize,
+                None => 0,
+            };
+            (format!("RSA {bits}-bit"), (2048..=8192).contains(&bits))
+        }
+        Ok(PublicKey::EC(_)) => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok());
+            match curve.as_ref().map(|oid| oid.as_bytes()) {
+                Some(P256) => ("ECDSA P-256".into(), true),
+                Some(P384) => ("ECDSA P-384".into(), true),
+                Some(P521) => ("ECDSA P-521".into(), false),
+                Some(_) => (
+                    format!(
+                        "EC on curve {}",
+                        curve.map(|c| c.to_id_string()).unwrap_or_default()
+                    ),
+                    false,
+                ),
+                None => ("EC without a named curve".into(), false),
+            }
+        }
+        Ok(PublicKey::DSA(_)) => ("DSA".into(), false),
+        Ok(PublicKey::GostR3410(_) | PublicKey::GostR3410_2012(_)) => {
+            ("GOST R 34.10".into(), false)
+        }
+        Ok(PublicKey::Unknown(_)) => (
+            format!("key algorithm {}", spki.algorithm.algorithm.to_id_string()),
+            false,
+        ),
+        Err(_) => ("unreadable key".into(), false),
     }
 }
 

@@ -77,6 +77,21 @@ pub enum VerifyError {
         issuer: String,
     },
 
+    /// The issuer is in the store, but its certificate there is not a CA certificate.
+    #[error(
+        "\"{subject}\" is issued by \"{issuer}\"; the store has a certificate of that name ({file}) \
+         but it is not a CA certificate (no basicConstraints CA:TRUE), so it cannot anchor a chain; \
+         upload the issuing CA's real certificate"
+    )]
+    IssuerNotCa {
+        /// Subject of the certificate whose issuer is missing.
+        subject: String,
+        /// The issuer name.
+        issuer: String,
+        /// Where the non-CA certificate of that name came from.
+        file: String,
+    },
+
     /// A certificate of the chain has expired.
     #[error(
         "{role} \"{subject}\" expired: valid from {} until {}, device clock is {}",
@@ -150,7 +165,7 @@ pub enum VerifyError {
     /// The certificate is not meant for a TLS server (key usage, extended key usage, CA flags).
     #[error("wrong certificate usage for \"{subject}\": {detail}")]
     WrongUsage {
-        /// Subject of the server certificate.
+        /// Subject of the certificate at fault (the server's, or a CA's of its chain).
         subject: String,
         /// What is wrong.
         detail: String,
@@ -165,6 +180,22 @@ pub enum VerifyError {
         /// Its subject.
         subject: String,
     },
+
+    /// A CA of the chain is restricted (name constraints) to names this server does not have.
+    #[error(
+        "name constraints: \"{subject}\" is for {}, outside the names a CA of its chain may issue for",
+        presented_list(presented)
+    )]
+    NameConstraintViolation {
+        /// Subject of the server certificate.
+        subject: String,
+        /// Its names.
+        presented: Vec<String>,
+    },
+
+    /// A certificate of the chain has a critical extension we do not understand (RFC 5280 says: refuse).
+    #[error("a certificate of the chain has a critical extension this device does not understand, so it is refused (RFC 5280 §4.2)")]
+    UnsupportedCriticalExtension,
 
     /// Anything else the path builder refused.
     #[error("certificate not accepted: {detail}")]

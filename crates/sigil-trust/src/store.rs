@@ -419,7 +419,13 @@ impl TrustStore {
         if let Some(of) = &duplicate {
             problems.push(AnchorProblem::Duplicate { of: of.clone() });
         }
-        if !summary.is_ca {
+        // A CA (or a v1 certificate, which cannot say) anchors chains; anything
+        // else is trusted only as exactly this certificate.
+        let anchors_chains = summary.is_ca || summary.version == 1;
+        // Exact-match trust (SPEC TS2): uploaded self-signed certificates and
+        // pinned non-CA certificates; never a CA that is not self-issued.
+        let exact_match = layer == Layer::User && (!summary.is_ca || summary.self_issued);
+        if !anchors_chains {
             problems.push(AnchorProblem::ExactMatchOnly);
         }
         let index = self.anchors.len();
@@ -441,11 +447,13 @@ impl TrustStore {
             return;
         }
         seen.insert(fingerprint, source);
-        if layer == Layer::User {
+        if exact_match {
             self.exact.insert(fingerprint, index);
         }
-        self.webpki.push(ta);
-        self.webpki_index.push(index);
+        if anchors_chains {
+            self.webpki.push(ta);
+            self.webpki_index.push(index);
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::names::{check_name, ExpectedName};
 use crate::store::{Layer, TrustStore};
 
 /// Most certificates of a server chain we look at.
-pub const MAX_CHAIN_LEN: usize = 10;
+pub const MAX_CHAIN_LEN: usize = 64;
 
 /// How a verified chain was trusted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -191,7 +191,7 @@ impl TrustStore {
                 None,
                 None,
             )
-            .map_err(|e| map_webpki(e, chain, &summaries, now_dt))?;
+            .map_err(|e| self.refine(map_webpki(e, chain, &summaries, now_dt)))?;
         let used = path.anchor();
         let anchor_pos = self
             .webpki
@@ -230,6 +230,28 @@ impl TrustStore {
     }
 }
 
+impl TrustStore {
+    /// An unknown issuer whose name *is* in the store, on a certificate that
+    /// is not a CA, gets a reason that says so instead of "upload it".
+    fn refine(&self, error: VerifyError) -> VerifyError {
+        if let VerifyError::UnknownIssuer { subject, issuer } = &error {
+            let not_ca = self.anchors.iter().find(|a| {
+                a.summary
+                    .as_ref()
+                    .is_some_and(|s| s.subject == *issuer && !s.is_ca && s.version != 1)
+            });
+            if let Some(anchor) = not_ca {
+                return VerifyError::IssuerNotCa {
+                    subject: subject.clone(),
+                    issuer: issuer.clone(),
+                    file: anchor.info.source.clone(),
+                };
+            }
+        }
+        error
+    }
+}
+
 fn role_of(index: usize) -> CertRole {
     if index == 0 {
         CertRole::Server
@@ -248,6 +270,21 @@ fn check_server_usage(leaf: &CertSummary) -> Result<(), VerifyError> {
             detail:
                 "its extended key usage does not include TLS server authentication (serverAuth)"
                     .into(),
+        });
+    }
+    if !leaf.is_ca && leaf.ku_key_cert_sign {
+        return Err(VerifyError::WrongUsage {
+            subject: leaf.subject.clone(),
+            detail: "its key usage includes keyCertSign but it is not a CA (RFC 5280 §4.2.1.9)"
+                .into(),
+        });
+    }
+    if !leaf.key_supported {
+        return Err(VerifyError::UnsupportedAlgorithm {
+            detail: format!(
+                "the server's key is {}; this device accepts ECDSA P-256/P-384, Ed25519 and RSA 2048–8192 bits",
+                leaf.key
+            ),
         });
     }
     if leaf.ku_tls_server == Some(false) {
@@ -372,19 +409,51 @@ fn map_webpki(
             subject: leaf_subject,
         },
         E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
-            VerifyError::WrongUsage {
-                subject: leaf_subject,
-                detail: "its extended key usage does not include TLS server authentication (serverAuth)".into(),
+            // name the certificate at fault: the leaf, or a CA whose EKU leaves out serverAuth
+            let culprit = summaries
+                .iter()
+                .enumerate()
+                .find(|(_, s)| s.eku_server_auth == Some(false));
+            match culprit {
+                Some((i, s)) if i > 0 => VerifyError::WrongUsage {
+                    subject: s.subject.clone(),
+                    detail: format!(
+                        "intermediate certificate #{i}: its extended key usage does not include TLS server authentication (serverAuth), so it may not issue server certificates"
+                    ),
+                },
+                _ => VerifyError::WrongUsage {
+                    subject: leaf_subject,
+                    detail: "its extended key usage does not include TLS server authentication (serverAuth)".into(),
+                },
             }
         }
-        E::EndEntityUsedAsCa => VerifyError::WrongUsage {
-            subject: leaf_subject,
-            detail: "a certificate that is not a CA (CA:FALSE) issued another certificate of the chain".into(),
-        },
+        E::EndEntityUsedAsCa => {
+            let culprit = summaries.iter().enumerate().skip(1).find(|(_, s)| !s.is_ca);
+            match culprit {
+                Some((i, s)) => VerifyError::WrongUsage {
+                    subject: s.subject.clone(),
+                    detail: format!(
+                        "intermediate certificate #{i} is not a CA (CA:FALSE or no basicConstraints) but issued another certificate of the chain"
+                    ),
+                },
+                None => VerifyError::WrongUsage {
+                    subject: leaf_subject,
+                    detail: "a certificate that is not a CA issued another certificate of the chain".into(),
+                },
+            }
+        }
         E::PathLenConstraintViolated => VerifyError::WrongUsage {
             subject: leaf_subject,
-            detail: "the chain is longer than a CA's path length constraint allows".into(),
+            detail: "a CA of the chain allows fewer intermediates below it (pathLenConstraint) than this chain has".into(),
         },
+        E::NameConstraintViolation => VerifyError::NameConstraintViolation {
+            subject: leaf_subject,
+            presented: summaries
+                .first()
+                .map(crate::names::presented_names)
+                .unwrap_or_default(),
+        },
+        E::UnsupportedCriticalExtension => VerifyError::UnsupportedCriticalExtension,
         E::BadDer
         | E::BadDerTime
         | E::TrailingData(_)
@@ -395,13 +464,21 @@ fn map_webpki(
         | E::UnsupportedCertVersion
         | E::MalformedDnsIdentifier
         | E::MalformedNameConstraint => {
-            let index = chain
+            match chain
                 .iter()
                 .position(|c| webpki::EndEntityCert::try_from(c).is_err())
-                .unwrap_or(0);
-            VerifyError::Malformed {
-                index,
-                detail: format!("rejected by the path builder: {}", short(&error)),
+            {
+                Some(index) => VerifyError::Malformed {
+                    index,
+                    detail: format!("rejected by the path builder: {}", short(&error)),
+                },
+                // every certificate the server sent parses: the fault is above them
+                None => VerifyError::Other {
+                    detail: format!(
+                        "a certificate of the path, probably a trust anchor of the store, is malformed: {}",
+                        short(&error)
+                    ),
+                },
             }
         }
         other => VerifyError::Other {

@@ -427,10 +427,10 @@ fn garbage_in_the_chain_is_malformed_with_its_position() {
         store.verify(&[], &dns("a.example"), now()),
         Err(VerifyError::EmptyChain)
     );
-    let long = vec![leaf.cert(); 11];
+    let long = vec![leaf.cert(); 65];
     assert!(matches!(
         store.verify(&long, &dns("a.example"), now()),
-        Err(VerifyError::TooManyCertificates { count: 11, .. })
+        Err(VerifyError::TooManyCertificates { count: 65, .. })
     ));
 }
 
@@ -476,4 +476,59 @@ fn key_usage_without_a_tls_server_bit_is_wrong_usage() {
     assert!(verify(&store, &p.inter.leaf(&spec), &dns("a.example")).is_ok());
     spec.key_usages = None;
     assert!(verify(&store, &p.inter.leaf(&spec), &dns("a.example")).is_ok());
+}
+
+#[test]
+fn a_non_ca_certificate_of_the_issuers_name_does_not_anchor_and_says_why() {
+    use sigil_testkit::pki::rcgen::{self, CertificateParams, DnType, IsCa, KeyPair};
+    // an "issuer" without basicConstraints, and a leaf it signed
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Not A CA");
+    params.is_ca = IsCa::NoCa;
+    let issuer_cert = params.self_signed(&key).unwrap();
+    let issuer = rcgen::Issuer::new(params, key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf_params = CertificateParams::new(vec!["a.example".to_string()]).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(DnType::CommonName, "a.example");
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    let store = store_with(&[("not-a-ca.pem", issuer_cert.pem())]);
+    assert!(matches!(
+        store.listing().anchors[0].problems.as_slice(),
+        [AnchorProblem::ExactMatchOnly]
+    ));
+    match store.verify(&[leaf.der().clone()], &dns("a.example"), now()) {
+        Err(e @ VerifyError::IssuerNotCa { .. }) => {
+            assert!(e.to_string().contains("not-a-ca.pem"), "{e}");
+            assert!(e.to_string().contains("not a CA certificate"), "{e}");
+        }
+        other => panic!("expected IssuerNotCa, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_uploaded_ca_that_is_not_self_signed_is_no_exact_match() {
+    // an intermediate CA uploaded and then presented by a server as its own certificate
+    let p = pki();
+    let store = store_with(&[("inter.pem", p.inter.cert().cert_pem())]);
+    let err = store
+        .verify(&[p.inter.cert().cert()], &dns("a.example"), now())
+        .unwrap_err();
+    assert!(!matches!(err, VerifyError::NameMismatch { .. }), "{err:?}");
+}
+
+#[test]
+fn weak_or_unsupported_server_keys_are_refused_before_a_handshake() {
+    use sigil_testkit::pki::KeyAlg;
+    let p = pki();
+    let store = store_with(&[("root.pem", p.root.cert().cert_pem())]);
+    for alg in [KeyAlg::EcdsaP256, KeyAlg::EcdsaP384, KeyAlg::Ed25519] {
+        let leaf = p.inter.leaf(&LeafSpec::server("a.example").key_alg(alg));
+        assert!(verify(&store, &leaf, &dns("a.example")).is_ok(), "{alg:?}");
+    }
 }
