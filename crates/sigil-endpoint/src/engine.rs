@@ -1707,3 +1707,87 @@ fn start_listener(
         Err(e) => Listener::Failed(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtp_peer_prefers_the_media_connection() {
+        let mut sdp = basic_audio_sdp("192.0.2.1".parse().unwrap(), 4000, 1);
+        assert_eq!(rtp_peer(&sdp), Some("192.0.2.1:4000".parse().unwrap()));
+        let text = write_sdp(&sdp).replace(
+            "m=audio 4000 RTP/AVP 0\r\n",
+            "m=audio 4000 RTP/AVP 0\r\nc=IN IP4 198.51.100.7\r\n",
+        );
+        sdp = parse_sdp(text.as_bytes()).unwrap();
+        assert_eq!(rtp_peer(&sdp), Some("198.51.100.7:4000".parse().unwrap()));
+        let declined =
+            parse_sdp(write_sdp(&basic_audio_sdp("192.0.2.1".parse().unwrap(), 0, 1)).as_bytes())
+                .unwrap();
+        assert_eq!(rtp_peer(&declined), None);
+    }
+
+    #[test]
+    fn contacts_per_transport() {
+        let v4: SocketAddr = "192.0.2.1:5071".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::1]:5071".parse().unwrap();
+        assert_eq!(
+            contact_for("1001", v4, "TLS").unwrap().to_string(),
+            "sip:1001@192.0.2.1:5071;transport=tls"
+        );
+        assert_eq!(
+            contact_for("1001", v4, "TCP").unwrap().to_string(),
+            "sip:1001@192.0.2.1:5071;transport=tcp"
+        );
+        assert_eq!(
+            contact_for("1001", v4, "UDP").unwrap().to_string(),
+            "sip:1001@192.0.2.1:5071"
+        );
+        assert_eq!(
+            contact_for("1001", v6, "TLS").unwrap().to_string(),
+            "sip:1001@[2001:db8::1]:5071;transport=tls"
+        );
+    }
+
+    #[test]
+    fn listener_client_cert_setting() {
+        let mut s = Settings::default();
+        assert_eq!(listener_client_cert(&s), Ok(ListenClientCert::Requested));
+        for (value, want) in [
+            ("required", Ok(ListenClientCert::Required)),
+            ("none", Ok(ListenClientCert::NotAsked)),
+        ] {
+            let parsed = Settings::parse(
+                "t",
+                format!("{LISTEN_CLIENT_CERT_KEY} = {value}\n").as_bytes(),
+            )
+            .unwrap();
+            assert_eq!(listener_client_cert(&parsed.settings), want);
+        }
+        s = Settings::parse(
+            "t",
+            format!("{LISTEN_CLIENT_CERT_KEY} = maybe\n").as_bytes(),
+        )
+        .unwrap()
+        .settings;
+        assert!(listener_client_cert(&s).is_err());
+    }
+
+    #[test]
+    fn offer_policy_and_signaling_follow_the_settings() {
+        // The configuration itself refuses Standard over TCP; a call with a
+        // Standard override over TCP cannot be negotiated either.
+        assert!(Settings::parse("t", b"sip.srtp.offer = standard\nsip.transport = tcp\n").is_err());
+        let s = Settings::parse("t", b"sip.transport = tcp\n")
+            .unwrap()
+            .settings;
+        assert_eq!(offer_policy(&s), OfferPolicy::Optional);
+        // Standard over TCP without insecure signaling cannot be configured (SPEC M2).
+        assert!(Negotiator::new(srtp_config(&s, OfferPolicy::Standard)).is_err());
+        assert!(Negotiator::new(srtp_config(&s, OfferPolicy::Optional)).is_ok());
+        let tls = Settings::default();
+        assert_eq!(offer_policy(&tls), OfferPolicy::Optional);
+        assert!(Negotiator::new(srtp_config(&tls, OfferPolicy::Standard)).is_ok());
+    }
+}
