@@ -597,8 +597,16 @@ fn parse_start_line(line: &str, offset: usize) -> Result<StartLine, ParseError> 
     let (Some(method), Some(uri), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
+        // Point at the first empty part (a doubled space) or at the fourth part.
+        let mut at = 0;
+        for (n, part) in line.split(' ').enumerate() {
+            if part.is_empty() || n == 3 {
+                break;
+            }
+            at += part.len() + 1;
+        }
         return Err(perr(
-            offset,
+            offset + at.min(line.len()),
             ParseErrorKind::BadStartLine(
                 "request line must be METHOD SP Request-URI SP SIP/2.0 with single spaces",
             ),
