@@ -34,8 +34,10 @@ use crate::link::{Link, LinkEvent};
 use crate::media::{MediaCrypto, MediaSession, MediaSocket, MediaStats, MediaStream};
 use crate::status::{BootStep, CallDirection, CallStatus, ConnectionStatus, DeviceStatus, Outcome};
 
-/// How long one turn of the event loop waits for network input.
+/// How long one turn of the event loop waits for network input during calls.
 const TICK: Duration = Duration::from_millis(5);
+/// The same without calls (network input still wakes the loop at once).
+const IDLE_TICK: Duration = Duration::from_millis(25);
 /// Extra time after the tone before hanging up, so the last frames arrive.
 const TAIL: Duration = Duration::from_millis(200);
 /// Most calls at once.
@@ -840,7 +842,12 @@ impl Engine {
             while let Ok(cmd) = commands.try_recv() {
                 self.command(cmd);
             }
-            if let Some(ev) = self.client.recv(TICK) {
+            let tick = if self.calls.is_empty() {
+                IDLE_TICK
+            } else {
+                TICK
+            };
+            if let Some(ev) = self.client.recv(tick) {
                 self.network(ev, &status);
             }
             let now = Instant::now();
