@@ -74,6 +74,9 @@ pub struct CertSummary {
     pub key: String,
     /// Whether a TLS handshake here can use that key (ECDSA P-256/P-384, Ed25519, RSA 2048–8192 bits).
     pub key_supported: bool,
+    /// OIDs of critical extensions the path builder does not understand (it refuses such
+    /// a certificate anywhere but as an anchor). At most 16 are listed.
+    pub unsupported_critical: Vec<String>,
 }
 
 impl CertSummary {
@@ -141,12 +144,31 @@ impl CertSummary {
         let ku_tls_server = key_usage
             .map(|ku| ku.digital_signature() || ku.key_encipherment() || ku.key_agreement());
         let (key, key_supported) = describe_key(cert.public_key());
+        // what rustls-webpki processes: keyUsage, subjectAltName, basicConstraints,
+        // nameConstraints, cRLDistributionPoints, extKeyUsage (2.5.29.{15,17,19,30,31,37})
+        const UNDERSTOOD: [&str; 6] = [
+            "2.5.29.15",
+            "2.5.29.17",
+            "2.5.29.19",
+            "2.5.29.30",
+            "2.5.29.31",
+            "2.5.29.37",
+        ];
+        let unsupported_critical: Vec<String> = cert
+            .extensions()
+            .iter()
+            .filter(|ext| ext.critical)
+            .map(|ext| ext.oid.to_id_string())
+            .filter(|oid| !UNDERSTOOD.contains(&oid.as_str()))
+            .take(16)
+            .collect();
         Ok(CertSummary {
             ku_tls_server,
             ku_key_cert_sign: key_usage.is_some_and(|ku| ku.key_cert_sign()),
             version: cert.version().0.saturating_add(1),
             key,
             key_supported,
+            unsupported_critical,
             self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
             subject,
             issuer,

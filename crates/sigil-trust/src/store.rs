@@ -60,6 +60,12 @@ pub enum AnchorProblem {
     },
     /// Not a CA certificate: it is trusted only as exactly this server certificate.
     ExactMatchOnly,
+    /// It has critical extensions the verifier does not understand. As an anchor it is
+    /// still used (anchors are not checked), but such a CA is suspicious: check it.
+    UnsupportedCriticalExtension {
+        /// The extensions' OIDs.
+        oids: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for AnchorProblem {
@@ -72,6 +78,11 @@ impl std::fmt::Display for AnchorProblem {
                 write!(f, "not valid before {}", crate::rfc3339::fmt(not_before))
             }
             AnchorProblem::Duplicate { of } => write!(f, "duplicate of {of}"),
+            AnchorProblem::UnsupportedCriticalExtension { oids } => write!(
+                f,
+                "critical extension(s) this verifier does not understand: {}",
+                oids.join(", ")
+            ),
             AnchorProblem::ExactMatchOnly => {
                 f.write_str("not a CA: trusted only as this exact server certificate")
             }
@@ -427,6 +438,11 @@ impl TrustStore {
         let exact_match = layer == Layer::User && (!summary.is_ca || summary.self_issued);
         if !anchors_chains {
             problems.push(AnchorProblem::ExactMatchOnly);
+        }
+        if !summary.unsupported_critical.is_empty() {
+            problems.push(AnchorProblem::UnsupportedCriticalExtension {
+                oids: summary.unsupported_critical.clone(),
+            });
         }
         let index = self.anchors.len();
         self.anchors.push(Anchor {

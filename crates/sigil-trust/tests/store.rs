@@ -249,3 +249,35 @@ fn crlf_lf_and_junk_give_the_same_certificates() {
         vec![a.cert().cert()]
     );
 }
+
+#[test]
+fn an_anchor_with_an_unknown_critical_extension_is_flagged() {
+    use sigil_testkit::pki::rcgen::{
+        BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, KeyPair,
+    };
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Odd Root");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let mut ext =
+        CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![0x05, 0x00]);
+    ext.set_criticality(true);
+    params.custom_extensions.push(ext);
+    let cert = params.self_signed(&key).unwrap();
+    let store = TrustStore::builder()
+        .builtin(false)
+        .user_bytes("odd.pem", cert.pem().as_bytes())
+        .build();
+    let listing = store.listing();
+    assert_eq!(
+        listing.anchors[0].problems,
+        vec![AnchorProblem::UnsupportedCriticalExtension {
+            oids: vec!["1.3.6.1.4.1.55555.1".into()]
+        }]
+    );
+    assert!(listing.anchors[0].problems[0]
+        .to_string()
+        .contains("1.3.6.1.4.1.55555.1"));
+}
