@@ -11,7 +11,9 @@ use libfuzzer_sys::fuzz_target;
 use rustls::pki_types::ServerName;
 use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
 use sigil_identity::{ClientCertResolver, DeviceVerifier, Identity, Mac};
-use sigil_sip_tls::{rustls, Acceptor, ClientAuth, ConnectionEvent, ConnectionSettings, Connector, TlsPolicy};
+use sigil_sip_tls::{
+    rustls, Acceptor, ClientAuth, ConnectionEvent, ConnectionSettings, Connector, TlsPolicy,
+};
 
 struct Fixture {
     connector: Connector,
@@ -22,10 +24,16 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let ca = VendorCa::generate("Fuzz Vendor").expect("vendor");
-        let device = mint_device(&ca, &DeviceRequest::new(Mac::new([0, 0x22, 0xee, 1, 2, 3]))).expect("device");
+        let device = mint_device(&ca, &DeviceRequest::new(Mac::new([0, 0x22, 0xee, 1, 2, 3])))
+            .expect("device");
         let server = mint_server(&ca, &ServerRequest::new(["sip:example.com"])).expect("server");
         let load = |m: &sigil_identity::mint::Minted| {
-            Identity::from_pem(m.full_chain_pem().as_bytes(), Some(m.key_pem().as_bytes()), "fuzz").expect("identity")
+            Identity::from_pem(
+                m.full_chain_pem().as_bytes(),
+                Some(m.key_pem().as_bytes()),
+                "fuzz",
+            )
+            .expect("identity")
         };
         let store = Arc::new(
             sigil_trust::TrustStore::builder()
@@ -35,7 +43,8 @@ fn fixture() -> &'static Fixture {
                 .build(),
         );
         let chain = load(&server);
-        let verifier = Arc::new(DeviceVerifier::new(&[ca.root_der().expect("root")]).expect("verifier"));
+        let verifier =
+            Arc::new(DeviceVerifier::new(&[ca.root_der().expect("root")]).expect("verifier"));
         let policy = TlsPolicy::default();
         Fixture {
             connector: Connector::new(
@@ -45,7 +54,8 @@ fn fixture() -> &'static Fixture {
                 Some(Arc::new(ClientCertResolver::new([load(&device)]))),
             )
             .expect("connector"),
-            acceptor: Acceptor::new(&chain, ClientAuth::Required(verifier), &policy).expect("acceptor"),
+            acceptor: Acceptor::new(&chain, ClientAuth::Required(verifier), &policy)
+                .expect("acceptor"),
         }
     })
 }
@@ -59,7 +69,10 @@ fuzz_target!(|input: (Vec<u8>, Vec<u8>)| {
         ServerName::try_from("example.com").expect("name"),
     )
     .expect("client");
-    let mut server = f.acceptor.connection(now, ConnectionSettings::default()).expect("server");
+    let mut server = f
+        .acceptor
+        .connection(now, ConnectionSettings::default())
+        .expect("server");
     // Handshake, bounded.
     for _ in 0..10 {
         let mut to_server = Vec::new();
