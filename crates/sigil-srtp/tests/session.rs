@@ -348,3 +348,11 @@ fn debug_shows_no_key_material() {
         );
     }
 }
+
+#[test]
+fn sessions_can_move_between_threads() {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Session>();
+    send_and_sync::<Policy>();
+    send_and_sync::<SrtpError>();
+}
