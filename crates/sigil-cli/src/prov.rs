@@ -14,7 +14,7 @@ use sigil_provisioning::download::{
 };
 use sigil_provisioning::format::{LocatedError, Warning};
 use sigil_provisioning::secret::display_value;
-use sigil_provisioning::values::{DownloadMethod, ProvServer};
+use sigil_provisioning::values::ProvServer;
 use sigil_provisioning::Settings;
 use sigil_trust::TrustStore;
 
@@ -382,7 +382,8 @@ fn provision(
     let client_cert = identities
         .active()
         .map(|id| format!("{} ({})", id.certificate().subject, id.source()));
-    let tls = if plan.method == DownloadMethod::Https {
+    // Built for http too: a server may redirect http to https.
+    let tls = {
         let mut builder = TrustStore::builder();
         if let Some(dir) = &args.factory {
             let chain = dir.join("vendor-chain.pem");
@@ -399,18 +400,14 @@ fn provision(
         for refused in trust.refused() {
             log::warn!("trust store: refused {}: {}", refused.path, refused.reason);
         }
-        Some(
-            HttpsClient::new(
-                Arc::new(trust),
-                settings.prov_download_cert,
-                Some(identities.client_resolver()),
-            )
-            .map_err(|e| Failure::new("tls", e.to_string()))?,
+        HttpsClient::new(
+            Arc::new(trust),
+            settings.prov_download_cert,
+            Some(identities.client_resolver()),
         )
-    } else {
-        None
+        .map_err(|e| Failure::new("tls", e.to_string()))?
     };
-    match fetch_and_apply(store, &plan, tls.as_ref(), &DownloadOptions::default()) {
+    match fetch_and_apply(store, &plan, Some(&tls), &DownloadOptions::default()) {
         Ok(done) => Ok((done, client_cert)),
         Err(ProvisionError::Download(e)) => Err(Failure::new(kind_of(&e), e.to_string())),
         Err(ProvisionError::Apply(ApplyError::Invalid(errors))) => Err(Failure {

@@ -346,6 +346,18 @@ fn col_of(line: &str, offset: usize) -> usize {
 /// or every error found (at most [`MAX_ERRORS`]), each with file, line,
 /// column and the line's text with secrets masked.
 pub fn parse_document(file: &str, bytes: &[u8]) -> Result<Document, Vec<LocatedError>> {
+    let (doc, errors) = parse_document_partial(file, bytes);
+    if errors.is_empty() {
+        Ok(doc)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Parses as much as possible: the document of every line that is valid,
+/// and the errors of the others (at most [`MAX_ERRORS`]). Lets a checker
+/// report value errors of good lines together with syntax errors.
+pub fn parse_document_partial(file: &str, bytes: &[u8]) -> (Document, Vec<LocatedError>) {
     let whole_file = |message: String| LocatedError {
         file: file.to_owned(),
         line: 0,
@@ -354,10 +366,15 @@ pub fn parse_document(file: &str, bytes: &[u8]) -> Result<Document, Vec<LocatedE
         text: String::new(),
     };
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(vec![whole_file(format!(
+        let doc = Document {
+            file: file.to_owned(),
+            ..Document::default()
+        };
+        let error = whole_file(format!(
             "file is {} bytes, more than the limit of {MAX_FILE_BYTES}",
             bytes.len()
-        ))]);
+        ));
+        return (doc, vec![error]);
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut doc = Document {
@@ -446,11 +463,7 @@ pub fn parse_document(file: &str, bytes: &[u8]) -> Result<Document, Vec<LocatedE
             Err(LineError { offset, message }) => errors.push(error_at(line, offset, message)),
         }
     }
-    if errors.is_empty() {
-        Ok(doc)
-    } else {
-        Err(errors)
-    }
+    (doc, errors)
 }
 
 #[cfg(test)]

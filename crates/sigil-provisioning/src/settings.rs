@@ -6,7 +6,7 @@ use std::fmt;
 use sigil_srtp::Suite;
 use zeroize::Zeroizing;
 
-use crate::format::{parse_document, Document, LocatedError, Warning};
+use crate::format::{parse_document_partial, Document, LocatedError, Warning};
 use crate::secret::{display_value, Secret};
 use crate::values::{
     parse_bool, split_list, DownloadMethod, HostPort, ProvServer, SipTransport, SrtpOffer,
@@ -574,8 +574,22 @@ impl Settings {
     /// Every error found, each with file, line, column and the line's text
     /// (secrets masked).
     pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed, Vec<LocatedError>> {
-        let doc = parse_document(file, bytes)?;
-        Settings::from_documents(&[&doc])
+        let (doc, mut errors) = parse_document_partial(file, bytes);
+        if errors.is_empty() {
+            return Settings::from_documents(&[&doc]);
+        }
+        // Report the values of the good lines too, so one run shows every error.
+        if let Err(value_errors) = Settings::from_documents(&[&doc]) {
+            // Value errors only: a cross-field rule may hinge on a line that did not parse.
+            errors.extend(
+                value_errors
+                    .into_iter()
+                    .filter(|e| e.message.starts_with("invalid value for ")),
+            );
+        }
+        errors.sort_by_key(|e| (e.line, e.col));
+        errors.truncate(crate::format::MAX_ERRORS);
+        Err(errors)
     }
 
     /// Builds settings from parsed documents, later documents overriding
@@ -809,6 +823,13 @@ mod tests {
         assert!(e[0].message.contains("not supported"), "{}", e[0].message);
         assert!(parse("prov.server = ftp://x.example\n").is_err());
         assert!(parse("sip.tls.version.min = 1.1\n").is_err());
+    }
+
+    #[test]
+    fn syntax_and_value_errors_reported_together() {
+        let e = parse("sip.transport = sctp\nno equals\nsip.tls.listen = -1\n").unwrap_err();
+        let at: Vec<(usize, usize)> = e.iter().map(|e| (e.line, e.col)).collect();
+        assert_eq!(at, vec![(1, 17), (2, 1), (3, 18)]);
     }
 
     #[test]
