@@ -487,7 +487,7 @@ impl SipTlsConnection {
             match self.tls.reader().read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    self.framer.push(&buf[..n]);
+                    self.framer.push(buf.get(..n).unwrap_or_default());
                     self.poll_framer(now)?;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
