@@ -477,6 +477,15 @@ fn srtp(c: &mut Criterion) {
     }
 }
 
+/// Runs `f` `iters` times; returns the thread CPU time it took.
+fn cpu_loop<T>(iters: u64, mut f: impl FnMut() -> T) -> Duration {
+    let start = cpu_now();
+    for _ in 0..iters {
+        black_box(f());
+    }
+    cpu_now() - start
+}
+
 /// The primitive crates alone, over the bytes of a 160- and a 1200-byte packet.
 fn primitives(c: &mut Criterion) {
     let key = [0x4bu8; 32];
@@ -486,20 +495,24 @@ fn primitives(c: &mut Criterion) {
         group.throughput(Throughput::Elements(1));
         let rc = <Hmac<sha1::Sha1> as Mac>::new_from_slice(&key[..20]).expect("any length");
         group.bench_function("rustcrypto", |b| {
-            b.iter(|| {
-                let mut mac = rc.clone();
-                mac.update(black_box(&data));
-                mac.update(&[0, 0, 0, 1]);
-                black_box(mac.finalize().into_bytes())
+            b.iter_custom(|iters| {
+                cpu_loop(iters, || {
+                    let mut mac = rc.clone();
+                    mac.update(black_box(&data));
+                    mac.update(&[0, 0, 0, 1]);
+                    black_box(mac.finalize().into_bytes())
+                })
             })
         });
         let ring_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &key[..20]);
         group.bench_function("ring", |b| {
-            b.iter(|| {
-                let mut ctx = ring::hmac::Context::with_key(&ring_key);
-                ctx.update(black_box(&data));
-                ctx.update(&[0, 0, 0, 1]);
-                black_box(ctx.sign())
+            b.iter_custom(|iters| {
+                cpu_loop(iters, || {
+                    let mut ctx = ring::hmac::Context::with_key(&ring_key);
+                    ctx.update(black_box(&data));
+                    ctx.update(&[0, 0, 0, 1]);
+                    black_box(ctx.sign())
+                })
             })
         });
         group.finish();
@@ -511,25 +524,29 @@ fn primitives(c: &mut Criterion) {
         let iv = [7u8; 16];
         let mut buf = data[12..].to_vec();
         group.bench_function("rustcrypto_aes128", |b| {
-            b.iter(|| {
-                StreamCipherCoreWrapper::from_core(ctr::CtrCore::<
-                    &aes::Aes128,
-                    ctr::flavors::Ctr128BE,
-                >::inner_iv_init(
-                    &aes128, (&iv).into()
-                ))
-                .apply_keystream(black_box(&mut buf));
+            b.iter_custom(|iters| {
+                cpu_loop(iters, || {
+                    StreamCipherCoreWrapper::from_core(ctr::CtrCore::<
+                        &aes::Aes128,
+                        ctr::flavors::Ctr128BE,
+                    >::inner_iv_init(
+                        &aes128, (&iv).into()
+                    ))
+                    .apply_keystream(black_box(&mut buf));
+                })
             })
         });
         group.bench_function("rustcrypto_aes256", |b| {
-            b.iter(|| {
-                StreamCipherCoreWrapper::from_core(ctr::CtrCore::<
-                    &aes::Aes256,
-                    ctr::flavors::Ctr128BE,
-                >::inner_iv_init(
-                    &aes256, (&iv).into()
-                ))
-                .apply_keystream(black_box(&mut buf));
+            b.iter_custom(|iters| {
+                cpu_loop(iters, || {
+                    StreamCipherCoreWrapper::from_core(ctr::CtrCore::<
+                        &aes::Aes256,
+                        ctr::flavors::Ctr128BE,
+                    >::inner_iv_init(
+                        &aes256, (&iv).into()
+                    ))
+                    .apply_keystream(black_box(&mut buf));
+                })
             })
         });
         group.finish();
