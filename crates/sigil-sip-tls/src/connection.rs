@@ -109,7 +109,16 @@ enum Side {
     Server,
 }
 
-/// A SIP-over-TLS connection without I/O. See the [module docs](self).
+/// A SIP-over-TLS connection without I/O: rustls plus the SIP stream framer.
+///
+/// Bytes from the socket go in with [`SipTlsConnection::handle_input`] (and
+/// [`SipTlsConnection::handle_eof`]), time with
+/// [`SipTlsConnection::handle_timeout`]; events come out of
+/// [`SipTlsConnection::poll_event`] and bytes for the socket out of
+/// [`SipTlsConnection::write_tls_to`] / [`SipTlsConnection::take_transmit`].
+/// [`SipTlsConnection::poll_timeout`] says when to call `handle_timeout`
+/// next (handshake timeout, keep-alive ping, pong deadline). Make one with
+/// [`crate::Connector::connection`] or [`crate::Acceptor::connection`].
 pub struct SipTlsConnection {
     tls: rustls::Connection,
     side: Side,

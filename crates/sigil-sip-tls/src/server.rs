@@ -79,7 +79,9 @@ impl ShutdownHandle {
     }
 }
 
-/// A blocking SIP-over-TLS server. See the [module docs](self).
+/// A blocking SIP-over-TLS server: an accept loop and one thread per
+/// connection (never per message), each running a [`crate::SipTlsConnection`]
+/// and handing messages to a [`Handler`]. Stop it with a [`ShutdownHandle`].
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
