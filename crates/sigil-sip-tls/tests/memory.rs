@@ -441,3 +441,44 @@ fn an_ip_addressed_proxy_is_matched_by_ip_and_gets_no_sni() {
         "never an IP in SNI"
     );
 }
+
+#[test]
+fn wildcards_are_accepted_unless_strict_rfc_5922() {
+    let pki = Pki::new();
+    let wildcard = Acceptor::new(
+        &identity(&server_with(&["*.example.com"], &pki.vendor, false)),
+        ClientAuth::Required(pki.device_verifier()),
+        &TlsPolicy::default(),
+    )
+    .unwrap();
+    for strict in [false, true] {
+        let policy = TlsPolicy {
+            strict_names: strict,
+            ..TlsPolicy::default()
+        };
+        let connector = Connector::new(
+            "sip.example.com",
+            &policy,
+            pki.store(),
+            Some(pki.resolver()),
+        )
+        .unwrap();
+        let now = Instant::now();
+        let mut c = connector.connection(now, settings()).unwrap();
+        let mut s = wildcard.connection(now, settings()).unwrap();
+        let (ce, _) = pump(&mut c, &mut s, now);
+        if strict {
+            let d = ce.as_ref().and_then(Error::diagnosis).cloned();
+            assert!(
+                matches!(d, Some(HandshakeDiagnosis::NameMismatch { .. })),
+                "{ce:?}"
+            );
+        } else {
+            assert!(ce.is_none(), "{ce:?}");
+            assert_eq!(
+                connected_info(&events(&mut c)).verification_status(),
+                "verified"
+            );
+        }
+    }
+}
