@@ -36,9 +36,15 @@
 //! holds a malformed certificate is refused with its own [`RefuseReason`] and
 //! the rest loads. Expired / not-yet-valid anchors and duplicates are flagged
 //! ([`AnchorProblem`]). An uploaded certificate equal to the server's
-//! certificate is trusted by exact match — this is how self-signed server
-//! certificates work, including CA:TRUE ones from `openssl req -x509`, which
-//! rustls-webpki refuses as end entities.
+//! certificate is trusted by exact match when it is self-issued or not a CA —
+//! this is how self-signed server certificates work, including CA:TRUE ones
+//! from `openssl req -x509`, which rustls-webpki refuses as end entities. Only
+//! CA certificates (and X.509 v1 ones, which cannot say) anchor chains.
+//!
+//! Beyond rustls-webpki's path building, [`TrustStore::verify`] checks the
+//! dates of vendor and uploaded anchors, the server key (what a handshake can
+//! use), keyUsage, and the SIP identity rules. `LIMBO.md` compares the result
+//! with the x509-limbo test suite.
 //!
 //! Verification failures are [`VerifyError`]s carrying what an installer needs
 //! (the issuer name to upload, the dates and the clock, the expected and the
