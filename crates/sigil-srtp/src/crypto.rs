@@ -111,12 +111,16 @@ impl HmacSha1 {
     #[inline]
     pub(crate) fn mac(&self, data: &[u8], trailer: &[u8]) -> [u8; 20] {
         let mut state = self.inner;
+        let total_bits = ((64 + data.len() + trailer.len()) as u64) * 8;
+        debug_assert!(trailer.len() <= 8);
         let mut blocks = data.chunks_exact(64);
+        // Each compress call reloads and stores the SHA-NI state, so blocks
+        // are handed over in batches: up to 8 full blocks at a time for large
+        // packets; for small ones (< 4 full blocks, e.g. 20 ms of G.711) the
+        // full blocks and the padded tail go in a single call.
+        let mut batch = [Block64::default(); 8];
+        let mut used = 0;
         if data.len() >= 4 * 64 {
-            // Hand the compression function 8 blocks per call: each call
-            // reloads and stores the SHA-NI state, which costs more than
-            // copying the blocks into place.
-            let mut batch = [Block64::default(); 8];
             loop {
                 let mut n = 0;
                 for (slot, block) in batch.iter_mut().zip(blocks.by_ref()) {
@@ -128,31 +132,28 @@ impl HmacSha1 {
                 }
                 sha1::compress(&mut state, &batch[..n]);
             }
+            batch[0] = Block64::default();
+            batch[1] = Block64::default();
         } else {
-            for block in blocks.by_ref() {
-                sha1::compress(
-                    &mut state,
-                    core::slice::from_ref(Block64::from_slice(block)),
-                );
+            for (slot, block) in batch.iter_mut().zip(blocks.by_ref()) {
+                slot.copy_from_slice(block);
+                used += 1;
             }
         }
+        // The tail: rest ‖ trailer ‖ 0x80 ‖ zeros ‖ bit length, in one or two
+        // blocks after the `used` full ones.
         let rest = blocks.remainder();
-        // The last one or two blocks: rest ‖ trailer ‖ 0x80 ‖ zeros ‖ bit length.
-        let total_bits = ((64 + data.len() + trailer.len()) as u64) * 8;
-        let mut tail = [Block64::default(); 2];
         let n = rest.len() + trailer.len();
         let count = if n + 9 <= 64 { 1 } else { 2 };
-        debug_assert!(trailer.len() <= 8);
-        // rest < 64 bytes always fits the first block; the trailer (≤ 8
+        // rest < 64 bytes always fits the first tail block; the trailer (≤ 8
         // bytes) and the 0x80 marker may straddle into the second.
-        tail[0][..rest.len()].copy_from_slice(rest);
+        batch[used][..rest.len()].copy_from_slice(rest);
         for (i, &byte) in trailer.iter().chain(&[0x80]).enumerate() {
             let at = rest.len() + i;
-            tail[at / 64][at % 64] = byte;
+            batch[used + at / 64][at % 64] = byte;
         }
-        let last = &mut tail[count - 1];
-        last[56..].copy_from_slice(&total_bits.to_be_bytes());
-        sha1::compress(&mut state, &tail[..count]);
+        batch[used + count - 1][56..].copy_from_slice(&total_bits.to_be_bytes());
+        sha1::compress(&mut state, &batch[..used + count]);
         let mut outer_block = Block64::default();
         for (i, word) in state.iter().enumerate() {
             outer_block[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
