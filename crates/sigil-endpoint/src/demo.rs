@@ -303,14 +303,24 @@ pub fn run(out: &mut dyn Write) -> DemoResult<DemoReport> {
             }
             _ => {
                 let ended = call.ended.clone().unwrap_or_default();
+                let acked_then_bye = far.as_ref().is_some_and(|f| {
+                    f.acked && f.ended && f.end_reason.as_deref() == Some("the peer hung up")
+                });
                 check(
                     &mut report,
                     out,
                     "call 3: refused, SRTP required (ACK, then BYE)",
                     !call.established
                         && call.stats.frames_sent == 0
-                        && ended.contains("SRTP required"),
-                    format!("{}; {ended}", call.media),
+                        && ended.contains("SRTP required")
+                        && acked_then_bye,
+                    format!(
+                        "{}; {ended}; the phone got ACK: {}, then BYE: {}",
+                        call.media,
+                        far.as_ref().is_some_and(|f| f.acked),
+                        far.as_ref()
+                            .is_some_and(|f| f.end_reason.as_deref() == Some("the peer hung up"))
+                    ),
                 );
             }
         }

@@ -233,6 +233,10 @@ pub struct PeerCall {
     pub stats: MediaStats,
     /// Whether the call is over.
     pub ended: bool,
+    /// Whether the device acknowledged the peer's 200 OK (ACK received).
+    pub acked: bool,
+    /// How the call ended, from the peer's side (e.g. "the peer hung up" = BYE from the device).
+    pub end_reason: Option<String>,
 }
 
 struct PeerDialog {
@@ -313,6 +317,8 @@ impl SipHandler {
             media: String::new(),
             stats: MediaStats::default(),
             ended: false,
+            acked: false,
+            end_reason: None,
         };
         let offer = match parse_sdp(&req.body) {
             Ok(o) => o,
@@ -415,6 +421,11 @@ impl SipHandler {
             }
         }
         let out = Self::drain(&mut pd.dialog);
+        if matches!(pd.dialog.state(), sigil_sip::dialog::DialogState::Confirmed) {
+            if let Some(c) = state.calls.get_mut(pd.record) {
+                c.acked = true;
+            }
+        }
         if pd.dialog.is_terminated() {
             if let Some(mut pd) = state.dialogs.remove(&call_id) {
                 let stats = pd
@@ -425,6 +436,7 @@ impl SipHandler {
                 if let Some(c) = state.calls.get_mut(pd.record) {
                     c.stats = stats;
                     c.ended = true;
+                    c.end_reason = pd.dialog.end_reason().map(ToString::to_string);
                 }
             }
         }
