@@ -275,7 +275,7 @@ impl Settings {
     /// Sets a known key; `Ok(false)` (and nothing stored) for an unknown key.
     fn set_known(&mut self, key: &str, value: &str) -> Result<bool, String> {
         use keys::*;
-        let defaults = Settings::default();
+        let defaults = Settings::default; // built only for an empty value
         let empty = value.is_empty();
         match key {
             PROV_SERVER => self.prov_server = if empty { None } else { Some(value.parse()?) },
@@ -284,28 +284,28 @@ impl Settings {
             }
             PROV_DOWNLOAD_CERT => {
                 self.prov_download_cert = if empty {
-                    defaults.prov_download_cert
+                    defaults().prov_download_cert
                 } else {
                     parse_bool(value)?
                 }
             }
             PROV_NAME_DEVICE => {
                 self.prov_name_device = if empty {
-                    defaults.prov_name_device
+                    defaults().prov_name_device
                 } else {
                     file_name_pattern(value, Some("{mac}"))?
                 }
             }
             PROV_NAME_MODEL => {
                 self.prov_name_model = if empty {
-                    defaults.prov_name_model
+                    defaults().prov_name_model
                 } else {
                     file_name_pattern(value, Some("{model}"))?
                 }
             }
             PROV_NAME_GENERIC => {
                 self.prov_name_generic = if empty {
-                    defaults.prov_name_generic
+                    defaults().prov_name_generic
                 } else {
                     file_name_pattern(value, None)?
                 }
@@ -322,21 +322,21 @@ impl Settings {
             SIP_U1_DNAME => self.sip_u1_dname = text(value)?,
             SIP_TRANSPORT => {
                 self.sip_transport = if empty {
-                    defaults.sip_transport
+                    defaults().sip_transport
                 } else {
                     value.parse()?
                 }
             }
             SIP_TLS_VALIDATE => {
                 self.sip_tls_validate = if empty {
-                    defaults.sip_tls_validate
+                    defaults().sip_tls_validate
                 } else {
                     parse_bool(value)?
                 }
             }
             SIP_TLS_VERSION_MIN => {
                 self.sip_tls_version_min = if empty {
-                    defaults.sip_tls_version_min
+                    defaults().sip_tls_version_min
                 } else {
                     value.parse()?
                 }
@@ -354,7 +354,7 @@ impl Settings {
             }
             SIP_TLS_LISTEN => {
                 self.sip_tls_listen = if empty {
-                    defaults.sip_tls_listen
+                    defaults().sip_tls_listen
                 } else if value.len() <= 5 && value.bytes().all(|b| b.is_ascii_digit()) {
                     value.parse::<u16>().map_err(|_| {
                         format!("{value:?}: expected a port from 1 to 65535, or 0 for off")
@@ -367,14 +367,14 @@ impl Settings {
             }
             SIP_SRTP_OFFER => {
                 self.sip_srtp_offer = if empty {
-                    defaults.sip_srtp_offer
+                    defaults().sip_srtp_offer
                 } else {
                     value.parse()?
                 }
             }
             SIP_SRTP_SUITES => {
                 if empty {
-                    self.sip_srtp_suites = defaults.sip_srtp_suites;
+                    self.sip_srtp_suites = defaults().sip_srtp_suites;
                 } else {
                     let mut list: Vec<Suite> = Vec::new();
                     for item in split_list(value) {
@@ -394,7 +394,7 @@ impl Settings {
             }
             SIP_SRTP_INSECURE_SIGNALING => {
                 self.sip_srtp_insecure_signaling = if empty {
-                    defaults.sip_srtp_insecure_signaling
+                    defaults().sip_srtp_insecure_signaling
                 } else {
                     parse_bool(value)?
                 }
