@@ -94,6 +94,7 @@ impl Lab {
                  root {d}/www;\n\
                  location = /moved/algop.conf {{ return 302 http://127.0.0.1:{http_port}/algop.conf; }}\n\
                  location = /moved-tls/algop.conf {{ return 302 https://127.0.0.1:{https_port}/algop.conf; }}\n\
+                 location = /stop/algom0008ee123456.conf {{ return 503; }}\n\
                }}\n\
                server {{\n    listen 127.0.0.1:{http_port};\n    root {d}/www;\n  }}\n\
              }}\n"
@@ -635,4 +636,28 @@ fn a_silent_server_times_out() {
     assert!(!store.path().exists());
     drop(err);
     holder.join().unwrap();
+}
+
+#[test]
+fn a_server_error_stops_the_search() {
+    let Some(lab) = Lab::start(ServerCert::Vendor) else {
+        return;
+    };
+    // The per-device name answers 503; the generic file exists but must not be used.
+    std::fs::create_dir_all(lab.www.join("stop")).unwrap();
+    lab.put(&format!("stop/{GENERIC_FILE}"), "sip.u1.dname = Fallback\n");
+    let device = lab.device(true);
+    let before = device.seed();
+    let err = device
+        .provision(&lab.https("/stop/"), true, &DownloadOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProvisionError::Download(DownloadError::Http { status: 503, .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(device.config_bytes().unwrap(), before);
+    assert_eq!(dname(&device), "Seed");
 }
