@@ -661,3 +661,74 @@ fn a_server_error_stops_the_search() {
     assert_eq!(device.config_bytes().unwrap(), before);
     assert_eq!(dname(&device), "Seed");
 }
+
+/// OpenSSL `s_server -WWW -Verify 1` with TLS 1.3: a server that refuses a
+/// missing client certificate with a TLS alert *after* the client finished
+/// its handshake (PEERS.md). The refusal must still be explained from the TLS
+/// layer, not reported as a bare I/O error.
+#[test]
+fn tls13_alert_after_the_handshake_is_explained() {
+    use std::process::Stdio;
+    let Some(openssl) = sigil_testkit::peer(Peer::Openssl) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let vendor = VendorCa::generate("Sigil Test Vendor").unwrap();
+    std::fs::write(root.join("vendor-chain.pem"), vendor.chain_pem()).unwrap();
+    let server = mint_server(&vendor, &ServerRequest::new(["127.0.0.1"])).unwrap();
+    std::fs::write(root.join("server.pem"), &server.cert_pem).unwrap();
+    std::fs::write(root.join("chain.pem"), &server.chain_pem).unwrap();
+    std::fs::write(root.join("server.key"), server.key_pem()).unwrap();
+    std::fs::write(
+        root.join(GENERIC_FILE),
+        "sip.u1.dname = Should not arrive\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = ChildGuard::spawn(
+        Command::new(openssl)
+            .current_dir(root)
+            .args(["s_server", "-quiet", "-WWW", "-tls1_3", "-Verify", "1"])
+            .args(["-accept", &format!("127.0.0.1:{port}")])
+            .args([
+                "-cert",
+                "server.pem",
+                "-cert_chain",
+                "chain.pem",
+                "-key",
+                "server.key",
+            ])
+            .args(["-CAfile", "vendor-chain.pem"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    assert!(wait_for_tcp(
+        ([127, 0, 0, 1], port).into(),
+        Duration::from_secs(10)
+    ));
+    assert!(child.exited().is_none());
+
+    // A device without an identity, trusting the vendor chain.
+    let user = root.join("user");
+    std::fs::create_dir_all(&user).unwrap();
+    let device = Device {
+        factory: root.join("no-factory"),
+        user,
+        vendor_chain: vendor.chain_pem(),
+    };
+    let before = device.seed();
+    let url: ProvServer = format!("https://127.0.0.1:{port}/").parse().unwrap();
+    let err = device
+        .provision(&url, true, &DownloadOptions::default())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, ProvisionError::Download(DownloadError::Tls { .. })),
+        "{err:?}"
+    );
+    assert!(text.contains("demanded a client certificate"), "{text}");
+    assert_eq!(device.config_bytes().unwrap(), before);
+}
