@@ -41,7 +41,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let running = match device.boot(RunOptions::default(), &mut |s| println!("{s}")) {
+    let running = match device.boot(RunOptions::default(), &mut |s| {
+        println!("{:>4} ms {s}", s.at_ms)
+    }) {
         Ok(r) => r,
         Err(f) => {
             eprintln!("{f}");
