@@ -448,6 +448,10 @@ fn start(
     } else {
         settings.sip_u1_user.clone()
     };
+    let mut options = options;
+    if let Some(auto) = unknown_bool(&settings, AUTO_ANSWER_KEY) {
+        options.auto_answer = auto;
+    }
     let settings_listen = settings.sip_tls_listen;
     let listen_client_cert = listener_client_cert(&settings);
     let engine = match Engine::new(link, settings, &user, &domain, local, options.clone()) {
@@ -1606,6 +1610,23 @@ fn listener_anchors(dir: &crate::DataDir) -> Vec<rustls::pki_types::CertificateD
         }
     }
     certs
+}
+
+/// `sip.auto_answer = 0 | 1`: answer incoming calls automatically (default 1,
+/// or [`RunOptions::auto_answer`]). Read from the configuration's unknown keys
+/// until the provisioning crate types it.
+pub const AUTO_ANSWER_KEY: &str = "sip.auto_answer";
+
+fn unknown_bool(settings: &Settings, key: &str) -> Option<bool> {
+    let u = settings.unknown.iter().rev().find(|u| u.key == key)?;
+    match u.value.trim() {
+        "0" => Some(false),
+        "1" => Some(true),
+        other => {
+            log::warn!("{key} = {other:?} is not 0 or 1: ignored");
+            None
+        }
+    }
 }
 
 /// Whether inbound peers must present a certificate: `sip.tls.listen.client_cert`

@@ -473,3 +473,28 @@ fn garbage_from_the_proxy_is_dropped_and_the_connection_survives() {
     drop(tls);
     drop(running);
 }
+
+#[test]
+fn auto_answer_off_turns_incoming_calls_away_busy() {
+    let pki = pki();
+    let sip = SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = sigil_testkit::free_port();
+    let device = device_dir(
+        &pki,
+        dir.path(),
+        "00:22:ee:00:00:08",
+        &sip_config(
+            &sip,
+            &format!("sip.auto_answer = 0\nsip.tls.listen = {port}\n"),
+        ),
+    );
+    let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
+    let listener = running.listener_addr().unwrap();
+    let (reason, _) = call_device_directly(listener, &pki, OfferPolicy::Optional);
+    assert!(
+        matches!(reason, EndReason::Rejected { status: 486, .. }),
+        "{reason:?}"
+    );
+    running.shutdown();
+}
