@@ -19,20 +19,8 @@ use sigil_identity::{
     ActiveIdentity, DeviceVerifier, FactoryPartition, IdentitySet, Mac, PeerDevice, Refusal,
     UserStore,
 };
-use sigil_testkit::{peer, wait_for_tcp, ChildGuard, Peer};
-
-fn openssl(bin: &Path, dir: &Path, args: &[&str]) {
-    let out = Command::new(bin)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use sigil_testkit::openssl::{openssl, SServer};
+use sigil_testkit::{peer, ChildGuard, Peer};
 
 fn write_vendor(dir: &Path, ca: &VendorCa) -> PathBuf {
     let path = dir.join("vendor");
@@ -260,43 +248,18 @@ fn identity_files_made_by_openssl_load() {
 /// `openssl s_server -Verify 1 -CAfile chain.pem -www` echoes the client certificate it got.
 /// `-verify_return_error` makes it refuse a certificate that does not verify (without it,
 /// s_server only notes the verify error and carries on).
-fn start_s_server(bin: &Path, dir: &Path, ca_file: &str) -> (ChildGuard, SocketAddr) {
-    let port = sigil_testkit::free_port();
-    let child = ChildGuard::spawn(
-        Command::new(bin)
-            .current_dir(dir)
-            .args([
-                "s_server",
-                "-accept",
-                &format!("127.0.0.1:{port}"),
-                "-cert",
-                "server/server.pem",
-            ])
-            .args([
-                "-key",
-                "server/server.key",
-                "-cert_chain",
-                "vendor/intermediate.pem",
-            ])
-            .args([
-                "-Verify",
-                "1",
-                "-verify_return_error",
-                "-CAfile",
-                ca_file,
-                "-www",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
-    .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    assert!(
-        wait_for_tcp(addr, Duration::from_secs(10)),
-        "s_server did not start"
-    );
-    (child, addr)
+fn start_s_server(bin: &Path, dir: &Path, ca_file: &str) -> SServer {
+    let args = [
+        "-cert_chain",
+        "vendor/intermediate.pem",
+        "-Verify",
+        "1",
+        "-verify_return_error",
+        "-CAfile",
+        ca_file,
+        "-www",
+    ];
+    SServer::start(bin, dir, "server/server.pem", "server/server.key", &args)
 }
 
 /// Connects with our client identity, writes a request, then reads (with TLS 1.3 a
@@ -339,7 +302,8 @@ fn our_client_identities_against_openssl_s_server() {
         .unwrap();
     let factory = factory(&d.join("factory"), &ca, mac());
     let user = UserStore::new(d.join("user"));
-    let (_server, addr) = start_s_server(&bin, d, "vendor/chain.pem");
+    let server = start_s_server(&bin, d, "vendor/chain.pem");
+    let addr = server.addr;
 
     // Factory identity: the server sees CN = MAC.
     let set = IdentitySet::load(&factory, &user);
@@ -402,7 +366,8 @@ fn openssl_s_server_of_another_vendor_refuses_our_device() {
         &factory(&d.join("factory"), &other, mac()),
         &UserStore::new(d.join("user")),
     );
-    let (_server, addr) = start_s_server(&bin, d, "vendor/chain.pem");
+    let server = start_s_server(&bin, d, "vendor/chain.pem");
+    let addr = server.addr;
     let error = get_page(addr, &ca, &set).unwrap_err();
     let tls_error = error
         .get_ref()

@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -13,48 +11,21 @@ use sigil_identity::mint::{mint_server, ServerRequest, VendorCa};
 use sigil_sip_tls::{
     establish, ClientAuthOutcome, ConnectionEvent, ConnectionSettings, Connector, Error, TlsPolicy,
 };
-use sigil_testkit::{free_port, peer, wait_for_tcp, ChildGuard, Peer};
+use sigil_testkit::openssl::SServer;
+use sigil_testkit::{free_port, peer, Peer};
 
-struct SServer {
-    _guard: ChildGuard,
-    _stdin: Option<std::process::ChildStdin>,
-    addr: String,
-    log: std::path::PathBuf,
-}
-
-fn s_server(openssl: &Path, dir: &Path, cert: &str, key: &str, extra: &[&str]) -> SServer {
-    let port = free_port();
-    let log = dir.join(format!("s_server-{port}.log"));
-    let out = std::fs::File::create(&log).unwrap();
-    let mut cmd = Command::new(openssl);
-    cmd.current_dir(dir)
-        .args([
-            "s_server",
-            "-accept",
-            &format!("127.0.0.1:{port}"),
-            "-cert",
-            cert,
-            "-key",
-            key,
-        ])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out);
-    let mut guard = ChildGuard::spawn(&mut cmd).unwrap();
-    let stdin = guard.0.stdin.take();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    assert!(
-        wait_for_tcp(addr, Duration::from_secs(10)),
-        "s_server did not start: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    SServer {
-        _guard: guard,
-        _stdin: stdin,
-        addr: addr.to_string(),
-        log,
-    }
+/// An s_server on the vendor-issued server certificate that demands a device
+/// certificate under the vendor chain; `flag` picks the TLS version.
+fn demanding_a_device(openssl: &Path, dir: &Path, flag: &str) -> SServer {
+    let demand = [
+        flag,
+        "-Verify",
+        "1",
+        "-verify_return_error",
+        "-CAfile",
+        "vendor-chain.pem",
+    ];
+    SServer::start(openssl, dir, "server.pem", "server.key", &demand)
 }
 
 fn settings() -> ConnectionSettings {
@@ -68,8 +39,12 @@ fn settings() -> ConnectionSettings {
 /// Connects; on success sends a ping and reads for a moment, so a TLS 1.3
 /// refusal that comes after the handshake is seen too.
 fn probe(connector: &Connector, server: &SServer) -> Result<sigil_sip_tls::TlsInfo, Error> {
-    let (mut stream, mut conn) =
-        establish(connector, &server.addr, Duration::from_secs(5), settings())?;
+    let (mut stream, mut conn) = establish(
+        connector,
+        &server.addr.to_string(),
+        Duration::from_secs(5),
+        settings(),
+    )?;
     let info = conn.tls_info().cloned().expect("connected");
     conn.send_ping(std::time::Instant::now())?;
     conn.write_tls_to(&mut stream)?;
@@ -110,20 +85,7 @@ fn tls12_and_tls13_servers_requiring_the_vendor_chain_accept_our_factory_identit
     let pki = Pki::new();
     pki.write_files(dir.path());
     for (flag, version) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
-        let server = s_server(
-            &openssl,
-            dir.path(),
-            "server.pem",
-            "server.key",
-            &[
-                flag,
-                "-Verify",
-                "1",
-                "-verify_return_error",
-                "-CAfile",
-                "vendor-chain.pem",
-            ],
-        );
+        let server = demanding_a_device(&openssl, dir.path(), flag);
         let connector = pki.connector(&TlsPolicy::default(), true);
         let info = probe(&connector, &server).unwrap_or_else(|e| panic!("{flag}: {e}"));
         assert_eq!(info.version, version);
@@ -153,7 +115,7 @@ fn tls11_only_server_is_refused_with_a_version_diagnosis() {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::new();
     pki.write_files(dir.path());
-    let server = s_server(
+    let server = SServer::start(
         &openssl,
         dir.path(),
         "server.pem",
@@ -174,20 +136,7 @@ fn server_demanding_a_certificate_we_do_not_have() {
     let pki = Pki::new();
     pki.write_files(dir.path());
     for flag in ["-tls1_2", "-tls1_3"] {
-        let server = s_server(
-            &openssl,
-            dir.path(),
-            "server.pem",
-            "server.key",
-            &[
-                flag,
-                "-Verify",
-                "1",
-                "-verify_return_error",
-                "-CAfile",
-                "vendor-chain.pem",
-            ],
-        );
+        let server = demanding_a_device(&openssl, dir.path(), flag);
         let d = diagnosis(probe(&pki.connector(&TlsPolicy::default(), false), &server));
         assert_eq!(d.code(), "client_certificate_required", "{flag}: {d}");
     }
@@ -203,20 +152,7 @@ fn another_vendors_device_is_rejected_by_the_server() {
     let other = Pki::new();
     pki.write_files(dir.path());
     for flag in ["-tls1_2", "-tls1_3"] {
-        let server = s_server(
-            &openssl,
-            dir.path(),
-            "server.pem",
-            "server.key",
-            &[
-                flag,
-                "-Verify",
-                "1",
-                "-verify_return_error",
-                "-CAfile",
-                "vendor-chain.pem",
-            ],
-        );
+        let server = demanding_a_device(&openssl, dir.path(), flag);
         let connector = Connector::new(
             DOMAIN,
             &TlsPolicy::default(),
@@ -245,7 +181,7 @@ fn wrong_domain_untrusted_and_expired_server_certificates() {
     let policy = TlsPolicy::default();
 
     // Wrong domain: the certificate is for example.com, we contact example.net.
-    let server = s_server(&openssl, dir.path(), "server.pem", "server.key", &[]);
+    let server = SServer::start(&openssl, dir.path(), "server.pem", "server.key", &[]);
     let connector =
         Connector::new("example.net", &policy, pki.store(), Some(pki.resolver())).unwrap();
     let d = diagnosis(probe(&connector, &server));
@@ -283,7 +219,7 @@ fn wrong_domain_untrusted_and_expired_server_certificates() {
         "expired",
         &mint_server(&pki.vendor, &req).unwrap(),
     );
-    let server = s_server(&openssl, dir.path(), "expired.pem", "expired.key", &[]);
+    let server = SServer::start(&openssl, dir.path(), "expired.pem", "expired.key", &[]);
     let d = diagnosis(probe(&pki.connector(&policy, true), &server));
     assert_eq!(d.code(), "expired", "{d}");
 
@@ -294,7 +230,7 @@ fn wrong_domain_untrusted_and_expired_server_certificates() {
         "stranger",
         &mint_server(&stranger, &ServerRequest::new(["sip.other.org"])).unwrap(),
     );
-    let server = s_server(&openssl, dir.path(), "stranger.pem", "stranger.key", &[]);
+    let server = SServer::start(&openssl, dir.path(), "stranger.pem", "stranger.key", &[]);
     let off = TlsPolicy {
         validate: false,
         ..TlsPolicy::default()
@@ -330,7 +266,7 @@ fn unanswered_pings_fail_the_connection_and_the_client_reconnects() {
     let pki = Pki::new();
     pki.write_files(dir.path());
     // s_server prints what it receives and never answers a CRLFCRLF ping.
-    let server = s_server(&openssl, dir.path(), "server.pem", "server.key", &[]);
+    let server = SServer::start(&openssl, dir.path(), "server.pem", "server.key", &[]);
     let options = sigil_sip_tls::ClientOptions {
         connect_timeout: Duration::from_secs(3),
         connection: ConnectionSettings {
@@ -346,7 +282,7 @@ fn unanswered_pings_fail_the_connection_and_the_client_reconnects() {
     };
     let mut client = sigil_sip_tls::Client::connect(
         pki.connector(&TlsPolicy::default(), true),
-        &server.addr,
+        &server.addr.to_string(),
         options,
     )
     .unwrap();
@@ -386,7 +322,7 @@ fn servers_offering_only_cbc_or_other_suites_get_a_cipher_diagnosis() {
     let pki = Pki::new();
     pki.write_files(dir.path());
     // A TLS 1.2 server with only an ECDHE CBC suite: we never offer CBC.
-    let cbc = s_server(
+    let cbc = SServer::start(
         &openssl,
         dir.path(),
         "server.pem",
@@ -401,7 +337,7 @@ fn servers_offering_only_cbc_or_other_suites_get_a_cipher_diagnosis() {
     assert_eq!(d.code(), "no_common_cipher", "{d}");
 
     // A TLS 1.3 server with only AES-128-GCM against our AES-256 restriction.
-    let aes128 = s_server(
+    let aes128 = SServer::start(
         &openssl,
         dir.path(),
         "server.pem",

@@ -6,9 +6,13 @@
 //!   message on stderr.
 //! - [`ChildGuard`] kills a spawned peer when the test ends, however it ends.
 //! - [`free_port`] and [`wait_for_tcp`] set up loopback servers with bounded waits.
+//! - [`openssl`] runs the `openssl` command line and `openssl s_server`;
+//!   [`hex`] encodes and decodes the hex that vectors and peers use.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod hex;
+pub mod openssl;
 pub mod pki;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

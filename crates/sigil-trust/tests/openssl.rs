@@ -2,14 +2,15 @@
 //! and real TLS: a rustls client with our verifier against `openssl s_server` on 127.0.0.1.
 
 use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use sigil_testkit::{free_port, peer, wait_for_tcp, ChildGuard, Peer};
+use sigil_testkit::openssl::{run_ok, SServer};
+use sigil_testkit::{peer, Peer};
 use sigil_trust::{
     parse_file, CertRole, CertSummary, ExpectedName, NameCheck, ServerVerifier, TrustStore,
     Verification, VerifyError,
@@ -65,16 +66,11 @@ impl OpensslPki {
     }
 
     fn run(&self, args: &[&str]) {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("OPENSSL_CONF", self.path("openssl.cnf"))
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new(&self.bin)
+                .args(args)
+                .current_dir(self.dir.path())
+                .env("OPENSSL_CONF", self.path("openssl.cnf")),
         );
     }
 
@@ -254,32 +250,27 @@ impl OpensslPki {
     /// A self-signed server certificate the way installers make them:
     /// `openssl req -x509` with the distribution's default configuration.
     fn self_signed_like_an_installer(&self, name: &str, cn: &str, san: &str) {
-        let out = Command::new(&self.bin)
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.pem"),
-                "-days",
-                "30",
-                "-subj",
-                &format!("/CN={cn}"),
-                "-addext",
-                &format!("subjectAltName={san}"),
-            ])
-            .current_dir(self.dir.path())
-            .env_remove("OPENSSL_CONF")
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new(&self.bin)
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    &format!("{name}.key"),
+                    "-out",
+                    &format!("{name}.pem"),
+                    "-days",
+                    "30",
+                    "-subj",
+                    &format!("/CN={cn}"),
+                    "-addext",
+                    &format!("subjectAltName={san}"),
+                ])
+                .current_dir(self.dir.path())
+                .env_remove("OPENSSL_CONF"),
         );
     }
 
@@ -545,47 +536,21 @@ fn unsupported_algorithm_p521_is_named() {
 
 // ---- real TLS against openssl s_server ----
 
-struct Server {
-    _guard: ChildGuard,
-    addr: SocketAddr,
-}
-
-fn s_server(pki: &OpensslPki, cert: &str, chain: Option<&str>, extra: &[&str]) -> Server {
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut cmd = Command::new(&pki.bin);
-    cmd.current_dir(pki.dir.path())
-        .args([
-            "s_server",
-            "-accept",
-            &addr.to_string(),
-            "-cert",
-            &format!("{cert}.pem"),
-            "-key",
-            &format!("{cert}.key"),
-            "-quiet",
-        ])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(chain) = chain {
-        cmd.args(["-cert_chain", &format!("{chain}.pem")]);
+/// `openssl s_server -quiet` on `{cert}.pem` and `{cert}.key`, sending `{chain}.pem` as the chain.
+fn s_server(pki: &OpensslPki, cert: &str, chain: Option<&str>, extra: &[&str]) -> SServer {
+    let chain = chain.map(|name| format!("{name}.pem"));
+    let mut args = vec!["-quiet"];
+    if let Some(chain) = &chain {
+        args.extend(["-cert_chain", chain.as_str()]);
     }
-    let guard = ChildGuard::spawn(&mut cmd).expect("spawn openssl s_server");
-    assert!(
-        wait_for_tcp(addr, Duration::from_secs(10)),
-        "s_server did not start"
-    );
-    Server {
-        _guard: guard,
-        addr,
-    }
+    args.extend_from_slice(extra);
+    let (cert, key) = (format!("{cert}.pem"), format!("{cert}.key"));
+    SServer::start(&pki.bin, pki.dir.path(), &cert, &key, &args)
 }
 
 /// Runs a handshake; returns the rustls error if it failed.
 fn handshake(
-    server: &Server,
+    server: &SServer,
     verifier: Arc<ServerVerifier>,
     name: &str,
 ) -> Result<(), rustls::Error> {
