@@ -1,27 +1,16 @@
 //! `sigil identity show | factory-reset`.
 
-use std::process::Command;
+mod common;
 
-fn sigil(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{ok, sigil, stderr, stdout};
 
 #[test]
 fn show_a_fresh_device_an_override_and_a_reset() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let p = |name: &str| d.join(name).display().to_string();
-    assert!(sigil(&["mint", "vendor", "--out", &p("vendor")])
-        .status
-        .success());
-    assert!(sigil(&[
+    ok(&["mint", "vendor", "--out", &p("vendor")]);
+    ok(&[
         "mint",
         "device",
         "--vendor",
@@ -29,20 +18,17 @@ fn show_a_fresh_device_an_override_and_a_reset() {
         "--mac",
         "00:22:EE:01:02:03",
         "--out",
-        &p("factory")
-    ])
-    .status
-    .success());
+        &p("factory"),
+    ]);
+    // `sigil identity show` of this device, with `extra` options.
+    let show = |extra: &[&str]| {
+        let (factory, user) = (p("factory"), p("user"));
+        let args = ["identity", "show", "--factory", &factory, "--user", &user];
+        sigil(&[&args[..], extra].concat())
+    };
 
     // Fresh device: factory identity in use, exit 0.
-    let out = sigil(&[
-        "identity",
-        "show",
-        "--factory",
-        &p("factory"),
-        "--user",
-        &p("user"),
-    ]);
+    let out = show(&[]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let text = stdout(&out);
     assert!(
@@ -61,15 +47,7 @@ fn show_a_fresh_device_an_override_and_a_reset() {
         "{text}"
     );
 
-    let out = sigil(&[
-        "identity",
-        "show",
-        "--factory",
-        &p("factory"),
-        "--user",
-        &p("user"),
-        "--json",
-    ]);
+    let out = show(&["--json"]);
     assert_eq!(out.status.code(), Some(0));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["active"], "factory");
@@ -85,27 +63,12 @@ fn show_a_fresh_device_an_override_and_a_reset() {
     )
     .unwrap();
     std::fs::write(d.join("user/sigil.conf"), "sip.transport = tls\n").unwrap();
-    let out = sigil(&[
-        "identity",
-        "show",
-        "--factory",
-        &p("factory"),
-        "--user",
-        &p("user"),
-        "--json",
-    ]);
+    let out = show(&["--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["active"], "factory");
     assert_eq!(json["sipclient"]["state"], "rejected");
     assert_eq!(json["sipclient"]["problem"]["code"], "no_key");
-    let text = stdout(&sigil(&[
-        "identity",
-        "show",
-        "--factory",
-        &p("factory"),
-        "--user",
-        &p("user"),
-    ]));
+    let text = stdout(&show(&[]));
     assert!(
         text.contains("Override certificate: present but NOT USED"),
         "{text}"
@@ -115,26 +78,13 @@ fn show_a_fresh_device_an_override_and_a_reset() {
     // Factory reset: the user store is emptied, the factory identity is in use again.
     let factory_pem = std::fs::read(d.join("factory/device.pem")).unwrap();
     let out = sigil(&["identity", "factory-reset", "--user", &p("user")]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(std::fs::read_dir(d.join("user")).unwrap().count(), 0);
     assert_eq!(
         std::fs::read(d.join("factory/device.pem")).unwrap(),
         factory_pem
     );
-    let out = sigil(&[
-        "identity",
-        "show",
-        "--factory",
-        &p("factory"),
-        "--user",
-        &p("user"),
-        "--json",
-    ]);
+    let out = show(&["--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["active"], "factory");
     assert_eq!(json["sipclient"]["state"], "absent");

@@ -1,39 +1,9 @@
 //! `sigil mint`: files, and what OpenSSL says about them.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn sigil(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = sigil(args);
-    assert!(
-        out.status.success(),
-        "sigil {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn openssl(bin: &Path, dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{ok, sigil, stderr};
+use sigil_testkit::openssl::openssl;
 
 #[test]
 fn mint_vendor_device_and_server_files() {
@@ -107,7 +77,7 @@ fn mint_vendor_device_and_server_files() {
         &p("x"),
     ]);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a MAC address"));
+    assert!(stderr(&bad).contains("is not a MAC address"));
     let again = sigil(&[
         "mint",
         "device",
@@ -119,7 +89,7 @@ fn mint_vendor_device_and_server_files() {
         &p("factory"),
     ]);
     assert_eq!(again.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+    assert!(stderr(&again).contains("refusing to overwrite"));
     assert_eq!(
         std::fs::read_to_string(d.join("factory/device.pem")).unwrap(),
         device_pem

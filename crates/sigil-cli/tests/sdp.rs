@@ -1,49 +1,21 @@
 //! `sigil sdp offer` / `sigil sdp answer`: output streams and exit codes.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn sigil(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run sigil");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("sigil output")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{sigil_with_stdin, stderr, stdout};
 
 fn offer(args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["sdp", "offer"];
     all.extend_from_slice(args);
-    let out = sigil(&all, "");
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout),
-        text(&out.stderr),
-    )
+    let out = sigil_with_stdin(&all, "");
+    (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
 }
 
 fn answer(args: &[&str], offer: &str) -> (i32, String, String) {
     let mut all = vec!["sdp", "answer"];
     all.extend_from_slice(args);
-    let out = sigil(&all, offer);
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout),
-        text(&out.stderr),
-    )
+    let out = sigil_with_stdin(&all, offer);
+    (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
 }
 
 #[test]

@@ -1,11 +1,14 @@
 //! `sigil sip probe` and `sigil sip serve`, run as the built binary, with
 //! `openssl s_client` as the device for `serve`.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{sigil_command, stdout};
 use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
 use sigil_identity::Mac;
 use sigil_testkit::{free_port, peer, ChildGuard, Peer};
@@ -13,10 +16,6 @@ use sigil_testkit::{free_port, peer, ChildGuard, Peer};
 const MAC: &str = "00:22:ee:01:02:03";
 const OVERRIDE_MAC: &str = "00:22:ee:0a:0b:0c";
 const OPTIONS: &str = "OPTIONS sip:example.com SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKsclient\r\nMax-Forwards: 70\r\nFrom: <sip:dev@example.com>;tag=1\r\nTo: <sip:example.com>\r\nCall-ID: sclient-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
-
-fn sigil() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-}
 
 struct Lab {
     dir: tempfile::TempDir,
@@ -73,7 +72,7 @@ impl Serve {
         let log = lab.path(&format!("serve-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let guard = ChildGuard::spawn(
-            sigil()
+            sigil_command()
                 .args(["sip", "serve", "--listen", &format!("127.0.0.1:{port}")])
                 .arg("--cert")
                 .arg(lab.path("server.pem"))
@@ -225,7 +224,7 @@ fn serve_accepts_s_client_with_a_device_certificate_and_refuses_one_without() {
 }
 
 fn probe(lab: &Lab, args: &[&str]) -> (Output, String) {
-    let out = sigil()
+    let out = sigil_command()
         .args(["sip", "probe"])
         .args(args)
         .arg("--vendor")
@@ -233,7 +232,7 @@ fn probe(lab: &Lab, args: &[&str]) -> (Output, String) {
         .arg("--no-builtin")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = stdout(&out);
     (out, text)
 }
 
@@ -377,7 +376,7 @@ fn probe_uses_the_user_store_override_and_uploaded_anchors() {
     let lab = Lab::new();
     let serve = Serve::start(&lab);
     let user = lab.path("user");
-    let out = sigil()
+    let out = sigil_command()
         .args([
             "sip",
             "probe",
@@ -393,7 +392,7 @@ fn probe_uses_the_user_store_override_and_uploaded_anchors() {
         .arg(lab.path("factory"))
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("verification:       verified"), "{text}");
     assert!(
@@ -409,7 +408,7 @@ fn probe_uses_the_user_store_override_and_uploaded_anchors() {
     // --trusted points elsewhere (an empty folder): the root is unknown now.
     let empty = lab.path("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = sigil()
+    let out = sigil_command()
         .args([
             "sip",
             "probe",
@@ -425,7 +424,7 @@ fn probe_uses_the_user_store_override_and_uploaded_anchors() {
         .arg(&empty)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("not trusted"), "{text}");
     assert!(

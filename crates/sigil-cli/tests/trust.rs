@@ -1,20 +1,12 @@
 //! `sigil trust list` and `sigil trust verify`, run as the built binary.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::{sigil, stdout};
 use sigil_testkit::pki::{self, LeafSpec, TestCa};
-
-fn sigil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(args)
-        .output()
-        .expect("run sigil")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -33,6 +25,15 @@ impl Fixture {
 
     fn trusted(&self) -> String {
         self.dir.path().join("trusted").display().to_string()
+    }
+
+    /// `sigil trust verify --dir <trusted> --chain <chain> --name <name> extra…`
+    fn verify(&self, chain: &str, name: &str, extra: &[&str]) -> Output {
+        let trusted = self.trusted();
+        let args = [
+            "trust", "verify", "--dir", &trusted, "--chain", chain, "--name", name,
+        ];
+        sigil(&[&args[..], extra].concat())
     }
 
     fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> String {
@@ -96,31 +97,14 @@ fn verify_ok_prints_verified_and_exits_0() {
         .inter
         .leaf(&LeafSpec::server("*.example.com").uri("sip:example.com"));
     let chain = f.write("chain.pem", leaf.chain_pem());
-    let out = sigil(&[
-        "trust",
-        "verify",
-        "--dir",
-        &f.trusted(),
-        "--chain",
-        &chain,
-        "--name",
-        "pbx.example.com",
-    ]);
+    let out = f.verify(&chain, "pbx.example.com", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(stdout(&out).starts_with("verified: "), "{}", stdout(&out));
-    let out = sigil(&[
-        "trust",
-        "verify",
-        "--dir",
-        &f.trusted(),
-        "--no-builtin",
-        "--chain",
+    let out = f.verify(
         &chain,
-        "--name",
         "example.com",
-        "--sip",
-        "--strict",
-    ]);
+        &["--no-builtin", "--sip", "--strict"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(
         stdout(&out).contains("URI:sip:example.com"),
@@ -135,17 +119,7 @@ fn verify_failures_print_not_verified_with_details_and_exit_1() {
     let leaf = f.inter.leaf(&LeafSpec::server("sip.example.com"));
     let chain = f.write("chain.pem", leaf.chain_pem());
     // unknown issuer: the root is not uploaded
-    let out = sigil(&[
-        "trust",
-        "verify",
-        "--dir",
-        &f.trusted(),
-        "--no-builtin",
-        "--chain",
-        &chain,
-        "--name",
-        "sip.example.com",
-    ]);
+    let out = f.verify(&chain, "sip.example.com", &["--no-builtin"]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.starts_with("not verified: unknown issuer"), "{text}");
@@ -153,16 +127,7 @@ fn verify_failures_print_not_verified_with_details_and_exit_1() {
 
     f.write("trusted/root.pem", f.root.cert().cert_pem());
     // name mismatch
-    let out = sigil(&[
-        "trust",
-        "verify",
-        "--dir",
-        &f.trusted(),
-        "--chain",
-        &chain,
-        "--name",
-        "other.example.com",
-    ]);
+    let out = f.verify(&chain, "other.example.com", &[]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.starts_with("not verified: name mismatch"), "{text}");
@@ -173,32 +138,10 @@ fn verify_failures_print_not_verified_with_details_and_exit_1() {
     // --strict forbids the wildcard
     let wild = f.inter.leaf(&LeafSpec::server("*.example.com"));
     let wild_chain = f.write("wild.pem", wild.chain_pem());
-    let out = sigil(&[
-        "trust",
-        "verify",
-        "--dir",
-        &f.trusted(),
-        "--chain",
-        &wild_chain,
-        "--name",
-        "pbx.example.com",
-        "--sip",
-        "--strict",
-    ]);
+    let out = f.verify(&wild_chain, "pbx.example.com", &["--sip", "--strict"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     // --at: the clock decides
-    let out = sigil(&[
-        "trust",
-        "verify",
-        "--dir",
-        &f.trusted(),
-        "--chain",
-        &chain,
-        "--name",
-        "sip.example.com",
-        "--at",
-        "2099-01-01T00:00:00Z",
-    ]);
+    let out = f.verify(&chain, "sip.example.com", &["--at", "2099-01-01T00:00:00Z"]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(
@@ -209,18 +152,7 @@ fn verify_failures_print_not_verified_with_details_and_exit_1() {
         text.contains("expired") && text.contains("device clock is 2099-01-01T00:00:00Z"),
         "{text}"
     );
-    let out = sigil(&[
-        "trust",
-        "verify",
-        "--dir",
-        &f.trusted(),
-        "--chain",
-        &chain,
-        "--name",
-        "sip.example.com",
-        "--at",
-        "2001-01-01T00:00:00Z",
-    ]);
+    let out = f.verify(&chain, "sip.example.com", &["--at", "2001-01-01T00:00:00Z"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("not valid yet"), "{}", stdout(&out));
 }
@@ -236,16 +168,7 @@ fn verify_uploaded_self_signed_and_ip() {
     f.write("trusted/pbx.crt", &ss.cert_der);
     let chain = f.write("pbx.pem", ss.cert_pem());
     for name in ["pbx.local", "192.0.2.1"] {
-        let out = sigil(&[
-            "trust",
-            "verify",
-            "--dir",
-            &f.trusted(),
-            "--chain",
-            &chain,
-            "--name",
-            name,
-        ]);
+        let out = f.verify(&chain, name, &[]);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", stdout(&out));
         assert!(
             stdout(&out).contains("uploaded certificate"),
@@ -262,45 +185,15 @@ fn usage_errors_are_not_verification_results() {
         .join("nope.pem")
         .display()
         .to_string();
-    let out = sigil(&[
-        "trust",
-        "verify",
-        "--dir",
-        &f.trusted(),
-        "--chain",
-        &missing,
-        "--name",
-        "a",
-    ]);
+    let out = f.verify(&missing, "a", &[]);
     assert_ne!(out.status.code(), Some(0));
     assert!(!stdout(&out).starts_with("verified"));
-    let out = sigil(&[
-        "trust",
-        "verify",
-        "--dir",
-        &f.trusted(),
-        "--chain",
-        &missing,
-        "--name",
-        "a",
-        "--strict",
-    ]);
+    let out = f.verify(&missing, "a", &["--strict"]);
     assert_eq!(
         out.status.code(),
         Some(2),
         "--strict needs --sip (clap usage error)"
     );
-    let out = sigil(&[
-        "trust",
-        "verify",
-        "--dir",
-        &f.trusted(),
-        "--chain",
-        &missing,
-        "--name",
-        "a",
-        "--at",
-        "yesterday",
-    ]);
+    let out = f.verify(&missing, "a", &["--at", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
 }
