@@ -13,7 +13,7 @@ use sigil_srtp::negotiate::{
     OfferPolicy, SignalingTransport, SrtpAgreement, SrtpConfig,
 };
 use sigil_srtp::{Session, SrtpError, Suite};
-use sigil_testkit::{peer, ChildGuard, Peer};
+use sigil_testkit::{hex, peer, ChildGuard, Peer};
 
 fn rtp(seq: u16, ssrc: u32, fill: u8) -> Vec<u8> {
     let mut p = vec![0x80, 0x00];
@@ -223,17 +223,6 @@ fn inline_key(sdp: &str) -> Vec<u8> {
         .expect("standard base64")
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
 fn run_libsrtp(python: &std::path::Path, commands: &str) -> Vec<String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pylibsrtp_peer.py");
     let mut child = ChildGuard::spawn(
@@ -281,22 +270,22 @@ fn libsrtp_keyed_from_the_sdp_text_interoperates_with_the_negotiated_contexts() 
 
         // Alice → libsrtp (as Bob's receiver, keyed from the offer text).
         let sent: Vec<Vec<u8>> = (0..20u16).map(|i| rtp(500 + i, 0x5151, i as u8)).collect();
-        let mut commands = format!("new rx {profile} in {}\n", hex(&alice_key));
+        let mut commands = format!("new rx {profile} in {}\n", hex::encode(&alice_key));
         for plain in &sent {
             let mut p = plain.clone();
             alice_tx.protect_rtp(&mut p).unwrap();
-            commands.push_str(&format!("unprotect rx {}\n", hex(&p)));
+            commands.push_str(&format!("unprotect rx {}\n", hex::encode(&p)));
         }
         let mut sr = rtcp_sr(0x5151);
         alice_tx.protect_rtcp(&mut sr).unwrap();
-        commands.push_str(&format!("unprotect_rtcp rx {}\n", hex(&sr)));
+        commands.push_str(&format!("unprotect_rtcp rx {}\n", hex::encode(&sr)));
         // libsrtp (as Bob's sender, keyed from the answer text) → Alice.
         let back: Vec<Vec<u8>> = (0..20u16)
             .map(|i| rtp(7000 + i, 0x7272, 100 + i as u8))
             .collect();
-        commands.push_str(&format!("new tx {profile} out {}\n", hex(&bob_key)));
+        commands.push_str(&format!("new tx {profile} out {}\n", hex::encode(&bob_key)));
         for plain in &back {
-            commands.push_str(&format!("protect tx {}\n", hex(plain)));
+            commands.push_str(&format!("protect tx {}\n", hex::encode(plain)));
         }
         let lines = run_libsrtp(&python, &commands);
         assert_eq!(
@@ -307,16 +296,16 @@ fn libsrtp_keyed_from_the_sdp_text_interoperates_with_the_negotiated_contexts() 
         assert_eq!(lines[0], "ok");
         for (i, plain) in sent.iter().enumerate() {
             assert_eq!(
-                unhex(&lines[1 + i]),
+                hex::decode(&lines[1 + i]),
                 *plain,
                 "libsrtp decrypted packet {i}: {}",
                 lines[1 + i]
             );
         }
-        assert_eq!(unhex(&lines[1 + sent.len()]), rtcp_sr(0x5151));
+        assert_eq!(hex::decode(&lines[1 + sent.len()]), rtcp_sr(0x5151));
         assert_eq!(lines[2 + sent.len()], "ok");
         for (i, plain) in back.iter().enumerate() {
-            let mut p = unhex(&lines[3 + sent.len() + i]);
+            let mut p = hex::decode(&lines[3 + sent.len() + i]);
             alice_rx
                 .unprotect_rtp(&mut p)
                 .unwrap_or_else(|e| panic!("libsrtp packet {i} ({suite}): {e}"));
