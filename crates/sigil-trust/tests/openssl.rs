@@ -139,25 +139,20 @@ impl OpensslPki {
     /// An intermediate CA signed by `issuer`.
     fn intermediate(&self, name: &str, cn: &str, issuer: &str) {
         self.csr(name, cn, "P-256");
-        self.run(&[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{issuer}.pem"),
-            "-CAkey",
-            &format!("{issuer}.key"),
-            "-CAcreateserial",
-            "-days",
-            "1825",
-            "-extfile",
-            "openssl.cnf",
-            "-extensions",
-            "v3_ca",
-            "-out",
-            &format!("{name}.pem"),
-        ]);
+        let ca = ["-extfile", "openssl.cnf", "-extensions", "v3_ca"];
+        self.sign(name, issuer, "1825", &ca);
+    }
+
+    /// `openssl x509 -req`: `{name}.csr` signed by `issuer` into `{name}.pem`,
+    /// valid `days`, with the extensions that `ext` (options) names.
+    fn sign(&self, name: &str, issuer: &str, days: &str, ext: &[&str]) {
+        let (csr, out) = (format!("{name}.csr"), format!("{name}.pem"));
+        let (ca, ca_key) = (format!("{issuer}.pem"), format!("{issuer}.key"));
+        let mut args = vec!["x509", "-req", "-in", &csr, "-CA", &ca, "-CAkey", &ca_key];
+        args.extend(["-CAcreateserial", "-days", days]);
+        args.extend_from_slice(ext);
+        args.extend(["-out", &out]);
+        self.run(&args);
     }
 
     fn leaf_ext(&self, name: &str, san: &str, eku: &str) -> String {
@@ -178,46 +173,14 @@ impl OpensslPki {
     fn leaf(&self, name: &str, cn: &str, issuer: &str, san: &str, eku: &str, days: u32) {
         self.csr(name, cn, "P-256");
         let ext = self.leaf_ext(name, san, eku);
-        self.run(&[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{issuer}.pem"),
-            "-CAkey",
-            &format!("{issuer}.key"),
-            "-CAcreateserial",
-            "-days",
-            &days.to_string(),
-            "-extfile",
-            &ext,
-            "-out",
-            &format!("{name}.pem"),
-        ]);
+        self.sign(name, issuer, &days.to_string(), &["-extfile", &ext]);
     }
 
     /// A leaf with a key of `alg` (`rsa` or a curve name), valid 30 days.
     fn leaf_with_key(&self, name: &str, cn: &str, issuer: &str, san: &str, alg: &str) {
         self.csr(name, cn, alg);
         let ext = self.leaf_ext(name, san, "serverAuth");
-        self.run(&[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{issuer}.pem"),
-            "-CAkey",
-            &format!("{issuer}.key"),
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            &ext,
-            "-out",
-            &format!("{name}.pem"),
-        ]);
+        self.sign(name, issuer, "30", &["-extfile", &ext]);
     }
 
     /// A leaf with explicit dates, via `openssl ca` (dates as YYYYMMDDHHMMSSZ).
