@@ -2,14 +2,40 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{ok, sigil, stderr};
 use sigil_testkit::openssl::openssl;
+
+/// `openssl verify` of `factory/device.pem` against the vendor PKI in `dir/vendor`.
+fn assert_device_verifies(bin: &Path, dir: &Path) {
+    let verify = openssl(
+        bin,
+        dir,
+        &[
+            "verify",
+            "-CAfile",
+            "vendor/root.pem",
+            "-untrusted",
+            "vendor/intermediate.pem",
+            "factory/device.pem",
+        ],
+    );
+    assert_eq!(verify.trim(), "factory/device.pem: OK");
+}
 
 #[test]
 fn mint_vendor_device_and_server_files() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let p = |name: &str| d.join(name).display().to_string();
+    // `sigil mint device` with the vendor PKI in `vendor`, into `out`.
+    let device = |vendor: &str, mac: &str, out: &str| {
+        let (vendor, out) = (p(vendor), p(out));
+        sigil(&[
+            "mint", "device", "--vendor", &vendor, "--mac", mac, "--out", &out,
+        ])
+    };
     ok(&["mint", "vendor", "--out", &p("vendor")]);
     for file in [
         "root.pem",
@@ -66,62 +92,23 @@ fn mint_vendor_device_and_server_files() {
     ]);
     assert!(d.join("server/server.pem").is_file() && d.join("server/server.key").is_file());
 
-    let bad = sigil(&[
-        "mint",
-        "device",
-        "--vendor",
-        &p("vendor"),
-        "--mac",
-        "00:22:ee:01:02",
-        "--out",
-        &p("x"),
-    ]);
+    let bad = device("vendor", "00:22:ee:01:02", "x");
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("is not a MAC address"));
-    let again = sigil(&[
-        "mint",
-        "device",
-        "--vendor",
-        &p("vendor"),
-        "--mac",
-        "0022ee010203",
-        "--out",
-        &p("factory"),
-    ]);
+    let again = device("vendor", "0022ee010203", "factory");
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("refusing to overwrite"));
     assert_eq!(
         std::fs::read_to_string(d.join("factory/device.pem")).unwrap(),
         device_pem
     );
-    let missing = sigil(&[
-        "mint",
-        "device",
-        "--vendor",
-        &p("nope"),
-        "--mac",
-        "0022ee010203",
-        "--out",
-        &p("x"),
-    ]);
+    let missing = device("nope", "0022ee010203", "x");
     assert_eq!(missing.status.code(), Some(1));
 
     let Some(bin) = sigil_testkit::peer(sigil_testkit::Peer::Openssl) else {
         return;
     };
-    let verify = openssl(
-        &bin,
-        d,
-        &[
-            "verify",
-            "-CAfile",
-            "vendor/root.pem",
-            "-untrusted",
-            "vendor/intermediate.pem",
-            "factory/device.pem",
-        ],
-    );
-    assert_eq!(verify.trim(), "factory/device.pem: OK");
+    assert_device_verifies(&bin, d);
     let verify = openssl(
         &bin,
         d,
@@ -211,19 +198,7 @@ fn mint_rsa_device() {
     let Some(bin) = sigil_testkit::peer(sigil_testkit::Peer::Openssl) else {
         return;
     };
-    let verify = openssl(
-        &bin,
-        d,
-        &[
-            "verify",
-            "-CAfile",
-            "vendor/root.pem",
-            "-untrusted",
-            "vendor/intermediate.pem",
-            "factory/device.pem",
-        ],
-    );
-    assert_eq!(verify.trim(), "factory/device.pem: OK");
+    assert_device_verifies(&bin, d);
     let text = openssl(
         &bin,
         d,

@@ -376,22 +376,19 @@ fn probe_uses_the_user_store_override_and_uploaded_anchors() {
     let lab = Lab::new();
     let serve = Serve::start(&lab);
     let user = lab.path("user");
-    let out = sigil_command()
-        .args([
-            "sip",
-            "probe",
-            "--server",
-            &serve.addr(),
-            "--domain",
-            "example.com",
-            "--no-builtin",
-        ])
-        .arg("--user")
-        .arg(&user)
-        .arg("--factory")
-        .arg(lab.path("factory"))
-        .output()
-        .unwrap();
+    // `sigil sip probe` of the lab server with the user store and `option path`.
+    let probe_with_user = |option: &str, path: &Path| {
+        sigil_command()
+            .args(["sip", "probe", "--server", &serve.addr()])
+            .args(["--domain", "example.com", "--no-builtin"])
+            .arg("--user")
+            .arg(&user)
+            .arg(option)
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let out = probe_with_user("--factory", &lab.path("factory"));
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("verification:       verified"), "{text}");
@@ -408,22 +405,7 @@ fn probe_uses_the_user_store_override_and_uploaded_anchors() {
     // --trusted points elsewhere (an empty folder): the root is unknown now.
     let empty = lab.path("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = sigil_command()
-        .args([
-            "sip",
-            "probe",
-            "--server",
-            &serve.addr(),
-            "--domain",
-            "example.com",
-            "--no-builtin",
-        ])
-        .arg("--user")
-        .arg(&user)
-        .arg("--trusted")
-        .arg(&empty)
-        .output()
-        .unwrap();
+    let out = probe_with_user("--trusted", &empty);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("not trusted"), "{text}");
