@@ -100,40 +100,29 @@ impl OpensslPki {
 
     /// A self-signed root CA.
     fn root(&self, name: &str, cn: &str, alg: &str) {
-        self.key(name, alg);
-        self.run(&[
-            "req",
+        let pem = format!("{name}.pem");
+        let self_signed = [
             "-x509",
-            "-new",
-            "-config",
-            "openssl.cnf",
-            "-key",
-            &format!("{name}.key"),
-            "-subj",
-            &format!("/O=OpenSSL Test/CN={cn}"),
             "-days",
             "3650",
             "-extensions",
             "v3_ca",
             "-out",
-            &format!("{name}.pem"),
-        ]);
+            &pem,
+        ];
+        self.req(name, cn, alg, &self_signed);
     }
 
     fn csr(&self, name: &str, cn: &str, alg: &str) {
+        self.req(name, cn, alg, &["-out", &format!("{name}.csr")]);
+    }
+
+    /// A new `alg` key `{name}.key`, then `openssl req -new` for it with `extra` options.
+    fn req(&self, name: &str, cn: &str, alg: &str, extra: &[&str]) {
         self.key(name, alg);
-        self.run(&[
-            "req",
-            "-new",
-            "-config",
-            "openssl.cnf",
-            "-key",
-            &format!("{name}.key"),
-            "-subj",
-            &format!("/O=OpenSSL Test/CN={cn}"),
-            "-out",
-            &format!("{name}.csr"),
-        ]);
+        let (key, subject) = (format!("{name}.key"), format!("/O=OpenSSL Test/CN={cn}"));
+        let req = ["req", "-new", "-config", "openssl.cnf", "-key", &key];
+        self.run(&[&req[..], &["-subj", &subject], extra].concat());
     }
 
     /// An intermediate CA signed by `issuer`.
