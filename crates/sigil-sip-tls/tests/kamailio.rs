@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -15,112 +13,10 @@ use sigil_sip_tls::{
     establish, Backoff, Client, ClientEvent, ClientOptions, ConnectionSettings, Error,
     RegisteredClient, RegisteredEvent, TlsPolicy,
 };
-use sigil_testkit::{free_port, peer, wait_for_tcp, Peer};
+use sigil_testkit::kamailio::{module_dir, Kamailio};
+use sigil_testkit::{free_port, peer, Peer};
 
 const PASSWORD: &str = "lab-secret-42";
-
-/// Kamailio stopped with SIGTERM (so it stops its worker processes too).
-struct Kamailio {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Kamailio {
-    fn start(bin: &Path, dir: &Path, port: u16) -> Kamailio {
-        let log = dir.join("kamailio.log");
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
-        let child = Command::new(bin)
-            .args([
-                "-f",
-                "kamailio.cfg",
-                "-DD",
-                "-E",
-                "-n",
-                "2",
-                "-m",
-                "64",
-                "-M",
-                "8",
-            ])
-            .arg("-Y")
-            .arg(dir)
-            .arg("-w")
-            .arg(dir)
-            .arg("-P")
-            .arg(dir.join("kamailio.pid"))
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let k = Kamailio {
-            child: Some(child),
-            log,
-        };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        assert!(
-            wait_for_tcp(addr, Duration::from_secs(10)),
-            "kamailio did not start: {}",
-            k.log()
-        );
-        k
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits (bounded) until the log holds `needle`: Kamailio logs after it replies.
-    fn wait_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let log = self.log();
-            if log.contains(needle) || Instant::now() >= deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Kamailio {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn module_dir() -> Option<PathBuf> {
-    [
-        "/usr/lib/x86_64-linux-gnu/kamailio/modules",
-        "/usr/lib/aarch64-linux-gnu/kamailio/modules",
-        "/usr/lib/kamailio/modules",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|d| d.join("tls.so").exists())
-}
 
 fn configure(dir: &Path, port: u16) {
     let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kamailio");
@@ -186,7 +82,7 @@ fn registers_keeps_alive_survives_a_restart_and_refuses_certless_devices() {
     pki.write_files(dir.path());
     let port = free_port();
     configure(dir.path(), port);
-    let mut kamailio = Kamailio::start(&bin, dir.path(), port);
+    let mut kamailio = Kamailio::start(&bin, dir.path(), port, &["-n", "2"]);
     let server = format!("127.0.0.1:{port}");
 
     // Register with digest over mutual TLS.
@@ -231,7 +127,7 @@ fn registers_keeps_alive_survives_a_restart_and_refuses_certless_devices() {
 
     // Restart Kamailio: the client notices, reconnects and registers again by itself.
     kamailio.stop();
-    let mut kamailio = Kamailio::start(&bin, dir.path(), port);
+    let mut kamailio = Kamailio::start(&bin, dir.path(), port, &["-n", "2"]);
     let seen = until(&mut rc, Duration::from_secs(30), |e| {
         matches!(e, RegisteredEvent::Connection(ClientEvent::Reconnected(_)))
     });

@@ -7,11 +7,13 @@
 //! - [`ChildGuard`] kills a spawned peer when the test ends, however it ends.
 //! - [`free_port`] and [`wait_for_tcp`] set up loopback servers with bounded waits.
 //! - [`openssl`] runs the `openssl` command line and `openssl s_server`;
-//!   [`hex`] encodes and decodes the hex that vectors and peers use.
+//!   [`kamailio`] starts and stops Kamailio; [`hex`] encodes and decodes the
+//!   hex that vectors and peers use.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod hex;
+pub mod kamailio;
 pub mod openssl;
 pub mod pki;
 
@@ -83,23 +85,8 @@ pub fn peer(peer: Peer) -> Option<PathBuf> {
             .output()
             .map(|out| out.status.success())
             .unwrap_or(false),
-        Peer::Kamailio => {
-            // The TLS module is a separate package; without it kamailio cannot listen on TLS.
-            [
-                "/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so",
-                "/usr/lib/kamailio/modules/tls.so",
-            ]
-            .iter()
-            .any(|module| std::path::Path::new(module).exists())
-                || std::fs::read_dir("/usr/lib")
-                    .map(|mut dirs| {
-                        dirs.any(|d| {
-                            d.map(|d| d.path().join("kamailio/modules/tls.so").exists())
-                                .unwrap_or(false)
-                        })
-                    })
-                    .unwrap_or(false)
-        }
+        // The TLS module is a separate package; without it kamailio cannot listen on TLS.
+        Peer::Kamailio => kamailio::module_dir().is_some(),
         _ => true,
     });
     if found.is_none() {
