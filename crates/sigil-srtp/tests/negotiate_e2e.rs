@@ -4,8 +4,7 @@
 //! which proves the keys written into the SDP are the keys in use.
 //! Also: re-offers that keep the contexts, and a re-key that replaces them.
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use sigil_srtp::negotiate::{
@@ -13,7 +12,7 @@ use sigil_srtp::negotiate::{
     OfferPolicy, SignalingTransport, SrtpAgreement, SrtpConfig,
 };
 use sigil_srtp::{Session, SrtpError, Suite};
-use sigil_testkit::{hex, peer, ChildGuard, Peer};
+use sigil_testkit::{hex, peer, run_with_input, Peer};
 
 fn rtp(seq: u16, ssrc: u32, fill: u8) -> Vec<u8> {
     let mut p = vec![0x80, 0x00];
@@ -225,28 +224,11 @@ fn inline_key(sdp: &str) -> Vec<u8> {
 
 fn run_libsrtp(python: &std::path::Path, commands: &str) -> Vec<String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pylibsrtp_peer.py");
-    let mut child = ChildGuard::spawn(
-        Command::new(python)
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit()),
-    )
-    .expect("spawn python3");
-    let mut stdin = child.0.stdin.take().expect("stdin");
-    let input = commands.to_owned();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let mut output = String::new();
-    child
-        .0
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut output)
-        .expect("read from the peer");
-    writer.join().expect("writer").expect("write to the peer");
-    assert!(child.0.wait().expect("exit").success());
-    output.lines().map(str::to_owned).collect()
+    let out = run_with_input(Command::new(python).arg(script), commands.as_bytes());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the pylibsrtp peer failed: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout.lines().map(str::to_owned).collect()
 }
 
 #[test]

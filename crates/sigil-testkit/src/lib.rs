@@ -17,9 +17,10 @@ pub mod kamailio;
 pub mod openssl;
 pub mod pki;
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A real program (or Python module) that tests talk to.
@@ -124,6 +125,40 @@ impl Drop for ChildGuard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Runs `command` to completion with `input` on its stdin and its stdout
+/// and stderr captured. The input is written from another thread, so a
+/// child that answers while it reads cannot deadlock the test; a child that
+/// exits without reading all of it is judged by its exit status.
+///
+/// # Panics
+///
+/// When it cannot be run, or writing its stdin fails other than by the
+/// child having closed it.
+pub fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let writer = child.stdin.take().map(|mut stdin| {
+        let input = input.to_vec();
+        std::thread::spawn(move || stdin.write_all(&input))
+    });
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("cannot wait for {command:?}: {e}"));
+    if let Some(writer) = writer {
+        match writer.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Ok(Err(e)) => panic!("cannot write the input of {command:?}: {e}"),
+            Err(_) => panic!("the thread writing the input of {command:?} panicked"),
+        }
+    }
+    output
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.

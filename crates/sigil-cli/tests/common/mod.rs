@@ -2,8 +2,7 @@
 // Each test binary uses its own subset.
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 /// The built `sigil` binary, ready for arguments.
 pub fn sigil_command() -> Command {
@@ -17,20 +16,7 @@ pub fn sigil(args: &[&str]) -> Output {
 
 /// Runs `sigil args…` with `stdin` as its input.
 pub fn sigil_with_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut child = sigil_command()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run sigil");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("sigil output")
+    sigil_testkit::run_with_input(sigil_command().args(args), stdin.as_bytes())
 }
 
 /// Its stdout as text.
