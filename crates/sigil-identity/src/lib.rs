@@ -31,6 +31,8 @@
 //! lives inside ring's signing key and is never printed or logged.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Without `mint` the links to the mint module have nothing to point at; the text stays true.
+#![cfg_attr(not(feature = "mint"), allow(rustdoc::broken_intra_doc_links))]
 
 mod cert;
 mod error;
