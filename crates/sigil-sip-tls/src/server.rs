@@ -1,5 +1,5 @@
 //! The blocking `std::net` server driver: an accept loop and one thread per
-//! connection (never per message), each running a [`SipTlsConnection`].
+//! connection (never per message), each running a [`SipTlsConnection`](crate::SipTlsConnection).
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
