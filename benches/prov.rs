@@ -41,8 +41,12 @@ fn prov(c: &mut Criterion) {
     c.bench_function("parse_validate_typical_25_lines", |b| {
         b.iter(|| black_box(Settings::parse("bench.conf", black_box(TYPICAL.as_bytes())).is_ok()))
     });
-    let settings = Settings::parse("bench.conf", TYPICAL.as_bytes()).unwrap().settings;
-    c.bench_function("render_typical", |b| b.iter(|| black_box(render(black_box(&settings)))));
+    let settings = Settings::parse("bench.conf", TYPICAL.as_bytes())
+        .unwrap()
+        .settings;
+    c.bench_function("render_typical", |b| {
+        b.iter(|| black_box(render(black_box(&settings))))
+    });
 
     // Worst case the parser accepts: 1 MiB of distinct unknown keys.
     let mut big = String::new();
@@ -68,7 +72,11 @@ fn prov(c: &mut Criterion) {
             // Alternate the display name so every apply really writes.
             flip = !flip;
             let file = format!("{TYPICAL}sip.u1.dname = {}\n", if flip { "A" } else { "B" });
-            black_box(store.apply("bench.conf", file.as_bytes(), ApplyOptions::default()).unwrap())
+            black_box(
+                store
+                    .apply("bench.conf", file.as_bytes(), ApplyOptions::default())
+                    .unwrap(),
+            )
         })
     });
     group.finish();
