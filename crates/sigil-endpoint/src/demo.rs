@@ -332,17 +332,17 @@ pub fn run(out: &mut dyn Write) -> DemoResult<DemoReport> {
     writeln!(out, "\n[5] summary")?;
     writeln!(
         out,
-        "    {:<2} {:<26} {:<9} {:<34} {:>5} {:>9} {:>6}  result",
+        "    {:<2} {:<26} {:<9} {:<42} {:>5} {:>9} {:>6}  result",
         "#", "peer", "policy", "media", "sent", "far recv", "auth✗"
     )?;
     for (n, peer, policy, _, call, far) in &rows {
         writeln!(
             out,
-            "    {:<2} {:<26} {:<9} {:<34} {:>5} {:>9} {:>6}  {}",
+            "    {:<2} {:<26} {:<9} {:<42} {:>5} {:>9} {:>6}  {}",
             n,
             format!("sip:{peer}@127.0.0.1"),
             policy.to_string(),
-            truncate(&call.media, 34),
+            truncate(&call.media, 42),
             call.stats.frames_sent,
             far.as_ref().map_or(0, |f| f.stats.frames_received),
             far.as_ref().map_or(0, |f| f.stats.decrypt_failures),
