@@ -1,25 +1,21 @@
 //! `sigil device run | status | call | factory-reset` against the testkit
 //! servers (HTTPS provisioning, SIP registrar and peers requiring device certificates).
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use common::{sigil, sigil_command};
 use sigil_endpoint::testkit::{ProvisioningServer, SipServer};
 use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
 use sigil_identity::{DeviceVerifier, Identity};
 
 const MAC: &str = "00:22:ee:0a:0b:0c";
 const PASSWORD: &str = "cli-test-secret";
-
-fn sigil(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn text(out: &std::process::Output) -> String {
     format!(
@@ -161,7 +157,7 @@ fn call_with_srtp_succeeds_and_standard_to_a_plain_phone_is_refused() {
 #[test]
 fn run_registers_and_unregisters_on_sigterm() {
     let s = scene("optional");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
+    let mut child = sigil_command()
         .args(["device", "run", "--data", &s.data(), "--json-log"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -1,17 +1,8 @@
 //! `sigil prov check` and `sigil prov fetch`, run as the built binary.
 
-use std::process::{Command, Output};
+mod common;
 
-fn sigil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(args)
-        .output()
-        .expect("run sigil")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{sigil, stdout};
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &[u8]) -> String {
     let path = dir.path().join(name);
@@ -100,20 +91,20 @@ fn check_missing_file_fails() {
 
 mod fetch {
     use std::path::{Path, PathBuf};
-    use std::process::{Command, Output};
-    use std::time::Duration;
+    use std::process::Output;
 
     use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
     use sigil_identity::Mac;
+    use sigil_testkit::nginx::{mtls_server, Nginx};
     use sigil_testkit::pki::{LeafSpec, TestCa};
-    use sigil_testkit::{free_port, wait_for_tcp, ChildGuard, Peer};
+    use sigil_testkit::{free_port, Peer};
 
     use super::{sigil, stdout};
 
     struct Lab {
         dir: tempfile::TempDir,
         port: u16,
-        _nginx: ChildGuard,
+        _nginx: Nginx,
     }
 
     /// nginx on 127.0.0.1 with `ssl_verify_client on` and the vendor chain;
@@ -136,33 +127,7 @@ mod fetch {
         std::fs::write(root.join("server.pem"), cert).unwrap();
         std::fs::write(root.join("server.key"), key).unwrap();
         let port = free_port();
-        let d = root.display();
-        std::fs::write(
-            root.join("nginx.conf"),
-            format!(
-                "user root root;\nmaster_process off;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-                 events {{ worker_connections 16; }}\n\
-                 http {{ access_log {d}/access.log; default_type text/plain;\n\
-                 client_body_temp_path {d}/t1; proxy_temp_path {d}/t2; fastcgi_temp_path {d}/t3; uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;\n\
-                 server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key;\n\
-                 ssl_client_certificate {d}/vendor-chain.pem; ssl_verify_client on; ssl_verify_depth 3; root {d}/www; }} }}\n"
-            ),
-        )
-        .unwrap();
-        let guard = ChildGuard::spawn(
-            Command::new(nginx)
-                .arg("-p")
-                .arg(root)
-                .arg("-e")
-                .arg(root.join("error.log"))
-                .arg("-c")
-                .arg(root.join("nginx.conf")),
-        )
-        .unwrap();
-        assert!(wait_for_tcp(
-            ([127, 0, 0, 1], port).into(),
-            Duration::from_secs(10)
-        ));
+        let guard = Nginx::start(&nginx, root, &mtls_server(root, port, ""), &[port]);
         Some((
             Lab {
                 dir,

@@ -1,11 +1,10 @@
 //! `sigil sip parse` against RFC 4475 messages and hand-made files.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn sigil() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sigil"))
-}
+use std::path::PathBuf;
+
+use common::sigil_command;
 
 fn torture(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/rfc4475");
@@ -19,7 +18,7 @@ fn torture(name: &str) -> PathBuf {
 
 #[test]
 fn parse_prints_canonical_form() {
-    let out = sigil()
+    let out = sigil_command()
         .args(["sip", "parse"])
         .arg(torture("wsinv"))
         .output()
@@ -39,13 +38,17 @@ fn parse_prints_canonical_form() {
     let dir = tempfile::tempdir().unwrap();
     let again = dir.path().join("canon.sip");
     std::fs::write(&again, &text).unwrap();
-    let out2 = sigil().args(["sip", "parse"]).arg(&again).output().unwrap();
+    let out2 = sigil_command()
+        .args(["sip", "parse"])
+        .arg(&again)
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8(out2.stdout).unwrap(), text);
 }
 
 #[test]
 fn parse_json() {
-    let out = sigil()
+    let out = sigil_command()
         .args(["sip", "parse", "--json"])
         .arg(torture("esc01"))
         .output()
@@ -65,7 +68,7 @@ fn parse_json() {
 
 #[test]
 fn parse_error_exits_1_with_offset() {
-    let out = sigil()
+    let out = sigil_command()
         .args(["sip", "parse"])
         .arg(torture("bigcode"))
         .output()
@@ -78,7 +81,7 @@ fn parse_error_exits_1_with_offset() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("bad.sip");
     std::fs::write(&f, "OPTIONS sip:a@b SIP/2.0\r\nMax-Forwards: 300\r\n\r\n").unwrap();
-    let out = sigil()
+    let out = sigil_command()
         .args(["sip", "parse", "--json"])
         .arg(&f)
         .output()
@@ -91,7 +94,7 @@ fn parse_error_exits_1_with_offset() {
 
 #[test]
 fn missing_file_exits_1() {
-    let out = sigil()
+    let out = sigil_command()
         .args(["sip", "parse", "/nonexistent/x.sip"])
         .output()
         .unwrap();

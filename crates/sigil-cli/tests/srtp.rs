@@ -1,30 +1,16 @@
 //! `sigil srtp …` end to end, on the SPEC whole-packet vector.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::Output;
+
+use common::sigil_with_stdin;
 
 /// RFC 3711 B.3 master key ‖ salt in Base64.
 const KEY: &str = "4fl6DT4Bi+DWT6MsBt5BOQ7Gda1Jiv7rtpYLOqvm";
 const PLAIN: &str = "800f1234decafbadcafebabeabababababababababababababababab";
 const SRTP_80: &str =
     "800f1234decafbadcafebabe4e55dc4ce79978d88ca4d215949d2402b78d6acc99ea179b8dbb";
-
-fn sigil(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run sigil");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("sigil output")
-}
 
 fn lines(out: &Output) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout)
@@ -35,7 +21,7 @@ fn lines(out: &Output) -> Vec<String> {
 
 #[test]
 fn protect_matches_the_spec_vector() {
-    let out = sigil(
+    let out = sigil_with_stdin(
         &[
             "srtp",
             "protect",
@@ -49,7 +35,7 @@ fn protect_matches_the_spec_vector() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(lines(&out), [SRTP_80]);
 
-    let out = sigil(
+    let out = sigil_with_stdin(
         &[
             "srtp",
             "protect",
@@ -68,7 +54,7 @@ fn unprotect_keeps_state_across_lines_and_reports_each_failure() {
     let mut tampered = SRTP_80.to_owned();
     tampered.replace_range(4..8, "1235"); // a new index, so the tag is checked
     let input = format!("{SRTP_80}\n{SRTP_80}\n{tampered}\nzz\n");
-    let out = sigil(
+    let out = sigil_with_stdin(
         &[
             "srtp",
             "unprotect",
@@ -96,7 +82,7 @@ fn unprotect_keeps_state_across_lines_and_reports_each_failure() {
 #[test]
 fn rtcp_and_roc_round_trip() {
     let rtcp = "81c8000bcafebabeabababababababababababababababab";
-    let out = sigil(
+    let out = sigil_with_stdin(
         &[
             "srtp",
             "protect",
@@ -112,7 +98,7 @@ fn rtcp_and_roc_round_trip() {
     let protected = lines(&out);
     assert_eq!(protected.len(), 2);
     assert_eq!(protected[0].len(), rtcp.len() + 2 * (4 + 10));
-    let out = sigil(
+    let out = sigil_with_stdin(
         &[
             "srtp",
             "unprotect",
@@ -128,7 +114,7 @@ fn rtcp_and_roc_round_trip() {
     assert_eq!(lines(&out), [rtcp, rtcp]);
 
     // With --roc both sides agree on a late joiner's roll-over counter.
-    let protect = sigil(
+    let protect = sigil_with_stdin(
         &[
             "srtp",
             "protect",
@@ -143,7 +129,7 @@ fn rtcp_and_roc_round_trip() {
     );
     let srtp = lines(&protect).remove(0);
     assert_ne!(srtp, SRTP_80, "the ROC enters the tag");
-    let wrong = sigil(
+    let wrong = sigil_with_stdin(
         &[
             "srtp",
             "unprotect",
@@ -155,7 +141,7 @@ fn rtcp_and_roc_round_trip() {
         &format!("{srtp}\n"),
     );
     assert_eq!(wrong.status.code(), Some(1));
-    let right = sigil(
+    let right = sigil_with_stdin(
         &[
             "srtp",
             "unprotect",
@@ -174,7 +160,7 @@ fn rtcp_and_roc_round_trip() {
 
 #[test]
 fn bad_arguments_are_refused() {
-    let out = sigil(
+    let out = sigil_with_stdin(
         &[
             "srtp",
             "protect",
@@ -190,7 +176,7 @@ fn bad_arguments_are_refused() {
         String::from_utf8_lossy(&out.stderr).contains("does not fit"),
         "{out:?}"
     );
-    let out = sigil(
+    let out = sigil_with_stdin(
         &["srtp", "protect", "--suite", "NULL_CIPHER", "--key", KEY],
         "",
     );
@@ -199,7 +185,7 @@ fn bad_arguments_are_refused() {
 
 #[test]
 fn bench_prints_the_three_figures() {
-    let out = sigil(
+    let out = sigil_with_stdin(
         &["srtp", "bench", "--payload", "160", "--seconds", "0.2"],
         "",
     );

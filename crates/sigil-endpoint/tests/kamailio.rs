@@ -5,88 +5,17 @@
 //! other through Kamailio; media flows device to device. Kamailio is then
 //! restarted and the devices register again on their own.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sigil_endpoint::{CallOptions, CallStatus, Device, RunOptions, RunningDevice};
 use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
 use sigil_srtp::negotiate::OfferPolicy;
-use sigil_testkit::{free_port, peer, wait_for_tcp, ChildGuard, Peer};
+use sigil_testkit::kamailio::{module_dir, Kamailio};
+use sigil_testkit::nginx::{mtls_server, Nginx};
+use sigil_testkit::{free_port, peer, Peer};
 
 const PASSWORD: &str = "kamailio-e2e-secret";
-
-/// Kamailio, stopped with SIGTERM so that its worker processes stop too.
-struct Kamailio {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Kamailio {
-    fn start(bin: &Path, dir: &Path, port: u16) -> Kamailio {
-        let log = dir.join("kamailio.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(bin)
-            .args(["-f", "kamailio.cfg", "-DD", "-E", "-m", "64", "-M", "8"])
-            .arg("-Y")
-            .arg(dir)
-            .arg("-w")
-            .arg(dir)
-            .arg("-P")
-            .arg(dir.join("kamailio.pid"))
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let k = Kamailio {
-            child: Some(child),
-            log,
-        };
-        let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        assert!(
-            wait_for_tcp(addr, Duration::from_secs(10)),
-            "kamailio did not start: {}",
-            k.log()
-        );
-        k
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Kamailio {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn module_dir() -> Option<PathBuf> {
-    [
-        "/usr/lib/x86_64-linux-gnu/kamailio/modules",
-        "/usr/lib/aarch64-linux-gnu/kamailio/modules",
-        "/usr/lib/kamailio/modules",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|d| d.join("tls.so").exists())
-}
 
 fn configure(dir: &Path, port: u16, tcp_port: u16, udp_port: u16) {
     let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kamailio");
@@ -109,39 +38,6 @@ fn configure(dir: &Path, port: u16, tcp_port: u16, udp_port: u16) {
         .replace("@CERT@", &format!("{d}/server.pem"))
         .replace("@CA@", &format!("{d}/vendor-chain.pem"));
     std::fs::write(dir.join("tls.cfg"), tls).unwrap();
-}
-
-/// nginx serving `www` over HTTPS on 127.0.0.1:`port`, requiring a device certificate.
-fn nginx(bin: &Path, dir: &Path, port: u16) -> ChildGuard {
-    let d = dir.display();
-    let conf = format!(
-        "master_process off;\ndaemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log info;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n  access_log {d}/nginx-access.log;\n  default_type text/plain;\n\
-           client_body_temp_path {d}/t_body;\n  proxy_temp_path {d}/t_proxy;\n  fastcgi_temp_path {d}/t_fcgi;\n\
-           uwsgi_temp_path {d}/t_uwsgi;\n  scgi_temp_path {d}/t_scgi;\n\
-           server {{\n    listen 127.0.0.1:{port} ssl;\n\
-             ssl_certificate {d}/server.pem;\n    ssl_certificate_key {d}/server.key;\n\
-             ssl_client_certificate {d}/vendor-chain.pem;\n    ssl_verify_client on;\n    ssl_verify_depth 3;\n\
-             root {d}/www;\n  }}\n}}\n"
-    );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let guard = ChildGuard::spawn(
-        Command::new(bin)
-            .arg("-p")
-            .arg(dir)
-            .arg("-e")
-            .arg(dir.join("nginx-error.log"))
-            .arg("-c")
-            .arg(dir.join("nginx.conf")),
-    )
-    .unwrap();
-    assert!(
-        wait_for_tcp(([127, 0, 0, 1], port).into(), Duration::from_secs(10)),
-        "nginx did not start: {}",
-        std::fs::read_to_string(dir.join("nginx-error.log")).unwrap_or_default()
-    );
-    guard
 }
 
 /// Where a device gets its configuration and whom it registers with.
@@ -254,11 +150,16 @@ fn devices_register_and_call_each_other_through_kamailio() {
     let tcp_port = free_port();
     let udp_port = free_port();
     configure(kdir.path(), port, tcp_port, udp_port);
-    let mut kamailio = Kamailio::start(&bin, kdir.path(), port);
+    let mut kamailio = Kamailio::start(&bin, kdir.path(), port, &[]);
     let www = kdir.path().join("www");
     std::fs::create_dir_all(www.join("prov")).unwrap();
     let prov_port = free_port();
-    let _nginx = nginx(&nginx_bin, kdir.path(), prov_port);
+    let _nginx = Nginx::start(
+        &nginx_bin,
+        kdir.path(),
+        &mtls_server(kdir.path(), prov_port, ""),
+        &[prov_port],
+    );
     let servers = Servers {
         ca: &ca,
         www: &www,
@@ -295,15 +196,10 @@ fn devices_register_and_call_each_other_through_kamailio() {
         "00:22:ee:10:00:02",
         "00:22:ee:10:00:03",
     ] {
-        let needle = format!("cn={mac}");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !kamailio.log().contains(&needle) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let log = kamailio.wait_log(&format!("cn={mac}"));
         assert!(
-            kamailio.log().contains(&needle),
-            "{mac} not registered: {}",
-            kamailio.log()
+            log.contains(&format!("cn={mac}")),
+            "{mac} not registered: {log}"
         );
     }
     assert_eq!(alice.status().connections[0].verification, "verified");
@@ -400,7 +296,7 @@ fn devices_register_and_call_each_other_through_kamailio() {
 
     // Kamailio restarts: every device reconnects and registers again by itself.
     drop(kamailio);
-    kamailio = Kamailio::start(&bin, kdir.path(), port);
+    kamailio = Kamailio::start(&bin, kdir.path(), port, &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     for dev in [&alice, &bob, &carol] {
         while dev.status().registration.successes < 2 && Instant::now() < deadline {

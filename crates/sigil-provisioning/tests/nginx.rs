@@ -18,6 +18,7 @@ use sigil_provisioning::download::{
 };
 use sigil_provisioning::values::ProvServer;
 use sigil_provisioning::Settings;
+use sigil_testkit::nginx::{mtls_server, Nginx};
 use sigil_testkit::pki::{LeafSpec, TestCa};
 use sigil_testkit::{free_port, wait_for_tcp, ChildGuard, Peer};
 use sigil_trust::{TrustStore, VerifyError};
@@ -45,7 +46,7 @@ struct Lab {
     https_port: u16,
     http_port: u16,
     vendor: VendorCa,
-    _nginx: ChildGuard,
+    _nginx: Nginx,
 }
 
 impl Lab {
@@ -80,42 +81,16 @@ impl Lab {
         let https_port = free_port();
         let http_port = free_port();
         let d = root.display();
-        let conf = format!(
-            "user root root;\n\
-             master_process off;\n\
-             daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n  access_log {d}/access.log;\n  default_type text/plain;\n\
-               client_body_temp_path {d}/t_body;\n  proxy_temp_path {d}/t_proxy;\n  fastcgi_temp_path {d}/t_fcgi;\n\
-               uwsgi_temp_path {d}/t_uwsgi;\n  scgi_temp_path {d}/t_scgi;\n\
-               server {{\n    listen 127.0.0.1:{https_port} ssl;\n\
-                 ssl_certificate {d}/server.pem;\n    ssl_certificate_key {d}/server.key;\n\
-                 ssl_client_certificate {d}/vendor-chain.pem;\n    ssl_verify_client on;\n    ssl_verify_depth 3;\n\
-                 root {d}/www;\n\
-                 location = /moved/algop.conf {{ return 302 http://127.0.0.1:{http_port}/algop.conf; }}\n\
-                 location = /moved-tls/algop.conf {{ return 302 https://127.0.0.1:{https_port}/algop.conf; }}\n\
-                 location = /stop/algom0008ee123456.conf {{ return 503; }}\n\
-               }}\n\
-               server {{\n    listen 127.0.0.1:{http_port};\n    root {d}/www;\n  }}\n\
-             }}\n"
+        let redirects = format!(
+            "    location = /moved/algop.conf {{ return 302 http://127.0.0.1:{http_port}/algop.conf; }}\n\
+             location = /moved-tls/algop.conf {{ return 302 https://127.0.0.1:{https_port}/algop.conf; }}\n\
+             location = /stop/algom0008ee123456.conf {{ return 503; }}\n"
         );
-        std::fs::write(root.join("nginx.conf"), conf).unwrap();
-        let guard = ChildGuard::spawn(
-            Command::new(nginx)
-                .arg("-p")
-                .arg(&root)
-                .arg("-e")
-                .arg(root.join("error.log"))
-                .arg("-c")
-                .arg(root.join("nginx.conf")),
-        )
-        .unwrap();
-        let up = |port| wait_for_tcp(([127, 0, 0, 1], port).into(), Duration::from_secs(10));
-        assert!(
-            up(https_port) && up(http_port),
-            "nginx did not start: {}",
-            std::fs::read_to_string(root.join("error.log")).unwrap_or_default()
+        let servers = format!(
+            "{}  server {{ listen 127.0.0.1:{http_port}; root {d}/www; }}\n",
+            mtls_server(&root, https_port, &redirects)
         );
+        let guard = Nginx::start(&nginx, &root, &servers, &[https_port, http_port]);
         Some(Lab {
             _dir: dir,
             root,

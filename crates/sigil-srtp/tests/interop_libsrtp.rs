@@ -3,11 +3,11 @@
 //! across a sequence-number wrap (ROC 0 → 1), with reordering inside the
 //! replay window. The peer is `tests/pylibsrtp_peer.py`, driven over pipes.
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use sigil_srtp::{MasterKey, Policy, Session, SrtpError, Suite};
-use sigil_testkit::{peer, ChildGuard, Peer};
+use sigil_testkit::hex::{decode as unhex, encode as hex};
+use sigil_testkit::{peer, run_with_input, Peer};
 
 const PACKETS: usize = 3000;
 /// First sequence number: the wrap to ROC 1 comes after 1536 packets.
@@ -39,45 +39,20 @@ fn seed() -> u64 {
     seed
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex from the peer"))
-        .collect()
-}
-
 /// Runs the peer script on `commands` and returns its answer lines.
 fn run_peer(python: &std::path::Path, commands: &str) -> Vec<String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pylibsrtp_peer.py");
-    let mut child = ChildGuard::spawn(
-        Command::new(python)
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit()),
-    )
-    .expect("spawn python3");
-    let mut stdin = child.0.stdin.take().expect("piped stdin");
-    let input = commands.to_owned();
-    let writer = std::thread::spawn(move || {
-        stdin.write_all(input.as_bytes()).expect("write to peer");
-    });
-    let mut output = String::new();
-    child
-        .0
-        .stdout
-        .take()
-        .expect("piped stdout")
-        .read_to_string(&mut output)
-        .expect("read from peer");
-    writer.join().expect("writer thread");
-    let status = child.0.wait().expect("peer exit");
-    assert!(status.success(), "peer failed: {status}");
-    output.lines().map(str::to_owned).collect()
+    let out = run_with_input(Command::new(python).arg(script), commands.as_bytes());
+    assert!(
+        out.status.success(),
+        "peer failed: {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn rtp_packet(rng: &mut Rng, seq: u16, ssrc: u32) -> Vec<u8> {

@@ -3,12 +3,9 @@
 
 use sigil_srtp::{MasterKey, Policy, Session, SrtpError, Ssrc, Suite};
 
+/// The bytes of a vector written in hex, spaces and line breaks allowed.
 fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    sigil_testkit::hex::decode(&s.split_whitespace().collect::<String>())
 }
 
 /// RFC 3711 B.3 master key and salt.

@@ -7,13 +7,15 @@
 //! - [`ChildGuard`] kills a spawned peer when the test ends, however it ends.
 //! - [`free_port`] and [`wait_for_tcp`] set up loopback servers with bounded waits.
 //! - [`openssl`] runs the `openssl` command line and `openssl s_server`;
-//!   [`kamailio`] starts and stops Kamailio; [`hex`] encodes and decodes the
+//!   [`kamailio`] starts and stops Kamailio; [`nginx`] serves HTTPS with
+//!   client certificates required; [`hex`] encodes and decodes the
 //!   hex that vectors and peers use.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod hex;
 pub mod kamailio;
+pub mod nginx;
 pub mod openssl;
 pub mod pki;
 
