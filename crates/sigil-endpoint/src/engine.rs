@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sigil_provisioning::values::SipTransport;
+use sigil_provisioning::values::{ListenClientCert, SipTransport};
 use sigil_provisioning::Settings;
 use sigil_sip::dialog::{stateless_response, Dialog, DialogConfig, DialogEvent, DialogOutput};
 use sigil_sip::{
@@ -61,7 +61,9 @@ pub type EventSink = Arc<dyn Fn(&DeviceEvent) + Send + Sync>;
 /// How the device runs.
 #[derive(Clone)]
 pub struct RunOptions {
-    /// Answer incoming calls automatically (default true).
+    /// Answer incoming calls automatically (default true). Calls are answered
+    /// only when this and the configuration's `sip.auto_answer` (default `1`)
+    /// both allow it; otherwise they are turned away with 486 Busy Here.
     pub auto_answer: bool,
     /// Tone sent on an answered incoming call (default 1 s).
     pub answer_tone: Duration,
@@ -449,11 +451,9 @@ fn start(
         settings.sip_u1_user.clone()
     };
     let mut options = options;
-    if let Some(auto) = unknown_bool(&settings, AUTO_ANSWER_KEY) {
-        options.auto_answer = auto;
-    }
+    options.auto_answer = options.auto_answer && settings.sip_auto_answer;
     let settings_listen = settings.sip_tls_listen;
-    let listen_client_cert = listener_client_cert(&settings);
+    let listen_client_cert = settings.sip_tls_listen_client_cert;
     let engine = match Engine::new(link, settings, &user, &domain, local, options.clone()) {
         Ok(e) => e,
         Err(e) => return Err(fail(status, observer, "registration", e)),
@@ -1612,56 +1612,18 @@ fn listener_anchors(dir: &crate::DataDir) -> Vec<rustls::pki_types::CertificateD
     certs
 }
 
-/// `sip.auto_answer = 0 | 1`: answer incoming calls automatically (default 1,
-/// or [`RunOptions::auto_answer`]). Read from the configuration's unknown keys
-/// until the provisioning crate types it.
-pub const AUTO_ANSWER_KEY: &str = "sip.auto_answer";
+/// `sip.auto_answer`: the typed setting is
+/// [`Settings::sip_auto_answer`](sigil_provisioning::Settings::sip_auto_answer).
+pub const AUTO_ANSWER_KEY: &str = sigil_provisioning::keys::SIP_AUTO_ANSWER;
 
-fn unknown_bool(settings: &Settings, key: &str) -> Option<bool> {
-    let u = settings.unknown.iter().rev().find(|u| u.key == key)?;
-    match u.value.trim() {
-        "0" => Some(false),
-        "1" => Some(true),
-        other => {
-            log::warn!("{key} = {other:?} is not 0 or 1: ignored");
-            None
-        }
-    }
-}
-
-/// Whether inbound peers must present a certificate: `sip.tls.listen.client_cert`
-/// = `requested` (default: asked for, verified when presented), `required` or `none`.
-/// (Read from the configuration's unknown keys until the provisioning crate types it.)
-pub const LISTEN_CLIENT_CERT_KEY: &str = "sip.tls.listen.client_cert";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ListenClientCert {
-    Requested,
-    Required,
-    NotAsked,
-}
-
-fn listener_client_cert(settings: &Settings) -> Result<ListenClientCert, String> {
-    let value = settings
-        .unknown
-        .iter()
-        .rev()
-        .find(|u| u.key == LISTEN_CLIENT_CERT_KEY)
-        .map(|u| u.value.trim().to_ascii_lowercase());
-    match value.as_deref() {
-        None | Some("requested") => Ok(ListenClientCert::Requested),
-        Some("required") => Ok(ListenClientCert::Required),
-        Some("none") => Ok(ListenClientCert::NotAsked),
-        Some(other) => Err(format!(
-            "{LISTEN_CLIENT_CERT_KEY} = {other:?} is not requested, required or none"
-        )),
-    }
-}
+/// `sip.tls.listen.client_cert`: the typed setting is
+/// [`Settings::sip_tls_listen_client_cert`](sigil_provisioning::Settings::sip_tls_listen_client_cert).
+pub const LISTEN_CLIENT_CERT_KEY: &str = sigil_provisioning::keys::SIP_TLS_LISTEN_CLIENT_CERT;
 
 #[allow(clippy::too_many_arguments)]
 fn start_listener(
     port: u16,
-    client_cert: Result<ListenClientCert, String>,
+    mode: ListenClientCert,
     ip: IpAddr,
     identities: &sigil_identity::IdentitySet,
     dir: &crate::DataDir,
@@ -1675,14 +1637,10 @@ fn start_listener(
     let Some(identity) = identities.active() else {
         return Listener::Failed("no usable device identity to present".into());
     };
-    let mode = match client_cert {
-        Ok(m) => m,
-        Err(why) => return Listener::Failed(why),
-    };
     let anchors = listener_anchors(dir);
     let verifier = sigil_identity::DeviceVerifier::new(&anchors).map(Arc::new);
     let (client_auth, label) = match (mode, verifier) {
-        (ListenClientCert::NotAsked, _) => (sigil_sip_tls::ClientAuth::None, "not requested"),
+        (ListenClientCert::NotRequested, _) => (sigil_sip_tls::ClientAuth::None, "not requested"),
         (ListenClientCert::Requested, Ok(v)) => (
             sigil_sip_tls::ClientAuth::Optional(v),
             "requested, verified when presented",
@@ -1779,27 +1737,27 @@ mod tests {
     }
 
     #[test]
-    fn listener_client_cert_setting() {
-        let mut s = Settings::default();
-        assert_eq!(listener_client_cert(&s), Ok(ListenClientCert::Requested));
-        for (value, want) in [
-            ("required", Ok(ListenClientCert::Required)),
-            ("none", Ok(ListenClientCert::NotAsked)),
-        ] {
-            let parsed = Settings::parse(
-                "t",
-                format!("{LISTEN_CLIENT_CERT_KEY} = {value}\n").as_bytes(),
-            )
-            .unwrap();
-            assert_eq!(listener_client_cert(&parsed.settings), want);
-        }
-        s = Settings::parse(
+    fn typed_keys_replace_the_unknown_ones() {
+        // Both keys are typed now: no "unknown key" warning, nothing kept verbatim.
+        let parsed = Settings::parse(
+            "t",
+            format!("{AUTO_ANSWER_KEY} = 0\n{LISTEN_CLIENT_CERT_KEY} = required\n").as_bytes(),
+        )
+        .unwrap();
+        assert!(parsed.settings.unknown.is_empty());
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        assert!(!parsed.settings.sip_auto_answer);
+        assert_eq!(
+            parsed.settings.sip_tls_listen_client_cert,
+            ListenClientCert::Required
+        );
+        // An invalid value rejects the file (it used to fail only the listener).
+        let e = Settings::parse(
             "t",
             format!("{LISTEN_CLIENT_CERT_KEY} = maybe\n").as_bytes(),
         )
-        .unwrap()
-        .settings;
-        assert!(listener_client_cert(&s).is_err());
+        .unwrap_err();
+        assert_eq!((e[0].line, e[0].col), (1, 30));
     }
 
     #[test]

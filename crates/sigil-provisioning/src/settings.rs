@@ -1,4 +1,6 @@
-//! Typed settings: every key of SPEC's table, checked, with documented defaults.
+//! Typed settings: every key of SPEC's table, checked, with documented defaults,
+//! plus Sigil's own keys (`prov.name.*`, `sip.tls.listen.client_cert`,
+//! `sip.auto_answer`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -9,8 +11,8 @@ use zeroize::Zeroizing;
 use crate::format::{parse_document_partial, Document, LocatedError, Warning};
 use crate::secret::{display_value, Secret};
 use crate::values::{
-    parse_bool, split_list, DownloadMethod, HostPort, ProvServer, SipTransport, SrtpOffer,
-    TlsCipher, TlsVersion,
+    parse_bool, split_list, DownloadMethod, HostPort, ListenClientCert, ProvServer, SipTransport,
+    SrtpOffer, TlsCipher, TlsVersion,
 };
 
 /// The keys this product knows, in the order they are written.
@@ -37,6 +39,9 @@ pub mod keys {
     pub const SIP_U1_PWD: &str = "sip.u1.pwd";
     /// Display name.
     pub const SIP_U1_DNAME: &str = "sip.u1.dname";
+    /// `0` | `1`: answer incoming calls automatically; `0` turns them away
+    /// with 486 Busy Here (default `1`). A Sigil key beyond SPEC's table.
+    pub const SIP_AUTO_ANSWER: &str = "sip.auto_answer";
     /// `udp` | `tcp` | `tls` (default `tls`).
     pub const SIP_TRANSPORT: &str = "sip.transport";
     /// `0` | `1`: validate the SIP server certificate (default `1`).
@@ -47,6 +52,10 @@ pub mod keys {
     pub const SIP_TLS_CIPHERS: &str = "sip.tls.ciphers";
     /// Inbound SIP over TLS port, `0` = off (default `5061`).
     pub const SIP_TLS_LISTEN: &str = "sip.tls.listen";
+    /// `requested` | `required` | `none`: whether peers connecting to the
+    /// listener of `sip.tls.listen` must present a certificate (default
+    /// `requested`). A Sigil key beyond SPEC's table.
+    pub const SIP_TLS_LISTEN_CLIENT_CERT: &str = "sip.tls.listen.client_cert";
     /// `disabled` | `optional` | `standard` (default `optional`).
     pub const SIP_SRTP_OFFER: &str = "sip.srtp.offer";
     /// SRTP suites in preference order (default: all four, AES-256 first).
@@ -55,7 +64,7 @@ pub mod keys {
     pub const SIP_SRTP_INSECURE_SIGNALING: &str = "sip.srtp.insecure_signaling";
 
     /// Every known key, in the order settings are written.
-    pub const ALL: [&str; 19] = [
+    pub const ALL: [&str; 21] = [
         PROV_SERVER,
         PROV_DOWNLOAD_METHOD,
         PROV_DOWNLOAD_CERT,
@@ -67,11 +76,13 @@ pub mod keys {
         SIP_U1_AUTH,
         SIP_U1_PWD,
         SIP_U1_DNAME,
+        SIP_AUTO_ANSWER,
         SIP_TRANSPORT,
         SIP_TLS_VALIDATE,
         SIP_TLS_VERSION_MIN,
         SIP_TLS_CIPHERS,
         SIP_TLS_LISTEN,
+        SIP_TLS_LISTEN_CLIENT_CERT,
         SIP_SRTP_OFFER,
         SIP_SRTP_SUITES,
         SIP_SRTP_INSECURE_SIGNALING,
@@ -137,6 +148,9 @@ pub struct Settings {
     pub sip_u1_pwd: Secret,
     /// `sip.u1.dname` (empty = none).
     pub sip_u1_dname: String,
+    /// `sip.auto_answer`: answer incoming calls automatically; `false` turns
+    /// them away with 486 Busy Here (default `true`).
+    pub sip_auto_answer: bool,
     /// `sip.transport` (default TLS).
     pub sip_transport: SipTransport,
     /// `sip.tls.validate` (default `true`).
@@ -147,6 +161,9 @@ pub struct Settings {
     pub sip_tls_ciphers: Vec<TlsCipher>,
     /// `sip.tls.listen`: inbound TLS port, 0 = off (default 5061).
     pub sip_tls_listen: u16,
+    /// `sip.tls.listen.client_cert`: whether inbound TLS peers must present a
+    /// certificate (default [`ListenClientCert::Requested`]).
+    pub sip_tls_listen_client_cert: ListenClientCert,
     /// `sip.srtp.offer` (default optional).
     pub sip_srtp_offer: SrtpOffer,
     /// `sip.srtp.suites` in preference order (default [`Suite::ALL`]).
@@ -171,11 +188,13 @@ impl Default for Settings {
             sip_u1_auth: String::new(),
             sip_u1_pwd: Secret::default(),
             sip_u1_dname: String::new(),
+            sip_auto_answer: true,
             sip_transport: SipTransport::Tls,
             sip_tls_validate: true,
             sip_tls_version_min: TlsVersion::V1_2,
             sip_tls_ciphers: Vec::new(),
             sip_tls_listen: DEFAULT_TLS_LISTEN,
+            sip_tls_listen_client_cert: ListenClientCert::Requested,
             sip_srtp_offer: SrtpOffer::Optional,
             sip_srtp_suites: Suite::ALL.to_vec(),
             sip_srtp_insecure_signaling: false,
@@ -320,6 +339,13 @@ impl Settings {
                 self.sip_u1_pwd = Secret::new(value);
             }
             SIP_U1_DNAME => self.sip_u1_dname = text(value)?,
+            SIP_AUTO_ANSWER => {
+                self.sip_auto_answer = if empty {
+                    defaults().sip_auto_answer
+                } else {
+                    parse_bool(value)?
+                }
+            }
             SIP_TRANSPORT => {
                 self.sip_transport = if empty {
                     defaults().sip_transport
@@ -363,6 +389,13 @@ impl Settings {
                     return Err(format!(
                         "{value:?}: expected a port from 1 to 65535, or 0 for off"
                     ));
+                }
+            }
+            SIP_TLS_LISTEN_CLIENT_CERT => {
+                self.sip_tls_listen_client_cert = if empty {
+                    defaults().sip_tls_listen_client_cert
+                } else {
+                    value.parse()?
                 }
             }
             SIP_SRTP_OFFER => {
@@ -442,6 +475,7 @@ impl Settings {
         if !self.sip_u1_dname.is_empty() {
             put(SIP_U1_DNAME, self.sip_u1_dname.clone());
         }
+        put(SIP_AUTO_ANSWER, bool_text(self.sip_auto_answer));
         put(SIP_TRANSPORT, self.sip_transport.as_str().to_owned());
         put(SIP_TLS_VALIDATE, bool_text(self.sip_tls_validate));
         put(
@@ -459,6 +493,10 @@ impl Settings {
             );
         }
         put(SIP_TLS_LISTEN, self.sip_tls_listen.to_string());
+        put(
+            SIP_TLS_LISTEN_CLIENT_CERT,
+            self.sip_tls_listen_client_cert.as_str().to_owned(),
+        );
         put(SIP_SRTP_OFFER, self.sip_srtp_offer.as_str().to_owned());
         put(
             SIP_SRTP_SUITES,
@@ -560,6 +598,13 @@ impl Settings {
             warnings.push((
                 SIP_TLS_VALIDATE,
                 "sip.tls.validate = 0: SIP over TLS is encrypted but the server is not verified"
+                    .to_owned(),
+            ));
+        }
+        if self.sip_tls_listen == 0 && explicit.contains_key(SIP_TLS_LISTEN_CLIENT_CERT) {
+            warnings.push((
+                SIP_TLS_LISTEN_CLIENT_CERT,
+                "sip.tls.listen.client_cert has no effect: the listener is off (sip.tls.listen = 0)"
                     .to_owned(),
             ));
         }
@@ -830,6 +875,97 @@ mod tests {
         let e = parse("sip.transport = sctp\nno equals\nsip.tls.listen = -1\n").unwrap_err();
         let at: Vec<(usize, usize)> = e.iter().map(|e| (e.line, e.col)).collect();
         assert_eq!(at, vec![(1, 17), (2, 1), (3, 18)]);
+    }
+
+    #[test]
+    fn auto_answer_key() {
+        let s = parse("").unwrap().settings;
+        assert!(s.sip_auto_answer, "default is 1");
+        assert_eq!(
+            s.get(keys::SIP_AUTO_ANSWER).as_deref().map(String::as_str),
+            Some("1")
+        );
+        for (text, want) in [("0", false), ("1", true), ("", true)] {
+            let p = parse(&format!("sip.auto_answer = {text}\n")).unwrap();
+            assert_eq!(p.settings.sip_auto_answer, want, "{text:?}");
+            assert!(p.warnings.is_empty(), "known key: {:?}", p.warnings);
+            assert_eq!(p.known_keys, vec!["sip.auto_answer".to_owned()]);
+            assert!(p.settings.unknown.is_empty());
+        }
+        let mut s = Settings::default();
+        assert_eq!(s.set(keys::SIP_AUTO_ANSWER, "0"), Ok(true));
+        assert!(!s.sip_auto_answer);
+        assert!(crate::render(&s).contains("sip.auto_answer = 0\n"));
+        let changes = crate::diff(&Settings::default(), &s);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].key, "sip.auto_answer");
+        for bad in ["yes", "true", "2"] {
+            let e =
+                parse(&format!("sip.proxy = a.example\nsip.auto_answer = {bad}\n")).unwrap_err();
+            assert_eq!(e.len(), 1);
+            assert_eq!((e[0].file.as_str(), e[0].line, e[0].col), ("t.conf", 2, 19));
+            assert!(
+                e[0].message.contains("invalid value for sip.auto_answer"),
+                "{}",
+                e[0].message
+            );
+            assert!(e[0].message.contains("0 or 1"), "{}", e[0].message);
+        }
+    }
+
+    #[test]
+    fn listen_client_cert_key() {
+        let s = parse("").unwrap().settings;
+        assert_eq!(s.sip_tls_listen_client_cert, ListenClientCert::Requested);
+        assert_eq!(
+            s.get(keys::SIP_TLS_LISTEN_CLIENT_CERT)
+                .as_deref()
+                .map(String::as_str),
+            Some("requested")
+        );
+        for (text, want) in [
+            ("requested", ListenClientCert::Requested),
+            ("required", ListenClientCert::Required),
+            ("none", ListenClientCert::NotRequested),
+            ("", ListenClientCert::Requested),
+        ] {
+            let p = parse(&format!("sip.tls.listen.client_cert = {text}\n")).unwrap();
+            assert_eq!(p.settings.sip_tls_listen_client_cert, want, "{text:?}");
+            assert!(p.warnings.is_empty(), "known key: {:?}", p.warnings);
+            assert!(p.settings.unknown.is_empty());
+            // Written back as read.
+            let again = parse(&crate::render(&p.settings)).unwrap().settings;
+            assert_eq!(again, p.settings);
+        }
+        let mut s = Settings::default();
+        assert_eq!(s.set(keys::SIP_TLS_LISTEN_CLIENT_CERT, "none"), Ok(true));
+        assert!(crate::render(&s).contains("sip.tls.listen.client_cert = none\n"));
+        let changes = crate::diff(&Settings::default(), &s);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].key, "sip.tls.listen.client_cert");
+        for bad in ["maybe", "Required", "optional", "1"] {
+            let e = parse(&format!("# c\nsip.tls.listen.client_cert = {bad}\n")).unwrap_err();
+            assert_eq!(e.len(), 1);
+            assert_eq!((e[0].file.as_str(), e[0].line, e[0].col), ("t.conf", 2, 30));
+            assert!(
+                e[0].message
+                    .contains("invalid value for sip.tls.listen.client_cert"),
+                "{}",
+                e[0].message
+            );
+            assert!(
+                e[0].message.contains("requested, required or none"),
+                "{}",
+                e[0].message
+            );
+        }
+        // Inert while the listener is off: a warning, not an error.
+        let p = parse("sip.tls.listen = 0\nsip.tls.listen.client_cert = required\n").unwrap();
+        assert!(p
+            .warnings
+            .iter()
+            .any(|w| w.line == 2 && w.message.contains("no effect")));
+        assert!(parse("sip.tls.listen = 0\n").unwrap().warnings.is_empty());
     }
 
     #[test]

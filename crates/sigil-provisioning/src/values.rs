@@ -501,6 +501,57 @@ impl FromStr for SrtpOffer {
     }
 }
 
+/// Whether peers connecting to the device's own SIP-over-TLS listener
+/// (`sip.tls.listen`) must present a certificate (`sip.tls.listen.client_cert`,
+/// a Sigil key beyond SPEC's table).
+///
+/// A presented certificate is always verified against the vendor chain and the
+/// uploaded anchors; this only decides whether one is asked for and whether its
+/// absence refuses the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListenClientCert {
+    /// Asked for and verified when presented; peers without one are accepted
+    /// (the default). If there is nothing to verify against, none is asked for.
+    Requested,
+    /// Mutual TLS: a peer without a verifiable certificate is refused. The
+    /// listener does not start if there is nothing to verify against.
+    Required,
+    /// Not asked for (written `none`).
+    NotRequested,
+}
+
+impl ListenClientCert {
+    /// The value as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenClientCert::Requested => "requested",
+            ListenClientCert::Required => "required",
+            ListenClientCert::NotRequested => "none",
+        }
+    }
+}
+
+impl fmt::Display for ListenClientCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ListenClientCert {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "requested" => Ok(ListenClientCert::Requested),
+            "required" => Ok(ListenClientCert::Required),
+            "none" => Ok(ListenClientCert::NotRequested),
+            _ => Err(format!(
+                "{s:?} is not a client certificate policy (expected requested, required or none)"
+            )),
+        }
+    }
+}
+
 /// Splits a list value at commas, colons or whitespace, dropping empty items.
 pub(crate) fn split_list(s: &str) -> impl Iterator<Item = &str> {
     s.split(|c: char| c == ',' || c == ':' || c.is_whitespace())

@@ -4,7 +4,8 @@ use proptest::prelude::*;
 use sigil_provisioning::format::parse_document;
 use sigil_provisioning::settings::{keys, UnknownSetting};
 use sigil_provisioning::values::{
-    DownloadMethod, Host, HostPort, ProvServer, SipTransport, SrtpOffer, TlsCipher, TlsVersion,
+    DownloadMethod, Host, HostPort, ListenClientCert, ProvServer, SipTransport, SrtpOffer,
+    TlsCipher, TlsVersion,
 };
 use sigil_provisioning::{render, render_onto, Secret, Settings};
 use sigil_srtp::Suite;
@@ -50,11 +51,13 @@ prop_compose! {
         device in "[a-z]{0,5}\\{mac\\}(\\.[a-z]{1,4})?",
         proxy in proptest::option::of(host_port()),
         user in text(), auth in text(), pwd in text(), dname in text(),
+        auto_answer in any::<bool>(),
         transport in prop_oneof![Just(SipTransport::Udp), Just(SipTransport::Tcp), Just(SipTransport::Tls)],
         validate in any::<bool>(),
         version in prop_oneof![Just(TlsVersion::V1_2), Just(TlsVersion::V1_3)],
         ciphers in subset(TlsCipher::ALL.to_vec(), 0),
         listen in any::<u16>(),
+        client_cert in prop_oneof![Just(ListenClientCert::Requested), Just(ListenClientCert::Required), Just(ListenClientCert::NotRequested)],
         offer in prop_oneof![Just(SrtpOffer::Disabled), Just(SrtpOffer::Optional), Just(SrtpOffer::Standard)],
         suites in subset(Suite::ALL.to_vec(), 1),
         insecure in any::<bool>(),
@@ -81,11 +84,13 @@ prop_compose! {
             sip_u1_auth: auth,
             sip_u1_pwd: Secret::new(pwd),
             sip_u1_dname: dname,
+            sip_auto_answer: auto_answer,
             sip_transport: transport,
             sip_tls_validate: validate,
             sip_tls_version_min: version,
             sip_tls_ciphers: ciphers,
             sip_tls_listen: listen,
+            sip_tls_listen_client_cert: client_cert,
             sip_srtp_offer: offer,
             sip_srtp_suites: suites,
             sip_srtp_insecure_signaling: insecure,
