@@ -45,7 +45,7 @@ use bytes::Bytes;
 use crate::digest::{Credentials, DigestClient};
 use crate::header::{Header, HeaderName};
 use crate::message::{Message, Request, Response};
-use crate::registration::{T1, T2, TIMER_F};
+use crate::registration::{new_branch, push_user_agent, random_hex, request_head, T1, T2, TIMER_F};
 use crate::uri::Uri;
 use crate::values::{CSeq, Method, NameAddr, Param, Via};
 
@@ -302,25 +302,6 @@ fn reason_for(status: u16) -> &'static str {
         603 => "Decline",
         _ => "",
     }
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut raw = vec![0u8; bytes];
-    if getrandom::getrandom(&mut raw).is_err() {
-        // Identifiers must be unique, not secret: fall back to a randomly keyed hasher.
-        use std::hash::{BuildHasher, Hasher};
-        for chunk in raw.chunks_mut(8) {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_usize(chunk.len());
-            let v = h.finish().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-    raw.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn new_branch() -> String {
-    format!("z9hG4bK{}", random_hex(10))
 }
 
 fn top_branch(headers: &crate::Headers) -> Option<String> {
@@ -601,22 +582,15 @@ impl Dialog {
     /// A request of this dialog: Via, Max-Forwards, From, To, Call-ID, CSeq,
     /// Route set, Contact (INVITE), User-Agent. Request-URI = remote target.
     fn base_request(&self, method: Method, cseq: u32, branch: &str) -> Request {
-        let mut r = Request::new(method.clone(), self.remote_target.clone());
-        r.headers
-            .push(Header::typed(HeaderName::Via, self.via(branch)));
-        r.headers.push(Header::typed(HeaderName::MaxForwards, 70));
         let (local, remote) = self.tagged_ends();
-        r.headers.push(Header::typed(HeaderName::From, local));
-        r.headers.push(Header::typed(HeaderName::To, remote));
-        r.headers
-            .push(Header::unchecked(HeaderName::CallId, self.call_id.clone()));
-        r.headers.push(Header::typed(
-            HeaderName::CSeq,
-            CSeq {
-                seq: cseq,
-                method: method.clone(),
-            },
-        ));
+        let mut r = request_head(
+            method.clone(),
+            self.remote_target.clone(),
+            self.via(branch),
+            (local, remote),
+            &self.call_id,
+            cseq,
+        );
         for route in &self.route_set {
             r.headers.push(Header::typed(HeaderName::Route, route));
         }
@@ -630,11 +604,7 @@ impl Dialog {
                 "INVITE, ACK, CANCEL, BYE, OPTIONS".into(),
             ));
         }
-        if let Some(ua) = &self.config.user_agent {
-            if let Ok(h) = Header::new(HeaderName::UserAgent, ua.clone()) {
-                r.headers.push(h);
-            }
-        }
+        push_user_agent(&mut r, self.config.user_agent.as_deref());
         r
     }
 

@@ -185,7 +185,46 @@ pub struct Registration {
     out: VecDeque<RegistrationOutput>,
 }
 
-fn random_hex(bytes: usize) -> String {
+/// A request to `uri` with the headers every request of ours starts with
+/// (RFC 3261 §8.1.1), in this order: Via, Max-Forwards 70, From and To
+/// (`ends`), Call-ID and CSeq.
+pub(crate) fn request_head(
+    method: Method,
+    uri: Uri,
+    via: Via,
+    ends: (NameAddr, NameAddr),
+    call_id: &str,
+    cseq: u32,
+) -> Request {
+    let mut r = Request::new(method.clone(), uri);
+    r.headers.push(Header::typed(HeaderName::Via, via));
+    r.headers.push(Header::typed(HeaderName::MaxForwards, 70));
+    r.headers.push(Header::typed(HeaderName::From, ends.0));
+    r.headers.push(Header::typed(HeaderName::To, ends.1));
+    r.headers
+        .push(Header::unchecked(HeaderName::CallId, call_id.to_string()));
+    r.headers
+        .push(Header::typed(HeaderName::CSeq, CSeq { seq: cseq, method }));
+    r
+}
+
+/// Adds a User-Agent header when `user_agent` is set and a valid header value.
+pub(crate) fn push_user_agent(r: &mut Request, user_agent: Option<&str>) {
+    if let Some(h) =
+        user_agent.and_then(|ua| Header::new(HeaderName::UserAgent, ua.to_string()).ok())
+    {
+        r.headers.push(h);
+    }
+}
+
+/// A new Via branch: the RFC 3261 magic cookie and 80 random bits.
+pub(crate) fn new_branch() -> String {
+    format!("z9hG4bK{}", random_hex(10))
+}
+
+/// `bytes` random bytes as lower-case hex: unique identifiers (Call-ID,
+/// tags, branches).
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut raw = vec![0u8; bytes];
     if getrandom::getrandom(&mut raw).is_err() {
         // Fall back to the standard library's randomly keyed hasher; these
@@ -285,25 +324,18 @@ impl Registration {
     fn build(&mut self, unregister: bool, star: bool, branch: &str) -> Request {
         self.cseq = self.cseq.wrapping_add(1) % (1 << 31);
         let c = &self.config;
-        let mut r = Request::new(Method::Register, c.registrar.clone());
         let mut via = Via::new(&c.transport, &c.via_host, c.via_port, branch);
         via.params.push(Param::new("rport", None));
-        r.headers.push(Header::typed(HeaderName::Via, via));
-        r.headers.push(Header::typed(HeaderName::MaxForwards, 70));
         let mut from = NameAddr::new(c.aor.clone());
         from.set_param("tag", Some(&self.from_tag));
-        r.headers.push(Header::typed(HeaderName::From, from));
-        r.headers
-            .push(Header::typed(HeaderName::To, NameAddr::new(c.aor.clone())));
-        r.headers
-            .push(Header::unchecked(HeaderName::CallId, self.call_id.clone()));
-        r.headers.push(Header::typed(
-            HeaderName::CSeq,
-            CSeq {
-                seq: self.cseq,
-                method: Method::Register,
-            },
-        ));
+        let mut r = request_head(
+            Method::Register,
+            c.registrar.clone(),
+            via,
+            (from, NameAddr::new(c.aor.clone())),
+            &self.call_id,
+            self.cseq,
+        );
         let expires = if unregister { 0 } else { self.expires };
         if star {
             r.headers
@@ -314,17 +346,13 @@ impl Registration {
             r.headers.push(Header::typed(HeaderName::Contact, contact));
         }
         r.headers.push(Header::typed(HeaderName::Expires, expires));
-        if let Some(ua) = &c.user_agent {
-            if let Ok(h) = Header::new(HeaderName::UserAgent, ua.clone()) {
-                r.headers.push(h);
-            }
-        }
+        push_user_agent(&mut r, c.user_agent.as_deref());
         r.headers.push(Header::typed(HeaderName::ContentLength, 0));
         r
     }
 
     fn start(&mut self, now: Instant, unregister: bool, star: bool) {
-        let branch = format!("z9hG4bK{}", random_hex(10));
+        let branch = new_branch();
         let mut request = self.build(unregister, star, &branch);
         if let Some(d) = &mut self.digest {
             // Pre-emptive credentials from the last challenge save a round trip; a stale nonce is answered by a new challenge.
@@ -368,7 +396,7 @@ impl Registration {
         let Some(t) = self.transaction.take() else {
             return Ok(());
         };
-        let branch = format!("z9hG4bK{}", random_hex(10));
+        let branch = new_branch();
         let star = t.request.headers.contact_is_star();
         let mut request = self.build(t.unregister, star, &branch);
         let mut auth_attempts = t.auth_attempts;
