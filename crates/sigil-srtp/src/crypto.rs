@@ -260,12 +260,9 @@ impl Kdf {
 mod tests {
     use super::*;
 
+    /// The bytes of an RFC vector written in hex, spaces allowed.
     fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        sigil_testkit::hex::decode(&s.split_whitespace().collect::<String>())
     }
 
     #[test]

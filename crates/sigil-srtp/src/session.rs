@@ -392,7 +392,7 @@ impl Session {
     /// already seen packets this keeps the highest sequence number, replaces
     /// its ROC and forgets the replay history.
     pub fn set_roc(&mut self, ssrc: u32, roc: u32) -> Result<(), SrtpError> {
-        let index = self.stream_index(ssrc, true)?;
+        let index = self.stream_index(ssrc)?;
         if let Some(stream) = self.streams.get_mut(index) {
             match stream.rtp.top() {
                 Some(top) => stream
@@ -431,9 +431,10 @@ impl Session {
         found
     }
 
-    /// The stream for `ssrc`, checked against the policy; created if `create`.
+    /// The stream `ssrc` has, if any, once `ssrc` is checked against the
+    /// policy and, for a new stream, against the stream limit.
     #[inline]
-    fn stream_index(&mut self, ssrc: u32, create: bool) -> Result<usize, SrtpError> {
+    fn admit(&mut self, ssrc: u32) -> Result<Option<usize>, SrtpError> {
         if let Ssrc::Specific(expected) = self.ssrc {
             if expected != ssrc {
                 return Err(SrtpError::SsrcMismatch {
@@ -442,18 +443,20 @@ impl Session {
                 });
             }
         }
-        if let Some(index) = self.find_stream(ssrc) {
+        let existing = self.find_stream(ssrc);
+        if existing.is_none() && self.streams.len() >= self.max_streams {
+            return Err(SrtpError::StreamLimit {
+                limit: self.max_streams,
+            });
+        }
+        Ok(existing)
+    }
+
+    /// The stream for `ssrc`, checked as by [`Session::admit`]; created if new.
+    #[inline]
+    fn stream_index(&mut self, ssrc: u32) -> Result<usize, SrtpError> {
+        if let Some(index) = self.admit(ssrc)? {
             return Ok(index);
-        }
-        if self.streams.len() >= self.max_streams {
-            return Err(SrtpError::StreamLimit {
-                limit: self.max_streams,
-            });
-        }
-        if !create {
-            return Err(SrtpError::StreamLimit {
-                limit: self.max_streams,
-            });
         }
         let index = self.add_stream(ssrc);
         self.last = index;
@@ -508,7 +511,7 @@ impl Session {
                 available: buf.len(),
             });
         }
-        let si = self.stream_index(ssrc, true)?;
+        let si = self.stream_index(ssrc)?;
         let slot_index = self.active;
         let r_shift = self.kdr_shift;
         let (Some(slot), Some(stream)) = (self.keys.get_mut(slot_index), self.streams.get_mut(si))
@@ -579,20 +582,7 @@ impl Session {
         }
         let end = len - trailer;
         let slot_index = self.slot_for_mki(&buf[end..end + self.mki_len])?;
-        if let Ssrc::Specific(expected) = self.ssrc {
-            if expected != ssrc {
-                return Err(SrtpError::SsrcMismatch {
-                    expected,
-                    got: ssrc,
-                });
-            }
-        }
-        let existing = self.find_stream(ssrc);
-        if existing.is_none() && self.streams.len() >= self.max_streams {
-            return Err(SrtpError::StreamLimit {
-                limit: self.max_streams,
-            });
-        }
+        let existing = self.admit(ssrc)?;
         let Some(slot) = self.keys.get(slot_index) else {
             return Err(SrtpError::NoMasterKey);
         };
@@ -635,7 +625,7 @@ impl Session {
         // Authentic: now, and only now, move the stream's state.
         let si = match existing {
             Some(i) => i,
-            None => self.stream_index(ssrc, true)?,
+            None => self.stream_index(ssrc)?,
         };
         if let Some(stream) = self.streams.get_mut(si) {
             stream.rtp.accept(index);
@@ -658,18 +648,8 @@ impl Session {
         &mut self,
         packet: &mut B,
     ) -> Result<(), SrtpError> {
-        let len = packet.packet_len();
-        packet.set_packet_len(len + self.rtp_overhead());
-        match self.protect_rtp_slice(packet.packet_bytes(), len) {
-            Ok(n) => {
-                packet.set_packet_len(n);
-                Ok(())
-            }
-            Err(e) => {
-                packet.set_packet_len(len);
-                Err(e)
-            }
-        }
+        let overhead = self.rtp_overhead();
+        self.protect_in_place(packet, overhead, Self::protect_rtp_slice)
     }
 
     /// Unprotects the SRTP packet in `packet` in place, truncating MKI and
@@ -686,14 +666,7 @@ impl Session {
     /// Protects `packet` into `out` (which needs `packet.len()` +
     /// [`Session::rtp_overhead`] bytes); returns the SRTP length.
     pub fn protect_rtp_into(&mut self, packet: &[u8], out: &mut [u8]) -> Result<usize, SrtpError> {
-        let available = out.len();
-        let dst = out
-            .get_mut(..packet.len())
-            .ok_or(SrtpError::BufferTooSmall {
-                needed: packet.len() + self.mki_len + self.rtp_tag_len,
-                available,
-            })?;
-        dst.copy_from_slice(packet);
+        copy_into(packet, out, packet.len() + self.rtp_overhead())?;
         self.protect_rtp_slice(out, packet.len())
     }
 
@@ -704,15 +677,31 @@ impl Session {
         packet: &[u8],
         out: &mut [u8],
     ) -> Result<usize, SrtpError> {
-        let available = out.len();
-        let dst = out
-            .get_mut(..packet.len())
-            .ok_or(SrtpError::BufferTooSmall {
-                needed: packet.len(),
-                available,
-            })?;
-        dst.copy_from_slice(packet);
+        let dst = copy_into(packet, out, packet.len())?;
         self.unprotect_rtp_slice(dst)
+    }
+
+    /// Runs `protect` (a `protect_*_slice`) on `packet` grown by `overhead`
+    /// bytes and keeps the length it returns; on error `packet` is unchanged.
+    #[inline(always)]
+    fn protect_in_place<B: PacketBuffer + ?Sized>(
+        &mut self,
+        packet: &mut B,
+        overhead: usize,
+        protect: impl FnOnce(&mut Self, &mut [u8], usize) -> Result<usize, SrtpError>,
+    ) -> Result<(), SrtpError> {
+        let len = packet.packet_len();
+        packet.set_packet_len(len + overhead);
+        match protect(self, packet.packet_bytes(), len) {
+            Ok(n) => {
+                packet.set_packet_len(n);
+                Ok(())
+            }
+            Err(e) => {
+                packet.set_packet_len(len);
+                Err(e)
+            }
+        }
     }
 
     // --------------------------------------------------------------- SRTCP
@@ -734,7 +723,7 @@ impl Session {
                 available: buf.len(),
             });
         }
-        let si = self.stream_index(ssrc, true)?;
+        let si = self.stream_index(ssrc)?;
         let slot_index = self.active;
         let r_shift = self.kdr_shift;
         let (Some(slot), Some(stream)) = (self.keys.get_mut(slot_index), self.streams.get_mut(si))
@@ -797,20 +786,7 @@ impl Session {
         let encrypted = word & 0x8000_0000 != 0;
         let index = u64::from(word & 0x7fff_ffff);
         let slot_index = self.slot_for_mki(&buf[mki_at..tag_at])?;
-        if let Ssrc::Specific(expected) = self.ssrc {
-            if expected != ssrc {
-                return Err(SrtpError::SsrcMismatch {
-                    expected,
-                    got: ssrc,
-                });
-            }
-        }
-        let existing = self.find_stream(ssrc);
-        if existing.is_none() && self.streams.len() >= self.max_streams {
-            return Err(SrtpError::StreamLimit {
-                limit: self.max_streams,
-            });
-        }
+        let existing = self.admit(ssrc)?;
         let Some(slot) = self.keys.get(slot_index) else {
             return Err(SrtpError::NoMasterKey);
         };
@@ -848,7 +824,7 @@ impl Session {
         }
         let si = match existing {
             Some(i) => i,
-            None => self.stream_index(ssrc, true)?,
+            None => self.stream_index(ssrc)?,
         };
         if let Some(stream) = self.streams.get_mut(si) {
             stream.rtcp.accept(index);
@@ -870,18 +846,8 @@ impl Session {
         &mut self,
         packet: &mut B,
     ) -> Result<(), SrtpError> {
-        let len = packet.packet_len();
-        packet.set_packet_len(len + self.rtcp_overhead());
-        match self.protect_rtcp_slice(packet.packet_bytes(), len) {
-            Ok(n) => {
-                packet.set_packet_len(n);
-                Ok(())
-            }
-            Err(e) => {
-                packet.set_packet_len(len);
-                Err(e)
-            }
-        }
+        let overhead = self.rtcp_overhead();
+        self.protect_in_place(packet, overhead, Self::protect_rtcp_slice)
     }
 
     /// Unprotects the SRTCP packet in `packet` in place, truncating the
@@ -898,14 +864,7 @@ impl Session {
     /// Protects `packet` into `out` (which needs `packet.len()` +
     /// [`Session::rtcp_overhead`] bytes); returns the SRTCP length.
     pub fn protect_rtcp_into(&mut self, packet: &[u8], out: &mut [u8]) -> Result<usize, SrtpError> {
-        let available = out.len();
-        let dst = out
-            .get_mut(..packet.len())
-            .ok_or(SrtpError::BufferTooSmall {
-                needed: packet.len() + SRTCP_INDEX_LEN + self.mki_len + SRTCP_TAG_LEN,
-                available,
-            })?;
-        dst.copy_from_slice(packet);
+        copy_into(packet, out, packet.len() + self.rtcp_overhead())?;
         self.protect_rtcp_slice(out, packet.len())
     }
 
@@ -916,16 +875,24 @@ impl Session {
         packet: &[u8],
         out: &mut [u8],
     ) -> Result<usize, SrtpError> {
-        let available = out.len();
-        let dst = out
-            .get_mut(..packet.len())
-            .ok_or(SrtpError::BufferTooSmall {
-                needed: packet.len(),
-                available,
-            })?;
-        dst.copy_from_slice(packet);
+        let dst = copy_into(packet, out, packet.len())?;
         self.unprotect_rtcp_slice(dst)
     }
+}
+
+/// Copies `packet` to the front of `out`, which the caller needs to be
+/// `needed` bytes long (that is what a too-short `out` is told).
+fn copy_into<'a>(
+    packet: &[u8],
+    out: &'a mut [u8],
+    needed: usize,
+) -> Result<&'a mut [u8], SrtpError> {
+    let available = out.len();
+    let dst = out
+        .get_mut(..packet.len())
+        .ok_or(SrtpError::BufferTooSmall { needed, available })?;
+    dst.copy_from_slice(packet);
+    Ok(dst)
 }
 
 #[cfg(test)]
