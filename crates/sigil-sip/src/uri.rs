@@ -272,23 +272,35 @@ fn scan_sip<'a>(
     })
 }
 
+/// `scheme ":" rest` of an absolute URI, the scheme checked (RFC 3986 §3.1).
+fn split_scheme(s: &str) -> Result<(&str, &str), UriError> {
+    let (scheme, rest) = s.split_once(':').ok_or(err("no scheme"))?;
+    let mut chars = scheme.chars();
+    if !chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return Err(err("bad scheme"));
+    }
+    Ok((scheme, rest))
+}
+
+/// Checks the part after the scheme of a URI that is not `sip:`/`sips:`.
+fn check_other(rest: &str) -> Result<(), UriError> {
+    if !all1(rest, is_uric) || !escapes_ok(rest) {
+        return Err(err("bad character in URI"));
+    }
+    Ok(())
+}
+
 impl Uri {
     /// Parse a URI. `sip:`/`sips:` URIs are parsed into parts; other schemes are
     /// checked for URI characters and kept verbatim.
     pub fn parse(s: &str) -> Result<Uri, UriError> {
-        let (scheme, rest) = s.split_once(':').ok_or(err("no scheme"))?;
-        let mut chars = scheme.chars();
-        if !chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-            || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        {
-            return Err(err("bad scheme"));
-        }
+        let (scheme, rest) = split_scheme(s)?;
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
             return SipUri::parse(scheme.len() == 4, rest).map(Uri::Sip);
         }
-        if !all1(rest, is_uric) || !escapes_ok(rest) {
-            return Err(err("bad character in URI"));
-        }
+        check_other(rest)?;
         Ok(Uri::Other {
             scheme: scheme.to_string(),
             rest: rest.to_string(),
@@ -297,20 +309,11 @@ impl Uri {
 
     /// Check a URI without building it (the parser's validation path).
     pub(crate) fn check(s: &str) -> Result<(), UriError> {
-        let (scheme, rest) = s.split_once(':').ok_or(err("no scheme"))?;
-        let mut chars = scheme.chars();
-        if !chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-            || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        {
-            return Err(err("bad scheme"));
-        }
+        let (scheme, rest) = split_scheme(s)?;
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
             return scan_sip(rest, |_, _| {}, |_, _| {}).map(drop);
         }
-        if !all1(rest, is_uric) || !escapes_ok(rest) {
-            return Err(err("bad character in URI"));
-        }
-        Ok(())
+        check_other(rest)
     }
 
     /// The SIP URI, when this is one.
