@@ -42,47 +42,14 @@ pub enum Cmd {
     /// asked. Prints the URL used, whether the server was verified, and the
     /// changed keys (secrets masked). Exit 0 on success; exit 1 on any failure,
     /// with the diagnosis, and then the configuration is untouched.
-    Fetch {
-        /// The device's user store (holds config.conf, certs/, certs/trusted/).
-        #[arg(long, value_name = "DIR")]
-        user: PathBuf,
-        /// The factory partition (device.pem, device.key, vendor-chain.pem).
-        #[arg(long, value_name = "DIR")]
-        factory: Option<PathBuf>,
-        /// Server URL or host[:port][/path], instead of the configured prov.server.
-        #[arg(long, value_name = "URL")]
-        server: Option<String>,
-        /// Device MAC for the per-device file name (default: from the factory certificate).
-        #[arg(long, value_name = "MAC")]
-        mac: Option<String>,
-        /// Device model for the model file name (no model file without it).
-        #[arg(long, value_name = "MODEL")]
-        model: Option<String>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Fetch(FetchArgs),
 }
 
 /// Runs a `sigil prov` command.
 pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::Check { file, json } => check(file, json),
-        Cmd::Fetch {
-            user,
-            factory,
-            server,
-            mac,
-            model,
-            json,
-        } => fetch(FetchArgs {
-            user,
-            factory,
-            server,
-            mac,
-            model,
-            json,
-        }),
+        Cmd::Fetch(args) => fetch(args),
     }
 }
 
@@ -198,12 +165,26 @@ fn check(file: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     }
 }
 
-struct FetchArgs {
+/// The options of `sigil prov fetch`.
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// The device's user store (holds config.conf, certs/, certs/trusted/).
+    #[arg(long, value_name = "DIR")]
     user: PathBuf,
+    /// The factory partition (device.pem, device.key, vendor-chain.pem).
+    #[arg(long, value_name = "DIR")]
     factory: Option<PathBuf>,
+    /// Server URL or host[:port][/path], instead of the configured prov.server.
+    #[arg(long, value_name = "URL")]
     server: Option<String>,
+    /// Device MAC for the per-device file name (default: from the factory certificate).
+    #[arg(long, value_name = "MAC")]
     mac: Option<String>,
+    /// Device model for the model file name (no model file without it).
+    #[arg(long, value_name = "MODEL")]
     model: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
     json: bool,
 }
 
