@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use sigil_endpoint::{CallOptions, CallStatus, Device, RunOptions, RunningDevice};
 use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
 use sigil_srtp::negotiate::OfferPolicy;
-use sigil_testkit::kamailio::{module_dir, Kamailio};
+use sigil_testkit::kamailio::{self, Kamailio};
 use sigil_testkit::nginx::{mtls_server, Nginx};
 use sigil_testkit::{free_port, peer, Peer};
 
@@ -19,25 +19,16 @@ const PASSWORD: &str = "kamailio-e2e-secret";
 
 fn configure(dir: &Path, port: u16, tcp_port: u16, udp_port: u16) {
     let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kamailio");
-    let d = dir.display().to_string();
-    let cfg = std::fs::read_to_string(templates.join("kamailio.cfg"))
-        .unwrap()
-        .replace("@PORT@", &port.to_string())
-        .replace("@TCPPORT@", &tcp_port.to_string())
-        .replace("@UDPPORT@", &udp_port.to_string())
-        .replace("@TLSCFG@", &format!("{d}/tls.cfg"))
-        .replace("@PASSWORD@", PASSWORD)
-        .replace(
-            "@MPATH@",
-            &format!("{}/", module_dir().expect("kamailio modules").display()),
-        );
-    std::fs::write(dir.join("kamailio.cfg"), cfg).unwrap();
-    let tls = std::fs::read_to_string(templates.join("tls.cfg"))
-        .unwrap()
-        .replace("@KEY@", &format!("{d}/server.key"))
-        .replace("@CERT@", &format!("{d}/server.pem"))
-        .replace("@CA@", &format!("{d}/vendor-chain.pem"));
-    std::fs::write(dir.join("tls.cfg"), tls).unwrap();
+    kamailio::configure(
+        &templates,
+        dir,
+        &[
+            ("@PORT@", &port.to_string()),
+            ("@TCPPORT@", &tcp_port.to_string()),
+            ("@UDPPORT@", &udp_port.to_string()),
+            ("@PASSWORD@", PASSWORD),
+        ],
+    );
 }
 
 /// Where a device gets its configuration and whom it registers with.

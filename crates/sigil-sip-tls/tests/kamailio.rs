@@ -13,27 +13,18 @@ use sigil_sip_tls::{
     establish, Backoff, Client, ClientEvent, ClientOptions, ConnectionSettings, Error,
     RegisteredClient, RegisteredEvent, TlsPolicy,
 };
-use sigil_testkit::kamailio::{module_dir, Kamailio};
+use sigil_testkit::kamailio::{self, Kamailio};
 use sigil_testkit::{free_port, peer, Peer};
 
 const PASSWORD: &str = "lab-secret-42";
 
 fn configure(dir: &Path, port: u16) {
     let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kamailio");
-    let d = dir.display().to_string();
-    let cfg = std::fs::read_to_string(templates.join("kamailio.cfg"))
-        .unwrap()
-        .replace("@PORT@", &port.to_string())
-        .replace("@TLSCFG@", &format!("{d}/tls.cfg"))
-        .replace("@PASSWORD@", PASSWORD)
-        .replace("@MPATH@", &format!("{}/", module_dir().unwrap().display()));
-    std::fs::write(dir.join("kamailio.cfg"), cfg).unwrap();
-    let tls = std::fs::read_to_string(templates.join("tls.cfg"))
-        .unwrap()
-        .replace("@KEY@", &format!("{d}/server.key"))
-        .replace("@CERT@", &format!("{d}/server.pem"))
-        .replace("@CA@", &format!("{d}/vendor-chain.pem"));
-    std::fs::write(dir.join("tls.cfg"), tls).unwrap();
+    kamailio::configure(
+        &templates,
+        dir,
+        &[("@PORT@", &port.to_string()), ("@PASSWORD@", PASSWORD)],
+    );
 }
 
 fn options(keepalive: Duration) -> ClientOptions {

@@ -31,6 +31,42 @@ pub fn module_dir() -> Option<PathBuf> {
         .find(|dir| dir.join("tls.so").exists())
 }
 
+/// Writes `dir/kamailio.cfg` and `dir/tls.cfg` from the templates of the
+/// same names in `templates`. In both, `@TLSCFG@` becomes `dir/tls.cfg`,
+/// `@MPATH@` the [`module_dir`] (with a trailing `/`), `@KEY@`, `@CERT@` and
+/// `@CA@` become `dir/server.key`, `dir/server.pem` and
+/// `dir/vendor-chain.pem`, and each `(placeholder, value)` of `vars` its value.
+///
+/// # Panics
+///
+/// When a template cannot be read, a file cannot be written, or Kamailio's
+/// TLS module is not installed.
+pub fn configure(templates: &Path, dir: &Path, vars: &[(&str, &str)]) {
+    let d = dir.display();
+    let mpath = module_dir().expect("kamailio modules with tls.so");
+    let common = [
+        ("@TLSCFG@", format!("{d}/tls.cfg")),
+        ("@MPATH@", format!("{}/", mpath.display())),
+        ("@KEY@", format!("{d}/server.key")),
+        ("@CERT@", format!("{d}/server.pem")),
+        ("@CA@", format!("{d}/vendor-chain.pem")),
+    ];
+    for name in ["kamailio.cfg", "tls.cfg"] {
+        let template = templates.join(name);
+        let mut text = std::fs::read_to_string(&template)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", template.display()));
+        for (placeholder, value) in &common {
+            text = text.replace(placeholder, value);
+        }
+        for (placeholder, value) in vars {
+            text = text.replace(placeholder, value);
+        }
+        let out = dir.join(name);
+        std::fs::write(&out, text)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
+    }
+}
+
 /// A running Kamailio; stopped with SIGTERM (so that its worker processes
 /// stop too) by [`Kamailio::stop`] or when dropped.
 #[derive(Debug)]
