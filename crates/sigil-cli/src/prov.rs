@@ -186,6 +186,10 @@ pub struct FetchArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Write the TLS session secrets to FILE (SSLKEYLOGFILE format, for
+    /// Wireshark). Off unless given; `SSLKEYLOGFILE` is never followed.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<PathBuf>,
 }
 
 /// A failure of `prov fetch`, as printed.
@@ -381,12 +385,21 @@ fn provision(
         for refused in trust.refused() {
             log::warn!("trust store: refused {}: {}", refused.path, refused.reason);
         }
-        HttpsClient::new(
+        let client = HttpsClient::new(
             Arc::new(trust),
             settings.prov_download_cert,
             Some(identities.client_resolver()),
         )
-        .map_err(|e| Failure::new("tls", e.to_string()))?
+        .map_err(|e| Failure::new("tls", e.to_string()))?;
+        match &args.keylog {
+            Some(path) => client.with_key_log(path).map_err(|e| {
+                Failure::new(
+                    "usage",
+                    format!("cannot open the key log {}: {e}", path.display()),
+                )
+            })?,
+            None => client,
+        }
     };
     match fetch_and_apply(store, &plan, Some(&tls), &DownloadOptions::default()) {
         Ok(done) => Ok((done, client_cert)),

@@ -83,6 +83,38 @@ fn check_json() {
 }
 
 #[test]
+fn malformed_secret_lines_are_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "typo.conf",
+        b"admin.password hunter2\nsip.u1.password hunter2\nSIP.U1.PWD = hunter2\n",
+    );
+    for json in [false, true] {
+        let mut args = vec!["prov", "check", &file];
+        if json {
+            args.push("--json");
+        }
+        let out = common::sigil_command()
+            .args(&args)
+            .env("RUST_LOG", "trace")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let all = format!("{}{}", stdout(&out), common::stderr(&out));
+        assert!(!all.contains("hunter2"), "json={json}: {all}");
+        assert!(
+            all.contains("admin.password"),
+            "the key token is shown: {all}"
+        );
+        assert!(
+            all.contains(":1:1:") || all.contains("\"line\": 1"),
+            "{all}"
+        );
+    }
+}
+
+#[test]
 fn check_missing_file_fails() {
     let out = sigil(&["prov", "check", "/nonexistent/sigil.conf"]);
     assert_eq!(out.status.code(), Some(1));
@@ -217,6 +249,59 @@ mod fetch {
         assert_eq!(v["changes"][0]["key"], "sip.u1.user");
         assert_eq!(v["changes"][0]["old"], "201");
         assert_eq!(v["changes"][0]["new"], "model");
+    }
+
+    /// Session secrets go only to the file `--keylog` names, with a warning;
+    /// `SSLKEYLOGFILE` in the environment is never followed.
+    #[test]
+    fn key_log_only_when_asked() {
+        let Some((lab, vendor)) = lab(true) else {
+            return;
+        };
+        lab.put("algop.conf", "sip.u1.user = 300\n");
+        let dev = tempfile::tempdir().unwrap();
+        let (factory, user) = device(dev.path(), &vendor);
+        let from_env = dev.path().join("env.keys");
+        let asked = dev.path().join("asked.keys");
+        let run = |extra: &[&str]| {
+            let (u, f) = (user.display().to_string(), factory.display().to_string());
+            let url = lab.url();
+            let mut args = vec![
+                "prov",
+                "fetch",
+                "--user",
+                &u,
+                "--factory",
+                &f,
+                "--server",
+                &url,
+            ];
+            args.extend_from_slice(extra);
+            crate::common::sigil_command()
+                .args(&args)
+                .env("SSLKEYLOGFILE", &from_env)
+                .env("RUST_LOG", "warn")
+                .output()
+                .unwrap()
+        };
+        let out = run(&[]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        assert!(!from_env.exists(), "SSLKEYLOGFILE must not be followed");
+        assert!(!asked.exists());
+
+        let out = run(&["--keylog", asked.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        let keys = std::fs::read_to_string(&asked).unwrap();
+        assert!(
+            keys.contains("CLIENT_TRAFFIC_SECRET_0 ") || keys.contains("CLIENT_RANDOM "),
+            "{keys}"
+        );
+        assert!(
+            crate::common::stderr(&out).contains("TLS key log is ON"),
+            "{}",
+            crate::common::stderr(&out)
+        );
+        assert!(!from_env.exists());
     }
 
     #[test]

@@ -7,13 +7,7 @@ use std::path::PathBuf;
 use common::sigil_command;
 
 fn torture(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/rfc4475");
-    assert!(
-        dir.is_dir(),
-        "RFC 4475 test data not found at {} (<workspace root>/../shared/testdata/rfc4475)",
-        dir.display()
-    );
-    dir.join(format!("{name}.dat"))
+    sigil_testkit::testdata(&format!("rfc4475/{name}.dat"))
 }
 
 #[test]

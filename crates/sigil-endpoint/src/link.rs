@@ -7,11 +7,13 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use sigil_sip::{Framer, FramerEvent, Limits, Message};
+use sigil_sip::{suppressed_note, Framer, FramerEvent, Limits, Message, WarnLimiter};
 use sigil_sip_tls::{Client, ClientEvent, TlsInfo};
 
 /// How long a plain TCP connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A write blocked this long (the proxy stopped reading) loses the connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// First and longest wait between TCP reconnect attempts.
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -43,11 +45,13 @@ pub(crate) struct TcpLink {
     framer: Framer,
     retry_at: Option<Instant>,
     backoff: Duration,
+    garbage_warnings: WarnLimiter,
 }
 
 /// A UDP socket "connected" to the proxy.
 pub(crate) struct UdpLink {
     socket: UdpSocket,
+    garbage_warnings: WarnLimiter,
 }
 
 /// The signaling link.
@@ -60,6 +64,7 @@ pub(crate) enum Link {
 fn connect_tcp(server: SocketAddr) -> std::io::Result<TcpStream> {
     let s = TcpStream::connect_timeout(&server, CONNECT_TIMEOUT)?;
     s.set_nodelay(true)?;
+    s.set_write_timeout(Some(WRITE_TIMEOUT))?;
     Ok(s)
 }
 
@@ -73,6 +78,7 @@ impl Link {
             framer: Framer::with_limits(Limits::default(), sigil_sip::KeepAliveRole::Client),
             retry_at: None,
             backoff: BACKOFF_FIRST,
+            garbage_warnings: WarnLimiter::default(),
         }))
     }
 
@@ -85,7 +91,10 @@ impl Link {
         };
         let socket = UdpSocket::bind(bind)?;
         socket.connect(server)?;
-        Ok(Link::Udp(UdpLink { socket }))
+        Ok(Link::Udp(UdpLink {
+            socket,
+            garbage_warnings: WarnLimiter::default(),
+        }))
     }
 
     /// `TLS`, `TCP` or `UDP` (for Via).
@@ -190,7 +199,9 @@ impl TcpLink {
                 }
                 Ok(FramerEvent::Pong) => {}
                 Err(e) if e.can_continue() => {
-                    log::warn!("SIP over TCP: {e}; message dropped");
+                    if let Some(n) = self.garbage_warnings.admit(Instant::now()) {
+                        log::warn!("SIP over TCP: {e}; message dropped{}", suppressed_note(n));
+                    }
                 }
                 Err(e) => return self.lose(format!("SIP framing error: {e}")),
             }
@@ -256,7 +267,12 @@ impl UdpLink {
                 match sigil_sip::parse(data) {
                     Ok(m) => Some(LinkEvent::Message(m)),
                     Err(e) => {
-                        log::warn!("SIP over UDP: malformed datagram of {n} bytes dropped: {e}");
+                        if let Some(k) = self.garbage_warnings.admit(Instant::now()) {
+                            log::warn!(
+                                "SIP over UDP: malformed datagram of {n} bytes dropped: {e}{}",
+                                suppressed_note(k)
+                            );
+                        }
                         None
                     }
                 }

@@ -328,6 +328,10 @@ pub(crate) fn read_limited(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, Id
 
 /// Writes `contents` to `path` atomically (temporary file, sync, rename),
 /// readable only by the owner, creating parent directories.
+///
+/// The temporary file is always created anew with mode 0600: a stale one
+/// left by a crash (perhaps 0644) is removed first, never reused, and the
+/// temporary file is removed again when any step fails.
 #[cfg_attr(not(feature = "mint"), allow(dead_code))]
 pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), IdentityError> {
     use std::io::Write;
@@ -341,16 +345,28 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), Identity
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(write_error(e)),
+        _ => {}
+    }
     let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
     let mut file = options.open(&tmp).map_err(write_error)?;
-    file.write_all(contents).map_err(write_error)?;
-    file.sync_all().map_err(write_error)?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(write_error)
+    let written = file
+        .write_all(contents)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            drop(file);
+            fs::rename(&tmp, path)
+        });
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(write_error(e));
+    }
+    Ok(())
 }

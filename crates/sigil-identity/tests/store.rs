@@ -395,3 +395,40 @@ fn minting_never_overwrites_vendor_or_device_keys() {
     );
     assert_eq!(std::fs::read(factory.key_path()).unwrap(), before);
 }
+
+/// A crash can leave `device.key.tmp` (or `httpd.pem.tmp`) behind, readable
+/// by everyone. The next write must not reuse it: the key ends up 0600, and
+/// no temporary file is left.
+#[cfg(unix)]
+#[test]
+fn stale_world_readable_temp_files_never_leak_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let stale = |path: &std::path::Path| {
+        std::fs::write(path, b"stale").unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = vendor("Acme Paging");
+
+    let factory_dir = dir.path().join("factory");
+    std::fs::create_dir_all(&factory_dir).unwrap();
+    stale(&factory_dir.join("device.key.tmp"));
+    mint_device(&ca, &DeviceRequest::new(mac()))
+        .unwrap()
+        .write_factory(&factory_dir)
+        .unwrap();
+    assert_eq!(mode(&factory_dir.join("device.key")), 0o600);
+    assert!(!factory_dir.join("device.key.tmp").exists());
+
+    let user = UserStore::new(dir.path().join("user"));
+    std::fs::create_dir_all(user.httpd_path().parent().unwrap()).unwrap();
+    let mut tmp = user.httpd_path().into_os_string();
+    tmp.push(".tmp");
+    stale(std::path::Path::new(&tmp));
+    user.web_identity(Some(mac()), &["device.local".to_owned()])
+        .unwrap();
+    assert_eq!(mode(&user.httpd_path()), 0o600);
+    assert!(!std::path::Path::new(&tmp).exists());
+}

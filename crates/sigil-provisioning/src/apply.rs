@@ -270,44 +270,73 @@ impl ConfigStore {
     }
 
     /// temp file → fsync → backup → rename → fsync directory.
+    ///
+    /// On an I/O failure (a full disk, a read-only store) the temporary files
+    /// are removed again, so a failed apply leaves the store as it was. An
+    /// injected [`FailPoint`] stands for a crash and leaves them, as a crash
+    /// would; the next apply replaces them.
     fn write_atomic(&self, bytes: &[u8], options: ApplyOptions) -> Result<(), ApplyError> {
         fs::create_dir_all(&self.dir).map_err(io("create the directory", &self.dir))?;
         let temp = self.dir.join(TEMP_FILE);
-        let active = self.path();
-        {
-            let mut open = OpenOptions::new();
-            open.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                open.mode(0o600); // the file holds passwords
+        let backup_temp = self.dir.join(format!("{BACKUP_FILE}.new"));
+        let result = self.write_steps(bytes, options, &temp, &backup_temp);
+        if let Err(ApplyError::Io { .. }) = &result {
+            for leftover in [&temp, &backup_temp] {
+                let _ = fs::remove_file(leftover);
             }
-            let mut file = open.open(&temp).map_err(io("create", &temp))?;
-            file.write_all(bytes).map_err(io("write", &temp))?;
-            file.sync_all().map_err(io("sync", &temp))?;
         }
+        result
+    }
+
+    fn write_steps(
+        &self,
+        bytes: &[u8],
+        options: ApplyOptions,
+        temp: &Path,
+        backup_temp: &Path,
+    ) -> Result<(), ApplyError> {
+        let active = self.path();
+        write_private_synced(temp, bytes).map_err(io("write", temp))?;
         if options.fail_at == Some(FailPoint::AfterTempWrite) {
             return Err(ApplyError::Interrupted(FailPoint::AfterTempWrite));
         }
         if active.exists() {
-            // Copy, sync, then rename into place, so the backup is complete too.
+            // Write, sync, then rename into place, so the backup is complete too
+            // (and, holding passwords, as private as the active file).
+            let previous = Zeroizing::new(fs::read(&active).map_err(io("read", &active))?);
+            write_private_synced(backup_temp, &previous)
+                .map_err(io("copy the previous configuration to", backup_temp))?;
             let backup = self.backup_path();
-            let backup_temp = self.dir.join(format!("{BACKUP_FILE}.new"));
-            fs::copy(&active, &backup_temp)
-                .map_err(io("copy the previous configuration to", &backup_temp))?;
-            File::open(&backup_temp)
-                .and_then(|f| f.sync_all())
-                .map_err(io("sync", &backup_temp))?;
-            fs::rename(&backup_temp, &backup).map_err(io("rename the backup to", &backup))?;
+            fs::rename(backup_temp, &backup).map_err(io("rename the backup to", &backup))?;
         }
         if options.fail_at == Some(FailPoint::BeforeRename) {
             return Err(ApplyError::Interrupted(FailPoint::BeforeRename));
         }
-        fs::rename(&temp, &active).map_err(io("rename the new configuration to", &active))?;
+        fs::rename(temp, &active).map_err(io("rename the new configuration to", &active))?;
         sync_dir(&self.dir)?;
         log::info!("configuration written to {}", active.display());
         Ok(())
     }
+}
+
+/// Creates `path` anew, readable only by the owner (the configuration holds
+/// passwords), writes `bytes` and syncs. A stale file of that name (left by
+/// a crash, perhaps world-readable) is removed first, never reused.
+fn write_private_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut open = OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.mode(0o600);
+    }
+    let mut file = open.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 fn sync_dir(dir: &Path) -> Result<(), ApplyError> {
@@ -387,6 +416,56 @@ mod tests {
             other => panic!("{other}"),
         }
         assert_eq!(fs::read(store.path()).unwrap(), before);
+    }
+
+    /// A stale, world-readable temporary file (a crash left it) is never
+    /// reused: the configuration and its backup end up 0600.
+    #[cfg(unix)]
+    #[test]
+    fn stale_temp_files_do_not_widen_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path());
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        for round in ["sip.u1.pwd = one\n", "sip.u1.pwd = two\n"] {
+            for stale in [TEMP_FILE.to_owned(), format!("{BACKUP_FILE}.new")] {
+                let path = dir.path().join(stale);
+                fs::write(&path, b"stale").unwrap();
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+            }
+            store
+                .apply("a", round.as_bytes(), ApplyOptions::default())
+                .unwrap();
+            assert_eq!(mode(&store.path()), 0o600);
+        }
+        assert_eq!(mode(&store.backup_path()), 0o600);
+        assert!(!dir.path().join(TEMP_FILE).exists());
+    }
+
+    /// A write that fails part-way (here the backup's name is taken by a
+    /// non-empty directory, so its rename fails) removes its temporary files.
+    #[test]
+    fn failed_write_leaves_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path());
+        store
+            .apply("a", b"sip.proxy = old.example\n", ApplyOptions::default())
+            .unwrap();
+        // The backup cannot be renamed over a non-empty directory.
+        fs::create_dir(store.backup_path()).unwrap();
+        fs::write(store.backup_path().join("x"), b"x").unwrap();
+        let err = store
+            .apply("b", b"sip.proxy = new.example\n", ApplyOptions::default())
+            .unwrap_err();
+        assert!(matches!(err, ApplyError::Io { .. }), "{err}");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".new")), "{names:?}");
+        assert!(fs::read_to_string(store.path())
+            .unwrap()
+            .contains("old.example"));
     }
 
     #[test]

@@ -156,8 +156,8 @@ impl HttpsClient {
     /// (or, when `validate` is false, **not verified** — still encrypted,
     /// SPEC P3), presenting `identity` when a server asks for a client
     /// certificate (SPEC P4). TLS 1.2 and 1.3, ECDHE with AEAD ciphers only
-    /// (the ring provider's defaults). With `SSLKEYLOGFILE` set, session keys
-    /// are written there for Wireshark (SPEC T5).
+    /// (the ring provider's defaults). No TLS key log unless asked for with
+    /// [`HttpsClient::with_key_log`] (the environment is never consulted).
     ///
     /// # Errors
     ///
@@ -177,16 +177,29 @@ impl HttpsClient {
                 .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
                 .dangerous() // rustls' name for a custom verifier; ours verifies unless told not to
                 .with_custom_certificate_verifier(verifier.clone());
-        let mut config = match identity {
+        let config = match identity {
             Some(resolver) => builder.with_client_cert_resolver(resolver),
             None => builder.with_no_client_auth(),
         };
-        // SPEC T5: session keys in the SSLKEYLOGFILE format, only when that
-        // variable names a file (a no-op otherwise).
-        config.key_log = Arc::new(rustls::KeyLogFile::new());
         Ok(HttpsClient {
             config: Arc::new(config),
             verifier: Some(verifier),
+        })
+    }
+
+    /// Writes the session secrets of every download to `path` in the
+    /// `SSLKEYLOGFILE` format, so Wireshark can decrypt a capture (SPEC T5).
+    /// A debugging aid the integrator turns on explicitly; a warning is logged.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be opened for writing.
+    pub fn with_key_log(self, path: &std::path::Path) -> std::io::Result<HttpsClient> {
+        let mut config = (*self.config).clone();
+        config.key_log = Arc::new(sigil_trust::KeyLogWriter::create(path)?);
+        Ok(HttpsClient {
+            config: Arc::new(config),
+            ..self
         })
     }
 

@@ -300,21 +300,28 @@ fn classify(line: &str) -> Result<LineKind<'_>, LineError> {
 }
 
 /// Makes the text of an offending line safe to show: values of secret keys
-/// (or anything after `=` when the key cannot be read) are masked, control
-/// characters escaped and the excerpt shortened.
+/// are masked, control characters escaped and the excerpt shortened. A line
+/// that is not `key = value` (no `=`, or a key that is not a key) shows only
+/// its first token and a mask: whatever follows may be a password typed
+/// without its `=` (`admin.password hunter2`).
 pub fn masked_line(line: &str) -> String {
-    let shown = match line.find('=') {
-        Some(eq) => {
-            let key = line[..eq].trim();
+    let body = line.trim_start_matches(is_blank);
+    let lead = &line[..line.len() - body.len()];
+    let (after_key, key) = raw_key(body).unwrap_or((body, ""));
+    let after_gap = after_key.trim_start_matches(is_blank);
+    let well_formed = !key.is_empty() && key.chars().all(is_key_char);
+    let shown = match after_gap.strip_prefix('=') {
+        Some(value) if well_formed => {
+            let value = value.trim_start_matches(is_blank);
+            let head = &line[..line.len() - value.len()];
             if is_secret_key(key) {
-                format!("{}= {MASK}", &line[..eq])
+                format!("{head}{MASK}")
             } else {
-                let value = line[eq + 1..].trim_start_matches(is_blank);
-                let lead = &line[..line.len() - value.len()];
-                format!("{lead}{}", display_value(key, value))
+                format!("{head}{}", display_value(key, value))
             }
         }
-        None => line.to_owned(),
+        _ if after_gap.is_empty() => line.to_owned(),
+        _ => format!("{lead}{key} {MASK}"),
     };
     let mut out = String::new();
     let mut count = 0;
@@ -562,6 +569,30 @@ mod tests {
         assert!(!errors[0].message.contains("hunter2"));
         let errors = parse("SIP.U1.PWD = hunter2\n").unwrap_err();
         assert!(!errors[0].text.contains("hunter2"), "{}", errors[0].text);
+    }
+
+    #[test]
+    fn malformed_lines_never_echo_what_follows_the_key() {
+        for line in [
+            "admin.password hunter2",
+            "sip.u1.password hunter2",
+            "  admin.password\thunter2 more",
+            "Admin.Password = hunter2",
+            "sip u1 pwd = hunter2",
+            "admin.password: hunter2",
+        ] {
+            let errors = parse(&format!("{line}\n")).unwrap_err();
+            let error = &errors[0];
+            for shown in [&error.text, &error.message, &error.to_string()] {
+                assert!(!shown.contains("hunter2"), "{line:?} showed {shown:?}");
+            }
+            assert!(error.text.contains(MASK), "{line:?} -> {:?}", error.text);
+        }
+        let errors = parse("admin.password hunter2\n").unwrap_err();
+        assert_eq!(errors[0].text, format!("admin.password {MASK}"));
+        assert_eq!((errors[0].line, errors[0].col), (1, 1));
+        // A bad value of an ordinary key is still shown: it is what to fix.
+        assert_eq!(masked_line("sip.transport = udpx"), "sip.transport = udpx");
     }
 
     #[test]

@@ -225,6 +225,10 @@ pub fn establish(
         (None, None) => return Err(Error::NotConnected),
     };
     let _ = stream.set_nodelay(true);
+    // A zero duration would be an error: at least a millisecond.
+    stream
+        .set_write_timeout(Some(settings.write_timeout.max(Duration::from_millis(1))))
+        .map_err(handshake_io)?;
     let start = Instant::now();
     let mut conn = connector.connection(start, settings)?;
     let mut buf = vec![0u8; 16 * 1024];

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sigil_identity::PeerDevice;
-use sigil_sip::{Framer, FramerEvent, KeepAliveRole, Limits, Message};
+use sigil_sip::{
+    suppressed_note, Framer, FramerEvent, KeepAliveRole, Limits, Message, WarnLimiter,
+};
 use sigil_trust::Verification;
 
 use crate::connector::ClientAuthRecorder;
@@ -37,17 +39,23 @@ pub struct ConnectionSettings {
     pub pong_timeout: Duration,
     /// How long the TLS handshake may take, so a silent peer cannot hold a slot.
     pub handshake_timeout: Duration,
+    /// How long one socket write may block. A peer that stops reading (its
+    /// receive window full) then costs the connection, never the thread:
+    /// the drivers set it as the socket's write timeout.
+    pub write_timeout: Duration,
     /// Limits of the SIP framer (header block, body size…).
     pub limits: Limits,
 }
 
 impl Default for ConnectionSettings {
-    /// Pings every 30 s, pong within 10 s, handshake within 10 s, default SIP limits.
+    /// Pings every 30 s, pong within 10 s, handshake within 10 s, a write
+    /// blocked for 5 s fails, default SIP limits.
     fn default() -> Self {
         ConnectionSettings {
             keepalive_interval: Some(Duration::from_secs(30)),
             pong_timeout: PONG_TIMEOUT,
             handshake_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(5),
             limits: Limits::default(),
         }
     }
@@ -135,6 +143,8 @@ pub struct SipTlsConnection {
     app_data_seen: bool,
     failed: bool,
     closed: bool,
+    /// Malformed messages the peer sends are logged a few a minute, not each.
+    garbage_warnings: WarnLimiter,
 }
 
 impl std::fmt::Debug for SipTlsConnection {
@@ -146,6 +156,17 @@ impl std::fmt::Debug for SipTlsConnection {
             .field("failed", &self.failed)
             .field("closed", &self.closed)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SipTlsConnection {
+    fn drop(&mut self) {
+        let suppressed = self.garbage_warnings.take_suppressed();
+        if suppressed > 0 {
+            log::warn!(
+                "SIP over TLS: {suppressed} more malformed message(s) dropped on this connection"
+            );
+        }
     }
 }
 
@@ -213,6 +234,7 @@ impl SipTlsConnection {
             recorder,
             verifier,
             app_data_seen: false,
+            garbage_warnings: WarnLimiter::default(),
             failed: false,
             closed: false,
         }
@@ -537,7 +559,9 @@ impl SipTlsConnection {
                     }
                 }
                 Err(e) if e.can_continue() => {
-                    log::warn!("SIP over TLS: {e}");
+                    if let Some(suppressed) = self.garbage_warnings.admit(now) {
+                        log::warn!("SIP over TLS: {e}{}", suppressed_note(suppressed));
+                    }
                 }
                 Err(e) => {
                     self.failed = true;

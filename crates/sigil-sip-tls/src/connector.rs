@@ -167,8 +167,13 @@ impl Connector {
             .with_custom_certificate_verifier(verifier.clone())
             .with_client_cert_resolver(recorder.clone());
         config.enable_sni = true;
-        if policy.key_log {
-            config.key_log = Arc::new(rustls::KeyLogFile::new());
+        if let Some(path) = &policy.key_log {
+            let writer =
+                sigil_trust::KeyLogWriter::create(path).map_err(|e| ConfigError::KeyLog {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+            config.key_log = Arc::new(writer);
         }
         Ok(Connector {
             domain: domain.to_owned(),

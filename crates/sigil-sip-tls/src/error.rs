@@ -51,6 +51,14 @@ pub enum ConfigError {
     /// rustls refused the configuration.
     #[error("TLS configuration refused: {0}")]
     Tls(String),
+    /// The TLS key log file cannot be written.
+    #[error("cannot open the TLS key log {}: {reason}", path.display())]
+    KeyLog {
+        /// The file asked for.
+        path: std::path::PathBuf,
+        /// The operating system's error, as text.
+        reason: String,
+    },
 }
 
 /// Something that went wrong on a SIP TLS connection.

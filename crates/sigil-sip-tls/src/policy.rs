@@ -188,9 +188,10 @@ pub struct TlsPolicy {
     pub validate: bool,
     /// Strict RFC 5922: no wildcard dNSName matching.
     pub strict_names: bool,
-    /// Write TLS secrets to the file named by `SSLKEYLOGFILE` (Wireshark
-    /// format) when that variable is set. A debugging aid: off by default.
-    pub key_log: bool,
+    /// Write TLS secrets to this file (the `SSLKEYLOGFILE` format Wireshark
+    /// reads). A debugging aid: off by default, never taken from the
+    /// environment, and logged as a warning when on.
+    pub key_log: Option<std::path::PathBuf>,
 }
 
 impl Default for TlsPolicy {
@@ -200,7 +201,7 @@ impl Default for TlsPolicy {
             ciphers: CipherPolicy::All,
             validate: true,
             strict_names: false,
-            key_log: false,
+            key_log: None,
         }
     }
 }

@@ -178,6 +178,16 @@ fn serve_connection(
 ) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_nodelay(true);
+    // A client that stops reading costs its connection, not this thread forever.
+    if let Err(e) = stream.set_write_timeout(Some(
+        options
+            .connection
+            .write_timeout
+            .max(Duration::from_millis(1)),
+    )) {
+        log::warn!("{addr}: cannot set a write timeout: {e}");
+        return;
+    }
     let mut conn = match acceptor.connection(Instant::now(), options.connection) {
         Ok(c) => c,
         Err(e) => {

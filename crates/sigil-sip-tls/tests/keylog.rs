@@ -1,4 +1,5 @@
-//! SSLKEYLOGFILE: secrets are written only when the policy asks for it.
+//! TLS key log: secrets are written only when the policy names a file, never
+//! because of `SSLKEYLOGFILE` in the environment.
 //! (Its own test binary: it sets an environment variable.)
 
 mod common;
@@ -12,7 +13,8 @@ use sigil_sip_tls::{ClientAuth, ConnectionSettings, TlsPolicy};
 fn key_log_follows_the_policy() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("keys.log");
-    std::env::set_var("SSLKEYLOGFILE", &file);
+    let from_environment = dir.path().join("env-keys.log");
+    std::env::set_var("SSLKEYLOGFILE", &from_environment);
     let pki = Pki::new();
     let acceptor = pki.acceptor(
         ClientAuth::Required(pki.device_verifier()),
@@ -20,7 +22,7 @@ fn key_log_follows_the_policy() {
     );
     for key_log in [false, true] {
         let policy = TlsPolicy {
-            key_log,
+            key_log: key_log.then(|| file.clone()),
             ..TlsPolicy::default()
         };
         let connector = pki.connector(&policy, true);
@@ -40,5 +42,9 @@ fn key_log_follows_the_policy() {
         } else {
             assert!(text.is_empty(), "nothing is logged unless asked: {text}");
         }
+        assert!(
+            !from_environment.exists(),
+            "SSLKEYLOGFILE in the environment is never followed"
+        );
     }
 }

@@ -22,6 +22,7 @@ pub mod registration;
 mod syntax;
 pub mod uri;
 pub mod values;
+mod warn_limit;
 
 pub use digest::{Algorithm, Challenge, Credentials, DigestClient, DigestError};
 pub use framer::{Framer, FramerEvent, FramingError, KeepAliveRole};
@@ -37,3 +38,4 @@ pub use uri::{SipUri, Uri, UriError, UriParam};
 pub use values::{
     AuthValue, CSeq, ContactValue, ContentType, Method, NameAddr, Param, ValueError, Via, Warning,
 };
+pub use warn_limit::{suppressed_note, WarnLimiter};

@@ -1,4 +1,4 @@
-//! RFC 4475 torture messages: every file in `<workspace>/../shared/testdata/rfc4475/`.
+//! RFC 4475 torture messages: every file in `<workspace>/testdata/rfc4475/`.
 //!
 //! Valid messages (§3.1.1) must parse, invalid ones (§3.1.2) must be rejected,
 //! and nothing may panic. The semantic groups (§3.2, §3.3, §3.4) are
@@ -12,11 +12,13 @@ use sigil_sip::{
 };
 
 fn dir() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = root.join("../shared/testdata/rfc4475");
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/rfc4475"
+    ));
     assert!(
         dir.join("README.md").is_file(),
-        "RFC 4475 test data not found at {} (expected <workspace root>/../shared/testdata/rfc4475)",
+        "RFC 4475 test data not found at {} (the repository's testdata/rfc4475)",
         dir.display()
     );
     dir

@@ -3,7 +3,8 @@
 //! - [`peer`] finds a real program a test runs against (OpenSSL, nginx,
 //!   Kamailio, a Python module). Under `CI=true` a missing peer fails the test
 //!   with the package to install; elsewhere the test is skipped with a loud
-//!   message on stderr.
+//!   message on stderr, recorded in `$SIGIL_SKIP_LOG` for `./scripts/test`'s
+//!   summary line.
 //! - [`ChildGuard`] kills a spawned peer when the test ends, however it ends.
 //! - [`free_port`] and [`wait_for_tcp`] set up loopback servers with bounded waits.
 //! - [`openssl`] runs the `openssl` command line and `openssl s_server`;
@@ -102,8 +103,40 @@ pub fn peer(peer: Peer) -> Option<PathBuf> {
             panic!("{message}; CI=true, so this test fails instead of skipping");
         }
         eprintln!("\n*** SKIPPED: {message} ***\n");
+        record_skip(&message);
     }
     found
+}
+
+/// Appends one line `<test name>\t<reason>` to the file named by
+/// `SIGIL_SKIP_LOG`, so that `./scripts/test` can count the skipped tests
+/// (the test harness reports a skipped test as passed and hides its output).
+fn record_skip(message: &str) {
+    let Some(log) = std::env::var_os("SIGIL_SKIP_LOG") else {
+        return;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_owned();
+    // The test binary (e.g. `kamailio-0123abcd`) and the test's thread name
+    // together name the test uniquely across the workspace.
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let line = format!("{binary}::{test}\t{message}\n");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut file| file.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("cannot record the skip in {}: {e}", log.to_string_lossy());
+    }
 }
 
 /// A child process that is killed (and reaped) when dropped.
@@ -181,4 +214,22 @@ pub fn wait_for_tcp(addr: SocketAddr, timeout: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// A file or folder under the workspace's `testdata/` (the third-party
+/// suites the tests use, carried in the repository: RFC 4475 messages,
+/// x509-limbo cases).
+///
+/// # Panics
+///
+/// When it does not exist: the repository ships it, so a missing file is a
+/// broken checkout, never a reason to skip.
+pub fn testdata(relative: &str) -> PathBuf {
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata")).join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: the repository's testdata/ is incomplete",
+        path.display()
+    );
+    path
 }

@@ -55,6 +55,7 @@
 
 mod cert;
 mod error;
+mod keylog;
 mod load;
 mod names;
 mod store;
@@ -66,6 +67,7 @@ pub use rustls_pki_types as pki_types;
 
 pub use cert::{sha256_hex, CertSummary, SanEntry, MAX_CERT_LEN};
 pub use error::{CertRole, RefuseReason, StoreError, VerifyError};
+pub use keylog::KeyLogWriter;
 pub use load::{parse_file, MAX_CERTS_PER_FILE, MAX_FILE_LEN};
 pub use names::{check_name, dns_matches, presented_names, sip_uri_domain, ExpectedName};
 pub use store::{

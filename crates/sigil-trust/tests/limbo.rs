@@ -1,5 +1,5 @@
 //! x509-limbo path-validation cases (the TLS-server subset in
-//! `shared/testdata/x509-limbo/`) run against OUR verifier,
+//! `testdata/x509-limbo/` of the repository) run against OUR verifier,
 //! [`TrustStore::verify`]: anchors are the case's `trusted_certs` loaded the
 //! way an installer's uploads are ([`TrustStoreBuilder::user_bytes`], built-in
 //! roots off), the chain is the leaf followed by `untrusted_intermediates`,
@@ -19,7 +19,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::path::PathBuf;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, UnixTime};
@@ -28,34 +27,13 @@ use sigil_trust::{ExpectedName, TrustStore, VerifyError};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// `<workspace root>/../shared/testdata/x509-limbo/`.
-fn data_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .join("../shared/testdata/x509-limbo")
-}
-
-/// The suite, or `None` (a loud skip) when the shared data is not beside the
-/// workspace; under `CI=true` a missing suite fails the test.
-fn load_json(name: &str) -> Option<Value> {
-    let path = data_dir().join(name);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) => {
-            let message = format!(
-                "x509-limbo data {} is missing ({e}): put a copy of shared/ beside the workspace",
-                path.display()
-            );
-            if sigil_testkit::in_ci() {
-                panic!("{message}; CI=true, so this test fails instead of skipping");
-            }
-            eprintln!("\n*** SKIPPED: {message} ***\n");
-            return None;
-        }
-    };
-    Some(
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display())),
-    )
+/// One JSON file of the suite in the repository's `testdata/x509-limbo/`.
+fn load_json(name: &str) -> Value {
+    let path = sigil_testkit::testdata(&format!("x509-limbo/{name}"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -187,10 +165,8 @@ struct Listed {
 
 #[test]
 fn limbo_server_subset() {
-    let Some(suite) = load_json("limbo-server-subset.json") else {
-        return;
-    };
-    let exceptions = load_json("exceptions.json").expect("exceptions.json beside the suite");
+    let suite = load_json("limbo-server-subset.json");
+    let exceptions = load_json("exceptions.json");
     let ours: Value = serde_json::from_str(include_str!("limbo-divergences.json"))
         .expect("tests/limbo-divergences.json is valid JSON");
 
