@@ -189,15 +189,7 @@ fn print_status(s: &DeviceStatus) {
         t.refused.len()
     );
     let c = &s.configuration;
-    println!(
-        "configuration: {} ({})",
-        c.file,
-        if c.exists {
-            "present"
-        } else {
-            "absent: defaults"
-        }
-    );
+    println!("configuration: {} (in use: {})", c.file, c.source);
     println!(
         "               prov.server {}, sip.proxy {}, sip.transport {}, sip.u1.user {}, sip.srtp.offer {}, sip.tls.validate {}, sip.tls.listen {}",
         c.prov_server.as_deref().unwrap_or("-"),
@@ -224,6 +216,9 @@ fn print_call(c: &CallStatus) {
     println!("call to {}", c.peer);
     println!("  policy:   {}", c.policy);
     println!("  media:    {}", c.media);
+    if let Some(exposure) = &c.key_exposure {
+        println!("  warning:  {exposure}");
+    }
     println!(
         "  frames:   {} sent, {} received, {} decrypt failures, {} replays",
         c.stats.frames_sent, c.stats.frames_received, c.stats.decrypt_failures, c.stats.replays

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sigil_identity::{FactoryPartition, IdentitySet, ResetReport, SlotState, UserStore};
-use sigil_provisioning::{ConfigStore, Settings};
+use sigil_provisioning::{ConfigSource, ConfigStore, Settings};
 use sigil_trust::{Layer, TrustStore};
 
 use crate::error::EndpointError;
@@ -203,35 +203,32 @@ impl Device {
 
         // 2. Configuration.
         let config_store = ConfigStore::new(self.dir.user());
-        let mut settings = match config_store.load() {
-            Ok(loaded) => {
-                status.configuration.exists = loaded.exists;
-                status.configuration.warnings =
-                    loaded.warnings.iter().map(ToString::to_string).collect();
-                let detail = if loaded.exists {
-                    format!(
-                        "{} ({} warning(s))",
-                        config_store.path().display(),
-                        loaded.warnings.len()
-                    )
-                } else {
-                    "no configuration file yet: defaults".to_owned()
-                };
-                step(&mut status, "configuration", Outcome::Ok, detail);
-                loaded.settings
-            }
-            Err(e) => {
-                let why = e.to_string();
-                status.problems.push(format!("configuration: {why}"));
-                step(
-                    &mut status,
-                    "configuration",
-                    Outcome::Warning,
-                    format!("{why}; using defaults"),
-                );
-                Settings::default()
+        let loaded = config_store.load_last_good();
+        status.configuration.exists = loaded.exists;
+        status.configuration.source = loaded.source.to_string();
+        status.configuration.warnings = loaded.warnings.iter().map(ToString::to_string).collect();
+        let (outcome, detail) = match &loaded.source {
+            ConfigSource::Defaults => (
+                Outcome::Ok,
+                "no configuration file yet: defaults".to_owned(),
+            ),
+            ConfigSource::Active => (
+                Outcome::Ok,
+                format!(
+                    "{} ({} warning(s))",
+                    config_store.path().display(),
+                    loaded.warnings.len()
+                ),
+            ),
+            damaged => {
+                status
+                    .problems
+                    .push(format!("configuration: using {damaged}"));
+                (Outcome::Warning, format!("using {damaged}"))
             }
         };
+        step(&mut status, "configuration", outcome, detail);
+        let mut settings = loaded.settings;
         status.configuration.file = config_store.path().display().to_string();
 
         // 3. Trust store and active identity.

@@ -7,6 +7,7 @@
 //! through [`RunningDevice`].
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use sigil_provisioning::values::{ListenClientCert, SipTransport};
 use sigil_provisioning::Settings;
 use sigil_sip::dialog::{stateless_response, Dialog, DialogConfig, DialogEvent, DialogOutput};
+use sigil_sip::timer::deadline_after;
 use sigil_sip::{
     Credentials, Message, Method, Registration, RegistrationConfig, RegistrationEvent,
     RegistrationOutput, RegistrationState, Request, Uri,
@@ -42,6 +44,11 @@ const IDLE_TICK: Duration = Duration::from_millis(25);
 const TAIL: Duration = Duration::from_millis(200);
 /// Most calls at once.
 pub const MAX_CALLS: usize = 8;
+/// How long [`RunningDevice::shutdown`] (and drop) waits for the device
+/// thread to hang up and un-REGISTER. A peer that stops reading cannot hold
+/// it longer: sockets have write timeouts, and a thread still blocked on the
+/// network after this is left to finish on its own.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 /// Most finished calls kept in the status.
 pub const MAX_FINISHED: usize = 32;
 
@@ -154,6 +161,9 @@ enum Command {
 /// Dropping it shuts it down (un-REGISTER).
 pub struct RunningDevice {
     status: Arc<Mutex<DeviceStatus>>,
+    /// Set the moment a shutdown is asked for, before the device thread sees
+    /// the command: a reconnect completing meanwhile must not register again.
+    stopping: Arc<AtomicBool>,
     commands: Sender<Command>,
     thread: Option<JoinHandle<()>>,
     contact: String,
@@ -454,7 +464,16 @@ fn start(
     options.auto_answer = options.auto_answer && settings.sip_auto_answer;
     let settings_listen = settings.sip_tls_listen;
     let listen_client_cert = settings.sip_tls_listen_client_cert;
-    let engine = match Engine::new(link, settings, &user, &domain, local, options.clone()) {
+    let stopping = Arc::new(AtomicBool::new(false));
+    let engine = match Engine::new(
+        link,
+        settings,
+        &user,
+        &domain,
+        local,
+        options.clone(),
+        stopping.clone(),
+    ) {
         Ok(e) => e,
         Err(e) => return Err(fail(status, observer, "registration", e)),
     };
@@ -519,6 +538,7 @@ fn start(
     };
     let device = RunningDevice {
         status: status.clone(),
+        stopping,
         commands,
         thread: Some(thread),
         contact,
@@ -586,8 +606,9 @@ impl RunningDevice {
         self.commands
             .send(Command::Call { to, options, reply })
             .map_err(|_| EndpointError::Stopped)?;
-        rx.recv_timeout(options.timeout + options.tone)
-            .map_err(|_| EndpointError::CallTimeout(options.timeout + options.tone))
+        let wait = options.timeout.saturating_add(options.tone);
+        rx.recv_timeout(wait)
+            .map_err(|_| EndpointError::CallTimeout(wait))
     }
 
     /// Hangs up every call, un-REGISTERs (waiting up to 2 s) and stops.
@@ -596,23 +617,22 @@ impl RunningDevice {
         self.status()
     }
 
+    /// Bounded by [`SHUTDOWN_WAIT`], whatever the peers do.
     fn stop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + SHUTDOWN_WAIT;
         let (reply, rx) = mpsc::channel();
         if self.commands.send(Command::Shutdown { reply }).is_ok() {
-            let _ = rx.recv_timeout(Duration::from_secs(5));
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            let _ = rx.recv_timeout(SHUTDOWN_WAIT);
         }
         if let Listener::Up {
             shutdown, thread, ..
         } = &mut self.listener
         {
             shutdown.shutdown();
-            if let Some(t) = thread.take() {
-                let _ = t.join();
-            }
+            join_by(thread.take(), deadline, "SIP listener");
         }
+        join_by(self.thread.take(), deadline, "device");
     }
 
     /// The address of the inbound SIP-over-TLS listener, when it runs.
@@ -630,6 +650,23 @@ impl Drop for RunningDevice {
     }
 }
 
+/// Joins `thread` if it ends by `deadline`; otherwise leaves it (it ends on
+/// its own once its socket times out) and says so.
+fn join_by(thread: Option<JoinHandle<()>>, deadline: Instant, what: &str) {
+    let Some(thread) = thread else {
+        return;
+    };
+    // Bounded by the deadline; the thread is normally done already.
+    while !thread.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if thread.is_finished() {
+        let _ = thread.join();
+    } else {
+        log::warn!("the {what} thread is still blocked on the network after the shutdown wait; not waiting for it");
+    }
+}
+
 struct Call {
     dialog: Dialog,
     negotiator: Negotiator,
@@ -640,6 +677,7 @@ struct Call {
     media: Option<MediaSession>,
     media_desc: String,
     encrypted: bool,
+    key_exposure: Option<String>,
     established: bool,
     tone: Duration,
     hangup_at: Option<Instant>,
@@ -659,6 +697,7 @@ impl Call {
             state: self.dialog.state().as_str().to_owned(),
             media: self.media_desc.clone(),
             encrypted: self.encrypted,
+            key_exposure: self.key_exposure.clone(),
             policy: self.policy.to_string(),
             stats: self.media.as_ref().map_or(self.stats, MediaSession::stats),
             established: self.established,
@@ -682,6 +721,11 @@ struct Engine {
     session_id: u64,
     registered_tx: Option<Sender<Result<u64, String>>>,
     shutdown: Option<(Instant, Sender<()>)>,
+    /// Shared with [`RunningDevice`]: a shutdown was asked for.
+    stopping: Arc<AtomicBool>,
+    /// The contact of the last binding the registrar granted and we have
+    /// not removed: what to un-REGISTER when the device stops.
+    bound_contact: Option<Uri>,
     /// While an inbound message is processed: what goes back on its connection.
     outbox: Option<Vec<Message>>,
 }
@@ -777,6 +821,7 @@ impl Engine {
         domain: &str,
         local: SocketAddr,
         options: RunOptions,
+        stopping: Arc<AtomicBool>,
     ) -> Result<Engine, EndpointError> {
         let contact = contact_for(user, local, client.transport())?;
         let registration = Registration::new(registration_config(
@@ -814,8 +859,15 @@ impl Engine {
             session_id: u64::from(u32::from_be_bytes(seed)),
             registered_tx: None,
             shutdown: None,
+            stopping,
+            bound_contact: None,
             outbox: None,
         })
+    }
+
+    /// A shutdown was asked for (perhaps not yet seen as a command).
+    fn is_stopping(&self) -> bool {
+        self.shutdown.is_some() || self.stopping.load(Ordering::SeqCst)
     }
 
     fn event(&self, event: &str, detail: String) {
@@ -899,6 +951,7 @@ impl Engine {
                         state: "terminated".into(),
                         media: "none".into(),
                         encrypted: false,
+                        key_exposure: None,
                         policy: policy.to_string(),
                         stats: MediaStats::default(),
                         established: false,
@@ -910,10 +963,12 @@ impl Engine {
                 for c in &mut self.calls {
                     c.dialog.hang_up("device shutting down", now);
                 }
+                // A REGISTER in flight may still create a binding: remove it too.
                 if matches!(
                     self.registration.state(),
-                    RegistrationState::Registered { .. }
-                ) {
+                    RegistrationState::Registered { .. } | RegistrationState::Registering
+                ) || self.bound_contact.is_some()
+                {
                     self.registration.unregister(now);
                 } else {
                     self.registration = Registration::new(RegistrationConfig::new(
@@ -994,10 +1049,11 @@ impl Engine {
             media: None,
             media_desc: "none (not answered)".into(),
             encrypted: false,
+            key_exposure: None,
             established: false,
             tone: options.tone,
             hangup_at: None,
-            give_up_at: Some(now + options.timeout),
+            give_up_at: Some(deadline_after(now, options.timeout)),
             reply: Some(reply),
             stats: MediaStats::default(),
             inbound: false,
@@ -1066,6 +1122,12 @@ impl Engine {
                         None => format!("{} (not encrypted)", self.client.transport()),
                     },
                 );
+                if self.is_stopping() {
+                    // Never register while stopping; remove the binding the
+                    // registrar may still hold from before the loss.
+                    self.unregister_after_reconnect(now);
+                    return;
+                }
                 if let Some(local) = self.client.local_addr() {
                     if let Ok(contact) = contact_for(&self.user, local, self.client.transport()) {
                         if let Ok(cfg) = registration_config(
@@ -1104,6 +1166,39 @@ impl Engine {
         }
     }
 
+    /// Over a connection that came back during shutdown: un-REGISTER the
+    /// contact of the last binding (it outlives the lost connection at most
+    /// registrars), from the new connection's address.
+    fn unregister_after_reconnect(&mut self, now: Instant) {
+        let (Some(old), Some(local)) = (self.bound_contact.clone(), self.client.local_addr())
+        else {
+            self.registration = Registration::new(RegistrationConfig::new(
+                self.contact.clone(),
+                self.contact.clone(),
+                self.contact.clone(),
+            ));
+            return;
+        };
+        match registration_config(
+            &self.settings,
+            &self.client,
+            &self.user,
+            &self.domain,
+            &old,
+            local,
+        ) {
+            Ok(cfg) => {
+                self.registration = Registration::new(cfg);
+                self.registration.unregister(now);
+                self.event(
+                    "unregistering",
+                    format!("{old} (reconnected while stopping)"),
+                );
+            }
+            Err(e) => log::warn!("cannot un-REGISTER {old}: {e}"),
+        }
+    }
+
     fn send(&mut self, message: &Message) {
         if let Some(outbox) = &mut self.outbox {
             outbox.push(message.clone());
@@ -1131,6 +1226,28 @@ impl Engine {
                     log::warn!("cannot send: {e}");
                 }
             }
+        }
+    }
+
+    /// Who else may know SDES keys sent on the proxy connection (`inbound`:
+    /// on a connection our listener accepted, whose peer is judged by its
+    /// client certificate instead). `None` when the keys went over TLS to
+    /// a verified server.
+    fn key_exposure(&self, inbound: bool) -> Option<String> {
+        if inbound {
+            return None;
+        }
+        match &self.client {
+            Link::Tls(client) => match client.tls_info() {
+                Some(info) if info.verification_status() == "verified" => None,
+                _ => {
+                    Some("keys sent over TLS to an unverified server (sip.tls.validate = 0)".into())
+                }
+            },
+            _ => Some(format!(
+                "keys sent in the clear over {} (sip.srtp.insecure_signaling = 1)",
+                self.client.transport()
+            )),
         }
     }
 
@@ -1164,7 +1281,7 @@ impl Engine {
             .from()
             .map(|f| f.uri.to_string())
             .unwrap_or_default();
-        if !self.options.auto_answer || self.calls.len() >= MAX_CALLS || self.shutdown.is_some() {
+        if !self.options.auto_answer || self.calls.len() >= MAX_CALLS || self.is_stopping() {
             if let Some(r) = stateless_response(&req, 486, Some("busy")) {
                 self.send(&Message::Response(r));
             }
@@ -1199,6 +1316,7 @@ impl Engine {
             media: None,
             media_desc: "none".into(),
             encrypted: false,
+            key_exposure: None,
             established: false,
             tone: self.options.answer_tone,
             hangup_at: None,
@@ -1240,6 +1358,8 @@ impl Engine {
                 (Ok((crypto, desc, encrypted)), Some(peer)) => {
                     call.media_desc = desc;
                     call.encrypted = encrypted;
+                    call.key_exposure =
+                        encrypted.then(|| self.key_exposure(call.inbound)).flatten();
                     match socket.start(MediaStream::new(crypto), peer, call.tone) {
                         Ok(m) => call.media = Some(m),
                         Err(e) => log::warn!("media: {e}"),
@@ -1297,6 +1417,7 @@ impl Engine {
                 media: None,
                 media_desc: format!("none ({why})"),
                 encrypted: false,
+                key_exposure: None,
                 established: false,
                 tone: Duration::ZERO,
                 hangup_at: None,
@@ -1331,6 +1452,7 @@ impl Engine {
     }
 
     fn on_answered(&mut self, index: usize, body: &[u8], now: Instant) {
+        let exposure = self.key_exposure(false);
         let Some(call) = self.calls.get_mut(index) else {
             return;
         };
@@ -1347,6 +1469,7 @@ impl Engine {
                 (Ok((crypto, desc, encrypted)), Some(peer), Some(socket)) => {
                     call.media_desc = desc;
                     call.encrypted = encrypted;
+                    call.key_exposure = if encrypted { exposure } else { None };
                     match socket.start(MediaStream::new(crypto), peer, call.tone) {
                         Ok(m) => {
                             call.media = Some(m);
@@ -1354,7 +1477,7 @@ impl Engine {
                         }
                         Err(e) => call.media_desc = format!("none (media: {e})"),
                     }
-                    call.hangup_at = Some(now + call.tone + TAIL);
+                    call.hangup_at = Some(deadline_after(now, call.tone.saturating_add(TAIL)));
                 }
                 (Err(why), _, _) => {
                     call.media_desc = format!("none ({why})");
@@ -1374,7 +1497,10 @@ impl Engine {
                 call.dialog.hang_up(&e.to_string(), now);
             }
         }
-        let detail = format!("{}: {}", call.peer, call.media_desc);
+        let detail = match &call.key_exposure {
+            Some(exposure) => format!("{}: {} ({exposure})", call.peer, call.media_desc),
+            None => format!("{}: {}", call.peer, call.media_desc),
+        };
         self.event("call answered", detail);
     }
 
@@ -1467,6 +1593,7 @@ impl Engine {
     fn registration_event(&mut self, e: RegistrationEvent, status: &Arc<Mutex<DeviceStatus>>) {
         match e {
             RegistrationEvent::Registered { expires } => {
+                self.bound_contact = Some(self.contact.clone());
                 self.event(
                     "registered",
                     format!("{} for {} s", self.contact, expires.as_secs()),
@@ -1481,7 +1608,10 @@ impl Engine {
                     let _ = tx.send(Ok(expires.as_secs()));
                 }
             }
-            RegistrationEvent::Unregistered => self.event("unregistered", String::new()),
+            RegistrationEvent::Unregistered => {
+                self.bound_contact = None;
+                self.event("unregistered", String::new());
+            }
             RegistrationEvent::Failed(f) => {
                 self.event("registration failed", f.to_string());
                 if let Ok(mut s) = status.lock() {

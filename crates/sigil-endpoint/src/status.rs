@@ -80,6 +80,9 @@ pub struct ConfigSummary {
     pub file: String,
     /// Whether it exists (defaults otherwise).
     pub exists: bool,
+    /// Where the settings in use came from: `config.conf`, the last good copy
+    /// `config.conf.bak` (with what is wrong with `config.conf`), or defaults.
+    pub source: String,
     /// `prov.server`, if set.
     pub prov_server: Option<String>,
     /// `sip.proxy`, if set.
@@ -178,6 +181,11 @@ pub struct CallStatus {
     pub media: String,
     /// Whether the media is encrypted.
     pub encrypted: bool,
+    /// Who else may know the SRTP keys, when the signaling that carried them
+    /// (SDES, in the SDP) was not end-to-end trustworthy: `keys sent over TLS
+    /// to an unverified server` (`sip.tls.validate = 0`) or `keys sent in
+    /// the clear` (`sip.srtp.insecure_signaling = 1`). `None` otherwise.
+    pub key_exposure: Option<String>,
     /// The SRTP offer policy applied to this call.
     pub policy: String,
     /// Media counters.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use sigil_endpoint::media::{MediaCrypto, MediaSocket, MediaStream};
 use sigil_endpoint::testkit::{ProvisioningServer, SipServer};
-use sigil_endpoint::{CallDirection, Device, Outcome, RunOptions};
+use sigil_endpoint::{CallDirection, CallOptions, Device, Outcome, RunOptions};
 use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
 use sigil_identity::{ClientCertResolver, DeviceVerifier, Identity};
 use sigil_sip::dialog::{Dialog, DialogConfig, DialogEvent, DialogOutput, EndReason};
@@ -497,4 +497,251 @@ fn auto_answer_off_turns_incoming_calls_away_busy() {
         "{reason:?}"
     );
     running.shutdown();
+}
+
+/// SDES keys travel in the SDP: with `sip.tls.validate = 0` whoever sits
+/// between the device and the proxy may read them, and the call says so.
+#[test]
+fn srtp_keys_sent_to_an_unverified_server_are_flagged() {
+    let pki = pki();
+    let sip = SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
+    for (validate, mac) in [(1, "00:22:ee:00:00:09"), (0, "00:22:ee:00:00:0a")] {
+        let dir = tempfile::tempdir().unwrap();
+        let device = device_dir(
+            &pki,
+            dir.path(),
+            mac,
+            &sip_config(
+                &sip,
+                &format!("sip.tls.listen = 0\nsip.tls.validate = {validate}\n"),
+            ),
+        );
+        let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
+        // An integrator's "no timeout" must not overflow a deadline.
+        let options = CallOptions {
+            tone: Duration::from_millis(200),
+            timeout: Duration::MAX,
+            ..CallOptions::default()
+        };
+        let call = running.call("sip:srtp-peer@127.0.0.1", options).unwrap();
+        assert!(call.established && call.encrypted, "{call:?}");
+        let recorded = running.status().calls.last().cloned().unwrap();
+        for c in [&call, &recorded] {
+            match validate {
+                1 => assert_eq!(c.key_exposure, None, "{c:?}"),
+                _ => assert!(
+                    c.key_exposure
+                        .as_deref()
+                        .is_some_and(|e| e.contains("keys sent over TLS to an unverified server")),
+                    "{c:?}"
+                ),
+            }
+        }
+        running.shutdown();
+    }
+}
+
+/// A proxy that answers the REGISTER, then floods the device with OPTIONS
+/// and never reads a byte: the device's answers fill the socket buffers and
+/// its writes block. Shutdown must still return, within its bounded wait.
+#[test]
+fn shutdown_is_bounded_when_the_proxy_stops_reading() {
+    use sigil_sip::{Framer, FramerEvent, Header, HeaderName, Request};
+    use std::io::{Read, Write};
+    use std::sync::mpsc;
+
+    let pki = pki();
+    let acceptor = sigil_sip_tls::Acceptor::new(
+        &pki.server,
+        sigil_sip_tls::ClientAuth::Required(pki.devices.clone()),
+        &TlsPolicy::default(),
+    )
+    .unwrap();
+    let config = acceptor.config().clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (stuck_tx, stuck_rx) = mpsc::channel::<usize>();
+    let proxy = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        tcp.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut tls = rustls::StreamOwned::new(rustls::ServerConnection::new(config).unwrap(), tcp);
+        let mut framer = Framer::new();
+        let mut buf = [0u8; 4096];
+        // Bounded by the read timeout and 100 reads.
+        let register = (0..100)
+            .find_map(|_| {
+                if let Some(Ok(FramerEvent::Message(Message::Request(r)))) = framer.poll() {
+                    return Some(r);
+                }
+                let n = tls.read(&mut buf).unwrap();
+                framer.push(&buf[..n]);
+                None
+            })
+            .expect("a REGISTER");
+        let mut ok = sigil_sip_tls::response_to(&register, 200, "OK");
+        ok.headers
+            .push(Header::new(HeaderName::Expires, "300").unwrap());
+        tls.write_all(&Message::Response(ok).to_bytes()).unwrap();
+        // The flood: stops when a write blocks for 2 s (the device stopped
+        // reading because its own writes are stuck), at most 50 000 requests.
+        let mut sent = 0;
+        for i in 0..50_000 {
+            let mut options = Request::new(
+                sigil_sip::Method::Options,
+                "sip:1001@127.0.0.1".parse().unwrap(),
+            );
+            for (name, value) in [
+                (
+                    HeaderName::Via,
+                    format!("SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bKflood{i}"),
+                ),
+                (HeaderName::From, "<sip:proxy@127.0.0.1>;tag=f1".into()),
+                (HeaderName::To, "<sip:1001@127.0.0.1>".into()),
+                (HeaderName::CallId, format!("flood-{i}@127.0.0.1")),
+                (HeaderName::CSeq, "1 OPTIONS".into()),
+                (HeaderName::MaxForwards, "70".into()),
+            ] {
+                options.headers.push(Header::new(name, value).unwrap());
+            }
+            if tls
+                .write_all(&Message::Request(options).to_bytes())
+                .is_err()
+            {
+                break;
+            }
+            sent += 1;
+        }
+        let _ = stuck_tx.send(sent);
+        // Hold the connection, reading nothing, until the test is done.
+        let _ = release_rx.recv_timeout(Duration::from_secs(60));
+        sent
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let device = device_dir(
+        &pki,
+        dir.path(),
+        "00:22:ee:00:00:0b",
+        &format!(
+            "sip.proxy = 127.0.0.1:{}\nsip.u1.user = 1001\nsip.tls.listen = 0\n",
+            addr.port()
+        ),
+    );
+    let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
+    // Once the proxy's own writes block, the device has stopped reading:
+    // it is stuck writing answers nobody reads. Stop it then.
+    let stuck = stuck_rx.recv_timeout(Duration::from_secs(60));
+    assert!(stuck.is_ok(), "the flood never filled the buffers");
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let status = running.shutdown();
+        let _ = done_tx.send(status);
+    });
+    let stopped =
+        done_rx.recv_timeout(sigil_endpoint::engine::SHUTDOWN_WAIT + Duration::from_secs(10));
+    let _ = release_tx.send(());
+    let sent = proxy.join().unwrap();
+    assert!(sent > 0, "the proxy sent its flood");
+    assert!(
+        stopped.is_ok(),
+        "shutdown did not return while the proxy held the connection without reading"
+    );
+}
+
+/// A shutdown asked for while the connection is down: the reconnect that
+/// follows must not register again, and the binding from before the loss is
+/// removed over the new connection before the device exits.
+#[test]
+fn shutdown_during_a_reconnect_never_registers_and_removes_the_binding() {
+    use sigil_sip_tls::RegistrarEvent;
+    let pki = pki();
+    let mut sip =
+        SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
+    let addr = sip.addr();
+    let dir = tempfile::tempdir().unwrap();
+    let device = device_dir(
+        &pki,
+        dir.path(),
+        "00:22:ee:00:00:0c",
+        &sip_config(&sip, "sip.tls.listen = 0\n"),
+    );
+    let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
+    sip.stop();
+    drop(sip);
+    // Bounded: the loss is seen at the next read.
+    for _ in 0..100 {
+        if !running.status().connections[0].up {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!running.status().connections[0].up, "the loss was not seen");
+    let sip = SipServer::start_on(
+        addr,
+        &pki.server,
+        pki.devices.clone(),
+        "127.0.0.1",
+        PASSWORD,
+    )
+    .unwrap();
+    // Shutdown now: the reconnect (backoff ≤ 1 s) happens during its wait.
+    running.shutdown();
+    let events = sip.events();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, RegistrarEvent::Registered { .. })),
+        "registered while stopping: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, RegistrarEvent::Unregistered { .. })),
+        "the old binding was not removed: {events:?}"
+    );
+    assert_eq!(sip.binding("sip:1001@127.0.0.1"), None);
+}
+
+/// A config.conf damaged on disk (here: cut short, then NUL bytes) does not
+/// take the device offline: boot uses the last good copy, and says so.
+#[test]
+fn damaged_configuration_boots_from_the_last_good_copy() {
+    use sigil_provisioning::{ApplyOptions, ConfigStore};
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let device = device_dir(&pki, dir.path(), "00:22:ee:00:00:0d", "");
+    let store = ConfigStore::new(dir.path().join("user"));
+    let good = "sip.proxy = pbx.example.com\nprov.server = https://prov.example.com/\n";
+    store
+        .apply("good", good.as_bytes(), ApplyOptions::default())
+        .unwrap();
+    store
+        .apply("more", b"sip.u1.user = 1001\n", ApplyOptions::default())
+        .unwrap();
+    for damage in [
+        &b"sip.proxy = pbx.example.com\nprov.ser"[..],
+        &b"\0\0\0\0"[..],
+    ] {
+        std::fs::write(store.path(), damage).unwrap();
+        let status = device.offline_status();
+        let c = &status.configuration;
+        assert!(c.exists, "the damaged file exists: {c:?}");
+        assert!(c.source.contains("config.conf.bak"), "{c:?}");
+        assert_eq!(c.sip_proxy.as_deref(), Some("pbx.example.com"));
+        assert_eq!(c.prov_server.as_deref(), Some("https://prov.example.com/"));
+        let step = status
+            .boot
+            .iter()
+            .find(|s| s.step == "configuration")
+            .unwrap();
+        assert_eq!(step.outcome, Outcome::Warning, "{step:?}");
+        assert!(step.detail.contains("damaged"), "{step:?}");
+        assert!(
+            status.problems.iter().any(|p| p.contains("damaged")),
+            "{:?}",
+            status.problems
+        );
+    }
 }

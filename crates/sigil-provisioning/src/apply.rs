@@ -77,6 +77,44 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
+/// Where a loaded configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// No configuration file yet: the defaults.
+    Defaults,
+    /// The active file.
+    Active,
+    /// The active file is damaged (`damage` says how: truncated, invalid
+    /// UTF-8, NUL bytes, an invalid value…); the copy the last apply kept
+    /// ([`BACKUP_FILE`]) is used instead.
+    Backup {
+        /// What is wrong with the active file (never a secret).
+        damage: String,
+    },
+    /// The active file is damaged and there is no usable backup: the defaults.
+    DamagedDefaults {
+        /// What is wrong with the active file (never a secret).
+        damage: String,
+    },
+}
+
+impl std::fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigSource::Defaults => f.write_str("defaults (no configuration file yet)"),
+            ConfigSource::Active => f.write_str(CONFIG_FILE),
+            ConfigSource::Backup { damage } => write!(
+                f,
+                "{BACKUP_FILE}, the last good copy ({CONFIG_FILE} is damaged: {damage})"
+            ),
+            ConfigSource::DamagedDefaults { damage } => write!(
+                f,
+                "defaults ({CONFIG_FILE} is damaged: {damage}; no usable {BACKUP_FILE})"
+            ),
+        }
+    }
+}
+
 /// The active configuration as loaded.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -88,6 +126,8 @@ pub struct Loaded {
     pub warnings: Vec<Warning>,
     /// Whether a configuration file exists.
     pub exists: bool,
+    /// Which file the settings came from.
+    pub source: ConfigSource,
 }
 
 /// What an apply did.
@@ -132,21 +172,7 @@ impl ConfigStore {
     }
 
     fn read_active(&self) -> Result<Option<Zeroizing<Vec<u8>>>, ApplyError> {
-        let path = self.path();
-        let mut file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io("open", &path)(e)),
-        };
-        let mut bytes = Zeroizing::new(Vec::new());
-        Read::by_ref(&mut file)
-            .take(MAX_FILE_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io("read", &path))?;
-        if bytes.len() > MAX_FILE_BYTES {
-            return Err(ApplyError::TooLarge(path));
-        }
-        Ok(Some(bytes))
+        read_limited(&self.path())
     }
 
     /// Loads the active configuration (the defaults when there is none yet).
@@ -165,18 +191,79 @@ impl ConfigStore {
                 },
                 warnings: Vec::new(),
                 exists: false,
+                source: ConfigSource::Defaults,
             });
         };
-        let document = parse_document(&name, &bytes).map_err(ApplyError::Invalid)?;
-        let parsed = Settings::from_documents(&[&document]).map_err(ApplyError::Invalid)?;
-        Ok(Loaded {
-            settings: parsed.settings,
-            document,
-            warnings: parsed.warnings,
-            exists: true,
-        })
+        parse_loaded(&name, &bytes, ConfigSource::Active)
     }
 
+    /// Loads the configuration a device should run with: the active file;
+    /// when it is damaged (truncated, invalid UTF-8, NUL bytes, unreadable),
+    /// the last good copy the last apply kept ([`BACKUP_FILE`]); only when
+    /// neither is usable, the defaults. [`Loaded::source`] says which, with
+    /// what is wrong. Never fails: a device must boot.
+    pub fn load_last_good(&self) -> Loaded {
+        let damage = match self.load() {
+            Ok(loaded) => return loaded,
+            Err(e) => e.to_string(),
+        };
+        let backup = self.backup_path();
+        let name = backup.display().to_string();
+        let from_backup = match read_limited(&backup) {
+            Ok(Some(bytes)) => parse_loaded(
+                &name,
+                &bytes,
+                ConfigSource::Backup {
+                    damage: damage.clone(),
+                },
+            )
+            .ok(),
+            _ => None,
+        };
+        from_backup.unwrap_or_else(|| Loaded {
+            settings: Settings::default(),
+            document: Document {
+                file: self.path().display().to_string(),
+                ..Document::default()
+            },
+            warnings: Vec::new(),
+            exists: true,
+            source: ConfigSource::DamagedDefaults { damage },
+        })
+    }
+}
+
+fn parse_loaded(name: &str, bytes: &[u8], source: ConfigSource) -> Result<Loaded, ApplyError> {
+    let document = parse_document(name, bytes).map_err(ApplyError::Invalid)?;
+    let parsed = Settings::from_documents(&[&document]).map_err(ApplyError::Invalid)?;
+    Ok(Loaded {
+        settings: parsed.settings,
+        document,
+        warnings: parsed.warnings,
+        exists: true,
+        source,
+    })
+}
+
+/// Reads `path` (at most [`MAX_FILE_BYTES`]); `None` when it does not exist.
+fn read_limited(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, ApplyError> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("open", path)(e)),
+    };
+    let mut bytes = Zeroizing::new(Vec::new());
+    Read::by_ref(&mut file)
+        .take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io("read", path))?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(ApplyError::TooLarge(path.to_owned()));
+    }
+    Ok(Some(bytes))
+}
+
+impl ConfigStore {
     /// Applies a configuration file on top of the active configuration: its
     /// keys replace the active values, keys it does not mention keep theirs.
     ///
@@ -200,26 +287,23 @@ impl ConfigStore {
     ) -> Result<ApplyReport, ApplyError> {
         let incoming = parse_document(source, bytes).map_err(ApplyError::Invalid)?;
         let mut warnings = Vec::new();
-        let current = match self.load() {
-            Ok(loaded) => loaded,
-            Err(ApplyError::Invalid(errors)) => {
-                warnings.push(Warning {
-                    file: self.path().display().to_string(),
-                    line: errors.first().map(|e| e.line).unwrap_or(0),
-                    message: format!(
-                        "the active configuration is invalid ({}); it is replaced",
-                        first_error(&errors)
-                    ),
-                });
-                Loaded {
-                    settings: Settings::default(),
-                    document: Document::default(),
-                    warnings: Vec::new(),
-                    exists: true,
-                }
-            }
-            Err(other) => return Err(other),
-        };
+        // A damaged active file is not built on, and never becomes the backup:
+        // the last good copy stays the base and the backup.
+        let current = self.load_last_good();
+        let keep_backup = matches!(
+            current.source,
+            ConfigSource::Backup { .. } | ConfigSource::DamagedDefaults { .. }
+        );
+        if keep_backup {
+            warnings.push(Warning {
+                file: self.path().display().to_string(),
+                line: 0,
+                message: format!(
+                    "the active configuration is damaged; it is replaced, based on {}",
+                    current.source
+                ),
+            });
+        }
         let parsed = Settings::from_documents_over(current.settings.clone(), &[&incoming])
             .map_err(ApplyError::Invalid)?;
         warnings.extend(parsed.warnings);
@@ -235,7 +319,7 @@ impl ConfigStore {
                 &current.document
             };
             let text = render_onto(&parsed.settings, layout);
-            self.write_atomic(text.as_bytes(), options)?;
+            self.write_atomic(text.as_bytes(), options, !keep_backup)?;
             true
         };
         Ok(ApplyReport {
@@ -251,6 +335,8 @@ impl ConfigStore {
     /// Writes complete settings as the active configuration, atomically
     /// (keeping the installer's comments of unchanged keys).
     ///
+    /// A damaged active file is replaced without becoming the backup.
+    ///
     /// # Errors
     ///
     /// An I/O error, or [`ApplyError::Interrupted`] under failure injection.
@@ -259,13 +345,17 @@ impl ConfigStore {
         settings: &Settings,
         options: ApplyOptions,
     ) -> Result<Vec<Change>, ApplyError> {
-        let current = self.load()?;
+        let current = self.load_last_good();
+        let damaged = matches!(
+            current.source,
+            ConfigSource::Backup { .. } | ConfigSource::DamagedDefaults { .. }
+        );
         let text = if current.document.items.is_empty() {
             render(settings)
         } else {
             render_onto(settings, &current.document)
         };
-        self.write_atomic(text.as_bytes(), options)?;
+        self.write_atomic(text.as_bytes(), options, !damaged)?;
         Ok(diff(&current.settings, settings))
     }
 
@@ -275,11 +365,19 @@ impl ConfigStore {
     /// are removed again, so a failed apply leaves the store as it was. An
     /// injected [`FailPoint`] stands for a crash and leaves them, as a crash
     /// would; the next apply replaces them.
-    fn write_atomic(&self, bytes: &[u8], options: ApplyOptions) -> Result<(), ApplyError> {
+    ///
+    /// `backup`: copy the active file to [`BACKUP_FILE`] first (not when the
+    /// active file is damaged: the backup is then the last good copy).
+    fn write_atomic(
+        &self,
+        bytes: &[u8],
+        options: ApplyOptions,
+        backup: bool,
+    ) -> Result<(), ApplyError> {
         fs::create_dir_all(&self.dir).map_err(io("create the directory", &self.dir))?;
         let temp = self.dir.join(TEMP_FILE);
         let backup_temp = self.dir.join(format!("{BACKUP_FILE}.new"));
-        let result = self.write_steps(bytes, options, &temp, &backup_temp);
+        let result = self.write_steps(bytes, options, &temp, backup.then_some(&*backup_temp));
         if let Err(ApplyError::Io { .. }) = &result {
             for leftover in [&temp, &backup_temp] {
                 let _ = fs::remove_file(leftover);
@@ -293,14 +391,14 @@ impl ConfigStore {
         bytes: &[u8],
         options: ApplyOptions,
         temp: &Path,
-        backup_temp: &Path,
+        backup_temp: Option<&Path>,
     ) -> Result<(), ApplyError> {
         let active = self.path();
         write_private_synced(temp, bytes).map_err(io("write", temp))?;
         if options.fail_at == Some(FailPoint::AfterTempWrite) {
             return Err(ApplyError::Interrupted(FailPoint::AfterTempWrite));
         }
-        if active.exists() {
+        if let (true, Some(backup_temp)) = (active.exists(), backup_temp) {
             // Write, sync, then rename into place, so the backup is complete too
             // (and, holding passwords, as private as the active file).
             let previous = Zeroizing::new(fs::read(&active).map_err(io("read", &active))?);
@@ -466,6 +564,71 @@ mod tests {
         assert!(fs::read_to_string(store.path())
             .unwrap()
             .contains("old.example"));
+    }
+
+    /// A config.conf that no longer parses (truncated mid-line, invalid
+    /// UTF-8, NUL bytes) falls back to the last good copy, never silently to
+    /// the defaults; an apply over it builds on that copy and keeps it as
+    /// the backup.
+    #[test]
+    fn damaged_active_file_falls_back_to_the_last_good_copy() {
+        for damage in [
+            &b"sip.proxy = good.example\nsip.u1.pwd = s3cret\nsip.transp"[..],
+            &b"sip.proxy = good.ex\xffample\n"[..],
+            &b"sip.proxy = good.example\x00\x00\x00\n"[..],
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = ConfigStore::new(dir.path());
+            store
+                .apply(
+                    "a",
+                    b"sip.proxy = good.example\nsip.u1.pwd = s3cret\n",
+                    ApplyOptions::default(),
+                )
+                .unwrap();
+            store
+                .apply("b", b"sip.u1.user = 1001\n", ApplyOptions::default())
+                .unwrap();
+            fs::write(store.path(), damage).unwrap();
+
+            assert!(store.load().is_err());
+            let loaded = store.load_last_good();
+            match &loaded.source {
+                ConfigSource::Backup { damage } => assert!(!damage.contains("s3cret"), "{damage}"),
+                other => panic!("{other:?}"),
+            }
+            assert!(loaded.exists);
+            assert_eq!(
+                loaded.settings.sip_proxy.unwrap().to_string(),
+                "good.example"
+            );
+
+            let report = store
+                .apply("c", b"sip.u1.dname = Lobby\n", ApplyOptions::default())
+                .unwrap();
+            assert_eq!(
+                report.settings.sip_proxy.unwrap().to_string(),
+                "good.example"
+            );
+            assert!(report
+                .warnings
+                .iter()
+                .any(|w| w.message.contains("damaged")));
+            let backup = fs::read_to_string(store.backup_path()).unwrap();
+            assert!(
+                backup.contains("good.example"),
+                "the good backup survives: {backup}"
+            );
+            assert_eq!(store.load().unwrap().source, ConfigSource::Active);
+        }
+        // Nothing usable at all: the defaults, said so.
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path());
+        fs::write(store.path(), b"\x00garbage").unwrap();
+        assert!(matches!(
+            store.load_last_good().source,
+            ConfigSource::DamagedDefaults { .. }
+        ));
     }
 
     #[test]

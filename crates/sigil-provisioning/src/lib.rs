@@ -24,7 +24,10 @@ pub mod settings;
 pub mod values;
 pub mod write;
 
-pub use apply::{ApplyError, ApplyOptions, ApplyReport, ConfigStore, FailPoint, CONFIG_FILE};
+pub use apply::{
+    ApplyError, ApplyOptions, ApplyReport, ConfigSource, ConfigStore, FailPoint, Loaded,
+    BACKUP_FILE, CONFIG_FILE,
+};
 pub use format::{parse_document, Document, LocatedError, Warning};
 pub use secret::Secret;
 pub use settings::{keys, Parsed, Settings};

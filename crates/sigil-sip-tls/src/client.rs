@@ -51,9 +51,7 @@ impl Backoff {
 
 /// `now + timeout`, saturating at about a year for absurd timeouts.
 pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+    sigil_sip::timer::deadline_after(Instant::now(), timeout)
 }
 
 fn random_u32() -> u32 {

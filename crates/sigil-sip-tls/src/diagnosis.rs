@@ -127,14 +127,17 @@ pub enum HandshakeDiagnosis {
     },
     /// The server certificate is for other names than the SIP domain.
     #[error(
-        "name mismatch: expected {expected}, the certificate is for {}",
-        list(presented)
+        "name mismatch: expected {expected}, the certificate is for {}{}",
+        list(presented),
+        note.as_ref().map(|n| format!("; {n}")).unwrap_or_default()
     )]
     NameMismatch {
         /// What we expected (e.g. `SIP domain example.com`).
         expected: String,
         /// The names the certificate presents.
         presented: Vec<String>,
+        /// Why some presented names do not count (RFC 5922 §7.1), if that applies.
+        note: Option<String>,
     },
     /// The server certificate was refused for another reason (usage, signature, malformed…).
     #[error("server certificate refused: {reason}")]
@@ -266,7 +269,10 @@ impl HandshakeDiagnosis {
             HandshakeDiagnosis::NotYetValid { .. } => {
                 "set the device clock (NTP): it is earlier than the certificate's start date".into()
             }
-            HandshakeDiagnosis::NameMismatch { .. } => {
+            HandshakeDiagnosis::NameMismatch { note: Some(_), .. } => {
+                "set the SIP domain to a domain of the certificate's sip: URIs, or get a certificate with subjectAltName URI:sip:<domain>".into()
+            }
+            HandshakeDiagnosis::NameMismatch { note: None, .. } => {
                 "set the SIP domain to a name the certificate carries, or get a certificate with subjectAltName sip:<domain> or DNS:<domain>".into()
             }
             HandshakeDiagnosis::ServerCertificateRejected { .. } => {
@@ -492,9 +498,11 @@ impl HandshakeDiagnosis {
             VerifyError::NameMismatch {
                 expected,
                 presented,
+                note,
             } => HandshakeDiagnosis::NameMismatch {
                 expected: expected.clone(),
                 presented: presented.clone(),
+                note: note.clone(),
             },
             other => HandshakeDiagnosis::ServerCertificateRejected {
                 reason: other.to_string(),

@@ -355,7 +355,10 @@ impl Registrar {
                     aor.clone(),
                     (
                         contact.clone(),
-                        Instant::now() + Duration::from_secs(u64::from(expires)),
+                        sigil_sip::timer::deadline_after(
+                            Instant::now(),
+                            Duration::from_secs(u64::from(expires)),
+                        ),
                     ),
                 );
             }

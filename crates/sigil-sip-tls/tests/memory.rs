@@ -303,6 +303,7 @@ fn server_certificate_problems_get_their_diagnosis() {
         HandshakeDiagnosis::NameMismatch {
             expected,
             presented,
+            ..
         } => {
             assert!(expected.contains("example.com"), "{expected}");
             assert_eq!(presented, &vec!["DNS:sip.other.org".to_owned()]);

@@ -189,6 +189,7 @@ fn wrong_domain_untrusted_and_expired_server_certificates() {
         sigil_sip_tls::HandshakeDiagnosis::NameMismatch {
             expected,
             presented,
+            ..
         } => {
             assert!(expected.contains("example.net"), "{expected}");
             assert!(

@@ -20,6 +20,7 @@ pub mod header;
 pub mod message;
 pub mod registration;
 mod syntax;
+pub mod timer;
 pub mod uri;
 pub mod values;
 mod warn_limit;

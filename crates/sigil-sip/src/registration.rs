@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::digest::{Challenge, Credentials, DigestClient, DigestError};
 use crate::header::{Header, HeaderName};
 use crate::message::{Request, Response};
+use crate::timer::deadline_after;
 use crate::uri::Uri;
 use crate::values::{CSeq, Method, NameAddr, Param, Via};
 
@@ -435,7 +436,10 @@ impl Registration {
         self.transaction = None;
         self.state = RegistrationState::Failed;
         self.refresh_at = None;
-        self.retry_at = self.config.retry_after_failure.map(|d| now + d);
+        self.retry_at = self
+            .config
+            .retry_after_failure
+            .map(|d| deadline_after(now, d));
         self.out
             .push_back(RegistrationOutput::Event(RegistrationEvent::Failed(
                 failure,
@@ -502,9 +506,9 @@ impl Registration {
                 }
                 let expires = Duration::from_secs(u64::from(granted));
                 self.state = RegistrationState::Registered {
-                    expires_at: now + expires,
+                    expires_at: deadline_after(now, expires),
                 };
-                self.refresh_at = Some(now + refresh_delay(granted));
+                self.refresh_at = Some(deadline_after(now, refresh_delay(granted)));
                 self.out
                     .push_back(RegistrationOutput::Event(RegistrationEvent::Registered {
                         expires,

@@ -381,3 +381,28 @@ fn unregister_all_sends_star() {
     assert_eq!(r.headers.expires(), Some(0));
     let _: Uri = r.uri;
 }
+
+/// Durations from the integrator (`retry_after_failure`) and from the
+/// registrar (`expires`) never overflow a deadline into a panic.
+#[test]
+fn absurd_durations_saturate() {
+    let t0 = Instant::now();
+    let mut c = config(false);
+    c.retry_after_failure = Some(Duration::MAX);
+    let mut reg = Registration::new(c);
+    reg.register(t0);
+    let r1 = sent(&mut reg);
+    assert!(reg.handle_response(&respond(&r1, 403, &[]), t0));
+    assert!(matches!(event(&mut reg), RegistrationEvent::Failed(_)));
+    assert!(reg.poll_timeout().is_some_and(|t| t > t0));
+
+    let mut reg = Registration::new(config(false));
+    reg.register(t0);
+    let r1 = sent(&mut reg);
+    let granted = u32::MAX.to_string();
+    assert!(reg.handle_response(&respond(&r1, 200, &[(HeaderName::Expires, &granted)]), t0));
+    assert!(matches!(
+        event(&mut reg),
+        RegistrationEvent::Registered { .. }
+    ));
+}

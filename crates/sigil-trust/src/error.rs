@@ -138,14 +138,18 @@ pub enum VerifyError {
 
     /// The certificate is for other names than the one we connected to.
     #[error(
-        "name mismatch: expected {expected}, the certificate is for {}",
-        presented_list(presented)
+        "name mismatch: expected {expected}, the certificate is for {}{}",
+        presented_list(presented),
+        note.as_ref().map(|n| format!("; {n}")).unwrap_or_default()
     )]
     NameMismatch {
         /// The name we expected (e.g. `DNS sip.example.com`, `SIP domain example.com (strict)`).
         expected: String,
         /// The names the certificate has (`DNS:…`, `IP:…`, `URI:…`).
         presented: Vec<String>,
+        /// Why names in the list do not count, when some look as if they
+        /// should have matched (e.g. DNS names beside `sip:` URIs, RFC 5922 §7.1).
+        note: Option<String>,
     },
 
     /// A signature in the chain does not verify.

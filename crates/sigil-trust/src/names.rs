@@ -104,6 +104,28 @@ pub fn check_name(cert: &CertSummary, expected: &ExpectedName) -> Result<String,
     found.ok_or_else(|| VerifyError::NameMismatch {
         expected: expected.to_string(),
         presented: presented_names(cert),
+        note: mismatch_note(cert, expected),
+    })
+}
+
+/// RFC 5922 §7.1: a certificate with `sip:` URI entries is identified by
+/// them alone; its DNS names are not SIP domain identities. Say so when it
+/// has DNS names, so a DNS name equal to the domain is not read as a match
+/// that was missed.
+fn mismatch_note(cert: &CertSummary, expected: &ExpectedName) -> Option<String> {
+    let ExpectedName::Sip { domain, .. } = expected else {
+        return None;
+    };
+    let has_sip_uri = cert
+        .sans
+        .iter()
+        .any(|san| matches!(san, SanEntry::Uri(uri) if sip_uri_domain(uri).is_some()));
+    let has_dns = cert.sans.iter().any(|san| matches!(san, SanEntry::Dns(_)));
+    (parse_ip(domain).is_none() && has_sip_uri && has_dns).then(|| {
+        "its DNS names are not SIP domain identities here: a certificate with sip: URI \
+         entries is identified by those alone (RFC 5922 §7.1), so it needs URI:sip:"
+            .to_owned()
+            + domain
     })
 }
 

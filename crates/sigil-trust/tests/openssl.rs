@@ -573,6 +573,7 @@ fn real_tls_against_openssl_s_server() {
         Some(VerifyError::NameMismatch {
             expected,
             presented,
+            ..
         }) => {
             assert_eq!(expected, "DNS name other.test");
             assert_eq!(

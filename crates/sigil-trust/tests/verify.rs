@@ -218,6 +218,7 @@ fn wildcard_matches_one_left_most_label_only() {
             Err(VerifyError::NameMismatch {
                 expected,
                 presented,
+                ..
             }) => {
                 assert_eq!(expected, format!("DNS name {bad}"));
                 assert_eq!(presented, vec!["DNS:*.example.com".to_string()]);
@@ -279,10 +280,27 @@ fn sip_uri_san_comes_first_per_rfc_5922() {
     assert_eq!(v.matched, "URI:sip:example.com");
     // the certificate has SIP URIs, so its dNSName entries do not count for SIP
     match verify(&store, &leaf, &ExpectedName::sip("pbx.example.com", false)) {
-        Err(VerifyError::NameMismatch { presented, .. }) => {
+        Err(e @ VerifyError::NameMismatch { .. }) => {
+            let VerifyError::NameMismatch {
+                presented, note, ..
+            } = &e
+            else {
+                unreachable!()
+            };
             assert!(presented.contains(&"URI:sip:example.com".to_string()));
             assert!(presented.contains(&"DNS:*.example.com".to_string()));
+            // The message says why the matching DNS name does not count.
+            let note = note.as_deref().unwrap_or_default();
+            assert!(note.contains("RFC 5922 §7.1"), "{e}");
+            assert!(e.to_string().contains("not SIP domain identities"), "{e}");
+            assert!(e.to_string().ends_with("URI:sip:pbx.example.com"), "{e}");
         }
+        other => panic!("expected NameMismatch, got {other:?}"),
+    }
+    // Without sip: URIs, DNS names are the SIP identity and no note is added.
+    let plain = p.inter.leaf(&LeafSpec::server("other.example.com"));
+    match verify(&store, &plain, &ExpectedName::sip("pbx.example.com", false)) {
+        Err(VerifyError::NameMismatch { note, .. }) => assert_eq!(note, None),
         other => panic!("expected NameMismatch, got {other:?}"),
     }
     // as an HTTPS host name, DNS entries count
@@ -448,6 +466,7 @@ fn verify_error_round_trips_through_rustls_error() {
     let err = VerifyError::NameMismatch {
         expected: "DNS name a".into(),
         presented: vec!["DNS:b".into()],
+        note: None,
     };
     let tls = err.clone().into_tls_error();
     assert_eq!(VerifyError::from_tls_error(&tls), Some(&err));
