@@ -89,8 +89,8 @@ fn server_drops_a_client_that_never_reads_and_still_shuts_down() {
     });
 
     let connector = pki.connector(&policy, true);
-    let (mut stream, mut conn) = establish(&connector, &addr, Duration::from_secs(3), settings())
-        .unwrap();
+    let (mut stream, mut conn) =
+        establish(&connector, &addr, Duration::from_secs(3), settings()).unwrap();
     // Requests until our own write blocks (the server, stuck writing, stopped
     // reading) or the server drops us; at most 10 000 (320 MiB of answers).
     let mut sent = 0;

@@ -196,12 +196,24 @@ pub fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
     output
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that was free a moment ago, and that this test
+/// process has not handed out before: tests run in parallel threads, and
+/// two servers given the same port would talk to each other's clients.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("binding 127.0.0.1:0 must work in tests")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    // Bounded: the kernel hands out ports from a range of thousands.
+    for _ in 0..1000 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .expect("binding 127.0.0.1:0 must work in tests");
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no fresh TCP port on 127.0.0.1 after 1000 tries");
 }
 
 /// Waits (at most `timeout`, polling every 20 ms) until something accepts TCP on `addr`.
