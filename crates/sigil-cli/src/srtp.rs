@@ -16,7 +16,10 @@ pub enum Cmd {
     Protect(PacketArgs),
     /// Unprotect SRTP (or SRTCP) packets: hex lines on stdin, one RTP hex line (or `error: …`) per packet on stdout.
     Unprotect(PacketArgs),
-    /// Measure protect and unprotect speed on one core of this machine.
+    /// Measure protect and unprotect speed on one core of this machine:
+    /// `protect_pps=… unprotect_pps=… full_duplex_calls=…`, the last being
+    /// how many 20 ms calls (50 packets a second protected and 50
+    /// unprotected each) one core carries.
     Bench(BenchArgs),
 }
 
@@ -230,11 +233,46 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         unprotected_count += batch.len() as u64;
     }
     let unprotect_pps = unprotected_count as f64 / busy.as_secs_f64();
-    // A 20 ms audio stream sends 50 packets per second.
-    let streams = (protect_pps / 50.0).floor() as u64;
     println!(
-        "protect_pps={:.0} unprotect_pps={:.0} streams_at_50pps={}",
-        protect_pps, unprotect_pps, streams
+        "protect_pps={:.0} unprotect_pps={:.0} full_duplex_calls={}",
+        protect_pps,
+        unprotect_pps,
+        full_duplex_calls(protect_pps, unprotect_pps)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Packets per second each way of a call in 20 ms frames.
+const CALL_PPS: f64 = 50.0;
+
+/// How many full-duplex 20 ms calls one core carries at these rates: each
+/// call protects 50 packets a second and unprotects 50, so a call costs
+/// `50 / protect_pps + 50 / unprotect_pps` seconds of CPU per second.
+fn full_duplex_calls(protect_pps: f64, unprotect_pps: f64) -> u64 {
+    if !(protect_pps > 0.0 && unprotect_pps > 0.0) {
+        return 0;
+    }
+    let cpu_per_call = CALL_PPS / protect_pps + CALL_PPS / unprotect_pps;
+    (1.0 / cpu_per_call).floor() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::full_duplex_calls;
+
+    #[test]
+    fn a_call_protects_and_unprotects_50_packets_a_second() {
+        // 5000 pps each way: 100 streams of one direction, 50 whole calls
+        // (counting protect only, as before, said 100).
+        assert_eq!(full_duplex_calls(5000.0, 5000.0), 50);
+        // 100 000 protect, 25 000 unprotect: 1 / (0.0005 + 0.002) = 400.
+        assert_eq!(full_duplex_calls(100_000.0, 25_000.0), 400);
+        // sigil-srtp's README, 160 bytes: 5.706 M protect, 5.418 M unprotect
+        // (protect alone at 50 pps said 114 120).
+        assert_eq!(full_duplex_calls(5_706_000.0, 5_418_000.0), 55_582);
+        // Rounded down: 1 / (50/150 + 50/150) = 1.5 calls.
+        assert_eq!(full_duplex_calls(150.0, 150.0), 1);
+        assert_eq!(full_duplex_calls(0.0, 5000.0), 0);
+        assert_eq!(full_duplex_calls(f64::NAN, 5000.0), 0);
+    }
 }

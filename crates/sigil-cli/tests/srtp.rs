@@ -200,6 +200,11 @@ fn bench_prints_the_three_figures() {
         })
         .collect();
     let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
-    assert_eq!(names, ["protect_pps", "unprotect_pps", "streams_at_50pps"]);
+    assert_eq!(names, ["protect_pps", "unprotect_pps", "full_duplex_calls"]);
     assert!(fields.iter().all(|(_, v)| *v > 0), "{text}");
+    // A call protects 50 and unprotects 50 packets a second: never more
+    // calls than either rate alone carries.
+    let (protect, unprotect, calls) = (fields[0].1, fields[1].1, fields[2].1);
+    assert!(calls <= protect.min(unprotect) / 50, "{text}");
+    assert!(calls + 1 >= protect.min(unprotect) / 100, "{text}");
 }
