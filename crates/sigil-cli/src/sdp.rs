@@ -2,13 +2,15 @@
 
 use std::io::Read;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use sigil_srtp::negotiate::{
-    basic_audio_sdp, parse_sdp, parse_suites, write_sdp, Negotiator, OfferPolicy, Sdp,
-    SignalingTransport, SrtpConfig, MAX_SDP_LEN,
+    basic_audio_sdp, parse_sdp, parse_suites, write_sdp, AnswerError, MediaOutcome, Negotiation,
+    Negotiator, OfferPolicy, Sdp, SignalingTransport, SrtpConfig, MAX_SDP_LEN,
 };
+use zeroize::Zeroizing;
 
 /// SDP offer/answer with SDES keys (`a=crypto`), per the SDP SRTP Offer policy.
 #[derive(Debug, clap::Subcommand)]
@@ -38,9 +40,22 @@ pub enum Cmd {
         #[arg(long, default_value_t = 4002)]
         port: u16,
     },
+    /// Read the peer's answer on stdin to our offer (--offer) and print one
+    /// line: `srtp SUITE tag N` or `plain: REASON` (exit 0), or
+    /// `srtp required: REASON` (exit 2: the call must end). Invalid SDP, an
+    /// offer these settings do not make, or an answer that breaks
+    /// offer/answer exits 1 with the error on stderr.
+    Accept {
+        #[command(flatten)]
+        settings: Settings,
+        /// Our offer, as `sigil sdp offer` printed it with the same settings
+        /// (it holds our keys: keep the file private).
+        #[arg(long, value_name = "FILE")]
+        offer: PathBuf,
+    },
 }
 
-/// The SRTP settings shared by both commands.
+/// The SRTP settings shared by the commands.
 #[derive(Debug, clap::Args)]
 pub struct Settings {
     /// SDP SRTP Offer: disabled, optional or standard.
@@ -91,12 +106,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             port,
         } => {
             let mut negotiator = settings.negotiator()?;
-            let mut body = Vec::new();
-            std::io::stdin()
-                .take(MAX_SDP_LEN as u64 + 1)
-                .read_to_end(&mut body)
-                .context("reading the offer from stdin")?;
-            let offer = parse_sdp(&body)?;
+            let offer = read_sdp(std::io::stdin(), "the offer on stdin")?;
             let mut answer = answer_template(&offer, address, port);
             match negotiator.answer_offer(&offer, &mut answer) {
                 Ok(negotiation) => {
@@ -115,7 +125,57 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Cmd::Accept { settings, offer } => accept(&settings, &offer),
     }
+}
+
+/// `sigil sdp accept`: our offer from `offer_path`, the peer's answer on stdin.
+fn accept(settings: &Settings, offer_path: &Path) -> anyhow::Result<ExitCode> {
+    let mut negotiator = settings.negotiator()?;
+    let what = format!("our offer {}", offer_path.display());
+    let file = std::fs::File::open(offer_path).with_context(|| format!("reading {what}"))?;
+    let offer = read_sdp(file, &what)?;
+    negotiator
+        .resume_offer(&offer)
+        .with_context(|| format!("{what} cannot be resumed"))?;
+    let answer = read_sdp(std::io::stdin(), "the answer on stdin")?;
+    match negotiator.accept_answer(&answer) {
+        Ok(negotiation) => {
+            println!("{}", accepted(&negotiation)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(AnswerError::SrtpRequired { detail }) => {
+            println!("srtp required: {detail}");
+            Ok(ExitCode::from(2))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The line `sigil sdp accept` prints for what runs: `srtp SUITE tag N` or
+/// `plain: REASON`.
+fn accepted(negotiation: &Negotiation) -> anyhow::Result<String> {
+    if let Some((_, agreement)) = negotiation.srtp().next() {
+        return Ok(format!("srtp {} tag {}", agreement.suite, agreement.tag));
+    }
+    for media in &negotiation.media {
+        if let MediaOutcome::Plain(reason) = &media.outcome {
+            return Ok(format!("plain: {}", reason.detail()));
+        }
+    }
+    bail!("the answer runs no audio: {}", negotiation.summary())
+}
+
+/// Reads and parses one SDP body (at most `MAX_SDP_LEN` bytes) from `input`;
+/// `what` names it in errors. The bytes may hold keys: they are wiped after
+/// parsing.
+fn read_sdp(input: impl Read, what: &str) -> anyhow::Result<Sdp> {
+    let mut body = Zeroizing::new(Vec::new());
+    input
+        .take(MAX_SDP_LEN as u64 + 1)
+        .read_to_end(&mut body)
+        .with_context(|| format!("reading {what}"))?;
+    parse_sdp(&body).with_context(|| format!("{what} is not usable"))
 }
 
 fn session_id() -> u64 {

@@ -1,4 +1,5 @@
-//! `sigil sdp offer` / `sigil sdp answer`: output streams and exit codes.
+//! `sigil sdp offer` / `sigil sdp answer` / `sigil sdp accept`: output
+//! streams and exit codes.
 
 mod common;
 
@@ -144,4 +145,244 @@ fn invalid_sdp_exits_1_with_the_parse_error() {
     assert!(err.contains("invalid SDP"), "{err}");
     let (code, _, err) = answer(&["--policy", "optional"], "");
     assert_eq!(code, 1, "{err}");
+}
+
+/// `sigil sdp accept args… --offer <file holding offer_sdp>` with `answer_sdp` on stdin.
+fn accept(args: &[&str], offer_sdp: &str, answer_sdp: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("offer.sdp");
+    std::fs::write(&path, offer_sdp).unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    let mut all = vec!["sdp", "accept"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--offer", &path]);
+    let out = sigil_with_stdin(&all, answer_sdp);
+    (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
+}
+
+/// A phone's answer: one audio m-line in `profile` with these crypto lines.
+fn phone_answer(profile: &str, cryptos: &[&str]) -> String {
+    let mut s = format!(
+        "v=0\r\no=- 7 7 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n\
+         m=audio 7000 {profile} 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    );
+    for c in cryptos {
+        s.push_str(&format!("a=crypto:{c}\r\n"));
+    }
+    s
+}
+
+/// 30 bytes of key and salt (AES_CM_128 suites), made up.
+const K30: &str = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+
+#[test]
+fn accept_reports_srtp_with_suite_and_tag() {
+    for (offer_policy, answer_policy, suites, want) in [
+        (
+            "optional",
+            "optional",
+            None,
+            "srtp AES_256_CM_HMAC_SHA1_80 tag 1\n",
+        ),
+        (
+            "standard",
+            "standard",
+            None,
+            "srtp AES_256_CM_HMAC_SHA1_80 tag 1\n",
+        ),
+        (
+            "standard",
+            "optional",
+            Some("AES_CM_128_HMAC_SHA1_32,AES_CM_128_HMAC_SHA1_80"),
+            // The answerer picks by its own preference (AES_CM_128_HMAC_SHA1_80 before _32).
+            "srtp AES_CM_128_HMAC_SHA1_80 tag 2\n",
+        ),
+    ] {
+        let mut settings = vec!["--policy", offer_policy];
+        if let Some(list) = suites {
+            settings.extend_from_slice(&["--suites", list]);
+        }
+        let (code, offer_sdp, _) = offer(&settings);
+        assert_eq!(code, 0);
+        let (code, answer_sdp, _) = answer(&["--policy", answer_policy], &offer_sdp);
+        assert_eq!(code, 0);
+        let (code, out, err) = accept(&settings, &offer_sdp, &answer_sdp);
+        assert_eq!((code, out.as_str()), (0, want), "{err}");
+    }
+}
+
+#[test]
+fn accept_reports_plain_rtp_with_the_reason() {
+    let (_, optional, _) = offer(&["--policy", "optional"]);
+    // A phone without SRTP.
+    let (code, out, err) = accept(
+        &["--policy", "optional"],
+        &optional,
+        &phone_answer("RTP/AVP", &[]),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "plain: peer has no SRTP\n"),
+        "{err}"
+    );
+    // Our plain offer (Disabled), answered plainly.
+    let (_, disabled, _) = offer(&["--policy", "disabled"]);
+    let (code, out, _) = accept(
+        &["--policy", "disabled"],
+        &disabled,
+        &phone_answer("RTP/AVP", &[]),
+    );
+    assert_eq!((code, out.as_str()), (0, "plain: SRTP is disabled here\n"));
+}
+
+#[test]
+fn accept_ignores_crypto_in_an_answer_to_an_offer_without_any() {
+    // Issue 11 item 3a: the offer had no crypto (Disabled; Optional over UDP).
+    let crypto = format!("1 AES_CM_128_HMAC_SHA1_80 inline:{K30}");
+    for (settings, want) in [
+        (
+            vec!["--policy", "disabled"],
+            "plain: SRTP is disabled here\n",
+        ),
+        (
+            vec!["--policy", "optional", "--transport", "udp"],
+            "plain: SDES keys are not sent over udp signaling (insecure signaling not allowed)\n",
+        ),
+    ] {
+        let (_, offer_sdp, _) = offer(&settings);
+        assert!(!offer_sdp.contains("a=crypto"));
+        let (code, out, err) = accept(&settings, &offer_sdp, &phone_answer("RTP/AVP", &[&crypto]));
+        assert_eq!((code, out.as_str()), (0, want), "{err}");
+        assert!(
+            err.contains("ignoring 1 a=crypto line(s) in the answer"),
+            "{err}"
+        );
+        assert!(!err.contains(K30), "no key on stderr: {err}");
+    }
+}
+
+#[test]
+fn accept_answers_picking_what_we_did_not_offer() {
+    // Issue 11 item 3b. Our offers carry tags 1..=4: AES_256_CM_HMAC_SHA1_80,
+    // AES_256_CM_HMAC_SHA1_32, AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32.
+    let tag_9 = format!("9 AES_CM_128_HMAC_SHA1_80 inline:{K30}");
+    let wrong_suite = format!("1 AES_CM_128_HMAC_SHA1_80 inline:{K30}");
+    let (_, optional, _) = offer(&["--policy", "optional"]);
+    let (code, out, err) = accept(
+        &["--policy", "optional"],
+        &optional,
+        &phone_answer("RTP/AVP", &[&tag_9]),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            0,
+            "plain: answered crypto tag 9 (AES_CM_128_HMAC_SHA1_80) was not offered\n"
+        ),
+        "{err}"
+    );
+    let (code, out, _) = accept(
+        &["--policy", "optional"],
+        &optional,
+        &phone_answer("RTP/AVP", &[&wrong_suite]),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "plain: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_80 but was offered with AES_256_CM_HMAC_SHA1_80\n")
+    );
+
+    let (_, standard, _) = offer(&["--policy", "standard"]);
+    let (code, out, _) = accept(
+        &["--policy", "standard"],
+        &standard,
+        &phone_answer("RTP/SAVP", &[&tag_9]),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            2,
+            "srtp required: answered crypto tag 9 (AES_CM_128_HMAC_SHA1_80) was not offered\n"
+        )
+    );
+    let (code, out, _) = accept(
+        &["--policy", "standard"],
+        &standard,
+        &phone_answer("RTP/SAVP", &[&wrong_suite]),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (2, "srtp required: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_80 but was offered with AES_256_CM_HMAC_SHA1_80\n")
+    );
+    let (code, out, _) = accept(
+        &["--policy", "standard"],
+        &standard,
+        &phone_answer("RTP/AVP", &[]),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (2, "srtp required: the answer has no a=crypto line\n")
+    );
+}
+
+#[test]
+fn accept_refuses_invalid_sdp_and_foreign_offers_with_exit_1() {
+    let (_, optional, _) = offer(&["--policy", "optional"]);
+    // The answer is not SDP.
+    let (code, out, err) = accept(&["--policy", "optional"], &optional, "this is not SDP\n");
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("the answer on stdin is not usable: invalid SDP"),
+        "{err}"
+    );
+    let (code, out, _) = accept(&["--policy", "optional"], &optional, "");
+    assert_eq!((code, out.as_str()), (1, ""));
+    // The offer is not SDP.
+    let (code, out, err) = accept(
+        &["--policy", "optional"],
+        "nope",
+        &phone_answer("RTP/AVP", &[]),
+    );
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.contains("is not usable: invalid SDP"), "{err}");
+    // The offer is not one these settings make.
+    let (code, out, err) = accept(
+        &["--policy", "standard"],
+        &optional,
+        &phone_answer("RTP/AVP", &[]),
+    );
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(
+        err.contains("cannot be resumed: the offer does not match SDP SRTP Offer standard: m-line 1 is RTP/AVP"),
+        "{err}"
+    );
+    // An answer breaking offer/answer (two crypto lines).
+    let two = [
+        format!("1 AES_256_CM_HMAC_SHA1_80 inline:{K30}"),
+        format!("2 AES_256_CM_HMAC_SHA1_32 inline:{K30}"),
+    ];
+    let (code, out, err) = accept(
+        &["--policy", "optional"],
+        &optional,
+        &phone_answer("RTP/AVP", &[&two[0], &two[1]]),
+    );
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(
+        err.contains("invalid answer: m-line 1 of the answer has 2 a=crypto lines"),
+        "{err}"
+    );
+    // No offer file.
+    let out = sigil_with_stdin(
+        &[
+            "sdp",
+            "accept",
+            "--policy",
+            "optional",
+            "--offer",
+            "/nonexistent/offer.sdp",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("reading our offer /nonexistent/offer.sdp"));
 }

@@ -200,6 +200,116 @@ fn bench_prints_the_three_figures() {
         })
         .collect();
     let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
-    assert_eq!(names, ["protect_pps", "unprotect_pps", "streams_at_50pps"]);
+    assert_eq!(names, ["protect_pps", "unprotect_pps", "full_duplex_calls"]);
     assert!(fields.iter().all(|(_, v)| *v > 0), "{text}");
+    // A call protects 50 and unprotects 50 packets a second: never more
+    // calls than either rate alone carries.
+    let (protect, unprotect, calls) = (fields[0].1, fields[1].1, fields[2].1);
+    assert!(calls <= protect.min(unprotect) / 50, "{text}");
+    assert!(calls + 1 >= protect.min(unprotect) / 100, "{text}");
+}
+
+/// `sigil srtp protect|unprotect --suite AES_CM_128_HMAC_SHA1_80` with `key_args`.
+fn run_with_key(command: &str, key_args: &[&str], input: &str) -> Output {
+    let mut args = vec!["srtp", command, "--suite", "AES_CM_128_HMAC_SHA1_80"];
+    args.extend_from_slice(key_args);
+    sigil_with_stdin(&args, input)
+}
+
+#[test]
+fn the_key_can_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("master.key");
+    // Trailing whitespace and the newline are ignored.
+    std::fs::write(&path, format!("{KEY}  \n")).unwrap();
+    let file = path.to_str().unwrap();
+    let out = run_with_key("protect", &["--key-file", file], &format!("{PLAIN}\n"));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(lines(&out), [SRTP_80]);
+    let out = run_with_key("unprotect", &["--key-file", file], &format!("{SRTP_80}\n"));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(lines(&out), [PLAIN]);
+    // Also with Windows line ends and no final newline.
+    std::fs::write(&path, format!("{KEY}\r\n")).unwrap();
+    let out = run_with_key("protect", &["--key-file", file], &format!("{PLAIN}\n"));
+    assert_eq!(lines(&out), [SRTP_80]);
+    std::fs::write(&path, KEY).unwrap();
+    let out = run_with_key("protect", &["--key-file", file], &format!("{PLAIN}\n"));
+    assert_eq!(lines(&out), [SRTP_80]);
+}
+
+#[test]
+fn the_key_can_come_from_the_first_line_of_stdin() {
+    let out = run_with_key(
+        "protect",
+        &["--key-file", "-"],
+        &format!("{KEY} \n{PLAIN}\n{PLAIN}\n"),
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // The key line is not a packet: the SPEC packet, then its replay refused.
+    let got = lines(&out);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0], SRTP_80);
+    assert!(got[1].starts_with("error: "), "{got:?}");
+    let out = run_with_key(
+        "unprotect",
+        &["--key-file", "-"],
+        &format!("{KEY}\n{SRTP_80}\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(lines(&out), [PLAIN]);
+}
+
+#[test]
+fn exactly_one_key_option_is_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("master.key");
+    std::fs::write(&path, KEY).unwrap();
+    let file = path.to_str().unwrap();
+    let both = run_with_key("protect", &["--key", KEY, "--key-file", file], "");
+    assert_eq!(both.status.code(), Some(2), "{both:?}");
+    assert!(
+        String::from_utf8_lossy(&both.stderr).contains("cannot be used with"),
+        "{both:?}"
+    );
+    let neither = run_with_key("unprotect", &[], "");
+    assert_eq!(neither.status.code(), Some(2), "{neither:?}");
+    assert!(
+        String::from_utf8_lossy(&neither.stderr).contains("--key"),
+        "{neither:?}"
+    );
+}
+
+#[test]
+fn key_file_errors_explain_without_showing_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("master.key");
+    let file = path.to_str().unwrap();
+    // Missing.
+    let out = run_with_key("protect", &["--key-file", file], "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("cannot read the key file"), "{err}");
+    // Not Base64, too short, empty: the reason, never the content.
+    for (content, reason) in [
+        ("s3cr3t-not-base64*", "is not valid Base64"),
+        ("c2VjcmV0", "does not fit the suite"),
+        ("\n", "holds no key"),
+    ] {
+        std::fs::write(&path, content).unwrap();
+        let out = run_with_key("protect", &["--key-file", file], "");
+        assert_eq!(out.status.code(), Some(1), "{content:?}");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(err.contains(reason), "{content:?}: {err}");
+        assert!(err.contains("the key file"), "{err}");
+        let secret = content.trim();
+        assert!(secret.is_empty() || !err.contains(secret), "{err}");
+    }
+    let out = run_with_key("protect", &["--key-file", "-"], "s3cr3t-not-base64*\n");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("the key on stdin (--key-file -) is not valid Base64"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t"), "{err}");
 }

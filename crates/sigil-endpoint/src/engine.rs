@@ -806,7 +806,9 @@ fn media_for(neg: &Negotiation) -> Result<(MediaCrypto, String, bool), String> {
                 let why = why.strip_prefix("plain RTP: ").unwrap_or(&why);
                 return Ok((MediaCrypto::Plain, format!("plain RTP ({why})"), false));
             }
-            MediaOutcome::Declined(reason) => return Err(format!("audio declined: {reason}")),
+            MediaOutcome::Declined(reason) if neg.media_index().is_none() => {
+                return Err(format!("audio declined: {reason}"))
+            }
             _ => {}
         }
     }
@@ -1354,7 +1356,7 @@ impl Engine {
             }
         }
         match call.negotiator.answer_offer(&offer, &mut answer) {
-            Ok(neg) => match (media_for(&neg), rtp_peer(&offer)) {
+            Ok(neg) => match (media_for(&neg), neg.rtp_peer(&offer)) {
                 (Ok((crypto, desc, encrypted)), Some(peer)) => {
                     call.media_desc = desc;
                     call.encrypted = encrypted;

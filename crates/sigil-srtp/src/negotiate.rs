@@ -26,18 +26,27 @@
 //! Rules, per audio m-line:
 //!
 //! - **Disabled** offers `RTP/AVP` without crypto and answers plain; an offer
-//!   that is SRTP-only (`RTP/SAVP`, `RTP/SAVPF`) is declined with 488.
+//!   that is SRTP-only (`RTP/SAVP`, `RTP/SAVPF`) is declined with 488. An
+//!   `RTP/AVP` answer that carries `a=crypto` anyway is plain RTP: the
+//!   unsolicited crypto is ignored with a warning in the log.
 //! - **Optional** offers `RTP/AVP` with one `a=crypto` line per configured
 //!   suite (RFC 8643 opportunistic SRTP). An answer that accepts one → SRTP;
-//!   an answer without → plain RTP, "unencrypted: peer has no SRTP". As
-//!   answerer: an acceptable crypto line → SRTP, answered in the offer's
+//!   an answer without → plain RTP, "unencrypted: peer has no SRTP"; an
+//!   `RTP/AVP` answer whose line picks a tag, or a suite under a tag, that we
+//!   did not offer → plain RTP with that reason ([`PlainReason::AnswerNotOffered`]).
+//!   As answerer: an acceptable crypto line → SRTP, answered in the offer's
 //!   profile; none → plain RTP.
 //! - **Standard** offers `RTP/SAVP` with `a=crypto`. An answer without an
-//!   acceptable crypto line ends the call ("SRTP required"); an offer without
-//!   one is declined with 488.
+//!   acceptable crypto line (none, one that cannot be used, or one picking a
+//!   tag or suite we did not offer) ends the call ("SRTP required",
+//!   [`AnswerError::SrtpRequired`]); an offer without one is declined with 488.
 //! - Keys never go into SDP carried by UDP or TCP signaling unless insecure
 //!   signaling is explicitly allowed: Optional then offers plain RTP and says
-//!   why; Standard refuses to be configured ([`ConfigError`]).
+//!   why (and, like Disabled, ignores crypto in an `RTP/AVP` answer); Standard
+//!   refuses to be configured ([`ConfigError`]).
+//! - An `RTP/SAVP` answer to an offer that has no crypto (or whose crypto
+//!   it does not validly accept, under Optional) is an invalid answer: the
+//!   peer insists on SRTP and plain RTP is no fallback.
 //!
 //! The answerer picks, by its own suite preference, the first offered line it
 //! can honour, keeps its tag and suite and sends a fresh random key; the
@@ -45,12 +54,19 @@
 //! that cannot be honoured is skipped with the reason recorded in
 //! [`MediaResult::skipped`].
 //!
+//! An offer may carry one stream as alternatives: several audio m-lines on
+//! one address and port, or an `RTP/SAVP` m-line with crypto plus an
+//! `RTP/AVP` one without (on any ports). The answer keeps exactly one of them
+//! active — the SRTP one when it is acceptable (Standard, Optional), the
+//! plain one under Disabled — and declines the others with port 0 (RFC 3264
+//! §6); [`Negotiation::rtp_peer`] gives the peer address of the one kept.
+//!
 //! Re-offers keep working: an offer carrying the same crypto as the running
 //! call keeps the SRTP contexts ([`Change::Keep`]); a changed key makes new
 //! ones ([`Change::New`]).
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use sdp_types::{Attribute, Media};
@@ -410,22 +426,56 @@ pub enum PlainReason {
         /// The transport in use.
         transport: SignalingTransport,
     },
+    /// As offerer (Optional): the answer's `a=crypto` line picks a tag we
+    /// did not offer, or names another suite than we offered under its tag.
+    AnswerNotOffered {
+        /// The tag the answer picked.
+        tag: u32,
+        /// The suite the answer named, as written.
+        suite: String,
+        /// The suite we offered under that tag, if we offered the tag at all.
+        offered: Option<Suite>,
+    },
+}
+
+impl PlainReason {
+    /// Why, without the "plain RTP: " / "unencrypted: " prefix of `Display`
+    /// (e.g. "peer has no SRTP").
+    pub fn detail(&self) -> String {
+        match self {
+            PlainReason::Disabled => "SRTP is disabled here".to_owned(),
+            PlainReason::PeerOfferedNoCrypto => "peer offered no crypto".to_owned(),
+            PlainReason::NoAcceptableCrypto => "peer offered no acceptable crypto".to_owned(),
+            PlainReason::PeerHasNoSrtp => "peer has no SRTP".to_owned(),
+            PlainReason::InsecureSignaling { transport } => format!(
+                "SDES keys are not sent over {transport} signaling (insecure signaling not allowed)"
+            ),
+            PlainReason::AnswerNotOffered {
+                tag,
+                suite,
+                offered,
+            } => not_offered(*tag, suite, *offered),
+        }
+    }
+}
+
+/// What is wrong with an answer's crypto line that picks what we did not offer.
+fn not_offered(tag: u32, suite: &str, offered: Option<Suite>) -> String {
+    match offered {
+        None => format!("answered crypto tag {tag} ({suite}) was not offered"),
+        Some(ours) => {
+            format!("answered crypto tag {tag} names suite {suite} but was offered with {ours}")
+        }
+    }
 }
 
 impl fmt::Display for PlainReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PlainReason::Disabled => f.write_str("plain RTP: SRTP is disabled here"),
-            PlainReason::PeerOfferedNoCrypto => f.write_str("plain RTP: peer offered no crypto"),
-            PlainReason::NoAcceptableCrypto => {
-                f.write_str("plain RTP: peer offered no acceptable crypto")
-            }
-            PlainReason::PeerHasNoSrtp => f.write_str("unencrypted: peer has no SRTP"),
-            PlainReason::InsecureSignaling { transport } => write!(
-                f,
-                "plain RTP: SDES keys are not sent over {transport} signaling (insecure signaling not allowed)"
-            ),
-        }
+        let prefix = match self {
+            PlainReason::PeerHasNoSrtp => "unencrypted",
+            _ => "plain RTP",
+        };
+        write!(f, "{prefix}: {}", self.detail())
     }
 }
 
@@ -543,6 +593,34 @@ impl Negotiation {
         })
     }
 
+    /// The audio m-line media runs on: the first SRTP one, else the first
+    /// plain RTP one. With alternatives in an offer it is the one kept.
+    pub fn media_index(&self) -> Option<usize> {
+        self.srtp().next().map(|(index, _)| index).or_else(|| {
+            self.media
+                .iter()
+                .find(|m| matches!(m.outcome, MediaOutcome::Plain(_)))
+                .map(|m| m.index)
+        })
+    }
+
+    /// Where to send RTP: the address and port the peer's SDP (the offer we
+    /// answered, or the answer we accepted) gives for the m-line of
+    /// [`Negotiation::media_index`]; its own `c=` line comes before the
+    /// session's. `None` when no audio m-line is in use or the connection
+    /// address is not an IP address.
+    pub fn rtp_peer(&self, peer_sdp: &Sdp) -> Option<SocketAddr> {
+        let media = peer_sdp.medias.get(self.media_index()?)?;
+        let connection = media.connections.first().or(peer_sdp.connection.as_ref())?;
+        let ip: IpAddr = connection
+            .connection_address
+            .split('/')
+            .next()?
+            .parse()
+            .ok()?;
+        Some(SocketAddr::new(ip, media.port))
+    }
+
     /// Whether every audio m-line in use runs SRTP.
     pub fn all_audio_encrypted(&self) -> bool {
         let mut any = false;
@@ -625,6 +703,15 @@ pub enum OfferError {
         offer: usize,
         /// m-lines in the answer template.
         answer: usize,
+    },
+    /// [`Negotiator::resume_offer`]: the SDP is not an offer this
+    /// configuration makes.
+    #[error("the offer does not match SDP SRTP Offer {policy}: {reason}")]
+    NotOurOffer {
+        /// The configured policy.
+        policy: OfferPolicy,
+        /// What does not match.
+        reason: String,
     },
 }
 
@@ -918,6 +1005,113 @@ impl Negotiator {
         })
     }
 
+    /// Takes `offer`, an offer made earlier by [`Negotiator::create_offer`]
+    /// with the same configuration (for instance by another process, which
+    /// sent it and kept the SDP), as the offer waiting for its answer, so
+    /// that [`Negotiator::accept_answer`] can check the answer. Our tags,
+    /// suites and keys are read back from its `a=crypto` lines.
+    ///
+    /// Fails when `offer` is not what this configuration offers: an audio
+    /// profile other than the policy's (`RTP/SAVP` for Standard, `RTP/AVP`
+    /// otherwise, `…F` variants alike), crypto lines where the policy offers
+    /// none or none where it offers some, or a crypto line that cannot be
+    /// used, names a suite not enabled, or repeats a tag. Keys never appear
+    /// in the error.
+    pub fn resume_offer(&mut self, offer: &Sdp) -> Result<OfferInfo, OfferError> {
+        let policy = self.config.policy;
+        let keys_ok = self.config.keys_may_travel();
+        let with_crypto = policy != OfferPolicy::Disabled && keys_ok;
+        let mismatch = |reason: String| OfferError::NotOurOffer { policy, reason };
+        let mut pending = Vec::with_capacity(offer.medias.len());
+        let mut profile_name = "RTP/AVP";
+        let mut any_crypto = false;
+        for (index, media) in offer.medias.iter().enumerate() {
+            let Some(profile) = is_audio_rtp(media) else {
+                pending.push(None);
+                continue;
+            };
+            let secure = policy == OfferPolicy::Standard;
+            if profile.secure != secure {
+                return Err(mismatch(format!(
+                    "m-line {} is {}, {policy} offers {}",
+                    index + 1,
+                    media.proto,
+                    Profile { secure, ..profile }.name()
+                )));
+            }
+            profile_name = profile.name();
+            let mut offered: Vec<CryptoParams> = Vec::new();
+            for attr in media
+                .attributes
+                .iter()
+                .filter(|a| a.attribute.eq_ignore_ascii_case("crypto"))
+            {
+                if offered.len() == MAX_CRYPTO_LINES {
+                    return Err(mismatch(format!(
+                        "m-line {} has more than {MAX_CRYPTO_LINES} a=crypto lines",
+                        index + 1
+                    )));
+                }
+                let params = CryptoAttribute::parse(attr.value.as_deref().unwrap_or(""))
+                    .and_then(|line| line.check())
+                    .map_err(|e| {
+                        mismatch(format!(
+                            "m-line {}: an a=crypto line cannot be used: {e}",
+                            index + 1
+                        ))
+                    })?;
+                if !self.config.suites.contains(&params.suite) {
+                    return Err(mismatch(format!(
+                        "m-line {}: a=crypto tag {} uses {}, which is not among the enabled suites",
+                        index + 1,
+                        params.tag,
+                        params.suite
+                    )));
+                }
+                if offered.iter().any(|o| o.tag == params.tag) {
+                    return Err(mismatch(format!(
+                        "m-line {}: a=crypto tag {} appears twice",
+                        index + 1,
+                        params.tag
+                    )));
+                }
+                offered.push(params);
+            }
+            let wanted = with_crypto && media.port != 0;
+            if wanted && offered.is_empty() {
+                return Err(mismatch(format!(
+                    "m-line {} has no a=crypto line, but {policy} over {} signaling offers SDES keys",
+                    index + 1,
+                    self.config.transport
+                )));
+            }
+            if !wanted && !offered.is_empty() {
+                return Err(mismatch(format!(
+                    "m-line {} has a=crypto lines, but {policy} over {} signaling offers none",
+                    index + 1,
+                    self.config.transport
+                )));
+            }
+            any_crypto |= !offered.is_empty();
+            pending.push(Some((profile, offered)));
+        }
+        if pending.iter().all(Option::is_none) {
+            return Err(OfferError::NoAudio);
+        }
+        self.pending = Some(pending);
+        Ok(OfferInfo {
+            srtp_offered: any_crypto,
+            profile: profile_name.to_owned(),
+            plain_reason: match policy {
+                OfferPolicy::Disabled => Some(PlainReason::Disabled),
+                _ if !keys_ok => Some(PlainReason::InsecureSignaling {
+                    transport: self.config.transport,
+                }),
+                _ => None,
+            },
+        })
+    }
+
     /// Checks the peer's answer to our pending offer and returns what runs on
     /// each m-line. An error means the call must end (ACK, then BYE) with the
     /// error as the reason.
@@ -969,6 +1163,39 @@ impl Negotiator {
                 .iter()
                 .filter(|a| a.attribute.eq_ignore_ascii_case("crypto"))
                 .collect();
+            if offered.is_empty() && !lines.is_empty() && policy != OfferPolicy::Standard {
+                // We offered plain RTP here (Disabled, or Optional where keys
+                // may not travel), yet the answer carries crypto.
+                if answered_profile.secure {
+                    return Err(AnswerError::InvalidAnswer {
+                        reason: format!(
+                            "m-line {} is answered {} (SRTP only) to our {} offer without crypto: \
+                             the peer insists on SRTP, which we did not offer",
+                            index + 1,
+                            media.proto,
+                            offered_profile.name()
+                        ),
+                    });
+                }
+                let reason = match policy {
+                    OfferPolicy::Disabled => PlainReason::Disabled,
+                    _ => PlainReason::InsecureSignaling {
+                        transport: self.config.transport,
+                    },
+                };
+                log::warn!(
+                    "m-line {}: ignoring {} a=crypto line(s) in the answer: our offer had none ({reason})",
+                    index + 1,
+                    lines.len()
+                );
+                results.push(MediaResult {
+                    index,
+                    outcome: MediaOutcome::Plain(reason),
+                    skipped: Vec::new(),
+                });
+                updates.push((index, Current::default()));
+                continue;
+            }
             if lines.len() > 1 {
                 return Err(AnswerError::InvalidAnswer {
                     reason: format!(
@@ -1024,19 +1251,38 @@ impl Negotiator {
                     };
                     let parsed =
                         CryptoAttribute::parse(value).map_err(|e| unusable(e.to_string()))?;
-                    let Some(ours) = offered.iter().find(|p| p.tag == parsed.tag) else {
-                        return Err(AnswerError::InvalidAnswer {
-                            reason: format!("answered crypto tag {} was not offered", parsed.tag),
-                        });
+                    let ours = offered.iter().find(|p| p.tag == parsed.tag);
+                    let Some(ours) = ours.filter(|o| parsed.suite.suite() == Some(o.suite)) else {
+                        // A tag, or a suite under its tag, we never offered.
+                        let reason = PlainReason::AnswerNotOffered {
+                            tag: parsed.tag,
+                            suite: parsed.suite.to_string(),
+                            offered: ours.map(|o| o.suite),
+                        };
+                        match policy {
+                            OfferPolicy::Optional if !answered_profile.secure => {
+                                log::warn!("m-line {}: falling back to {reason}", index + 1);
+                                results.push(MediaResult {
+                                    index,
+                                    outcome: MediaOutcome::Plain(reason),
+                                    skipped: Vec::new(),
+                                });
+                                updates.push((index, Current::default()));
+                                continue;
+                            }
+                            OfferPolicy::Standard => {
+                                return Err(AnswerError::SrtpRequired {
+                                    detail: reason.detail(),
+                                })
+                            }
+                            // An SRTP-only (RTP/SAVP) answer leaves no plain RTP to fall back to.
+                            _ => {
+                                return Err(AnswerError::InvalidAnswer {
+                                    reason: reason.detail(),
+                                })
+                            }
+                        }
                     };
-                    if parsed.suite.suite() != Some(ours.suite) {
-                        return Err(AnswerError::InvalidAnswer {
-                            reason: format!(
-                                "answered crypto tag {} names suite {} but was offered with {}",
-                                parsed.tag, parsed.suite, ours.suite
-                            ),
-                        });
-                    }
                     let theirs = parsed
                         .check()
                         .map_err(|e| unusable(format!("tag {}: {e}", parsed.tag)))?;
@@ -1306,58 +1552,127 @@ fn change(before: Option<&CryptoParams>, now: &CryptoParams) -> Change {
     }
 }
 
-/// Several audio m-lines on the same address and port are alternatives of one
-/// stream (FreeSWITCH's "optional" offers `RTP/SAVP` with crypto, then the same
-/// stream as `RTP/AVP`): keep the best accepted one (SRTP before plain, then
-/// the first) and decline the others.
-fn resolve_alternatives(
-    offer: &Sdp,
-    results: &mut [MediaResult],
-    ours: &mut [Option<CryptoParams>],
-) {
+/// Which offered audio m-lines are alternatives of one stream, as group
+/// numbers (the index of the group's first m-line) per m-line; `None` for
+/// m-lines that are not audio RTP, are disabled (port 0) or stand alone.
+///
+/// Two shapes are alternatives:
+///
+/// - m-lines on the same address and port (FreeSWITCH's "optional" offers the
+///   stream as `RTP/SAVP` with crypto, then again as `RTP/AVP`, on one port);
+/// - an SRTP-only m-line with `a=crypto` and a plain `RTP/AVP(F)` m-line
+///   without, on different ports (best-effort SRTP by duplicated m-lines):
+///   each remaining SRTP one is paired with the first remaining plain one.
+fn alternative_groups(offer: &Sdp) -> Vec<Option<usize>> {
     let address = |m: &Media| -> Option<String> {
         m.connections
             .first()
             .or(offer.connection.as_ref())
             .map(|c| c.connection_address.clone())
     };
-    let n = results.len().min(offer.medias.len());
+    let active: Vec<Option<(Profile, usize)>> = offer
+        .medias
+        .iter()
+        .map(|m| {
+            let profile = is_audio_rtp(m).filter(|_| m.port != 0)?;
+            let cryptos = m
+                .attributes
+                .iter()
+                .filter(|a| a.attribute.eq_ignore_ascii_case("crypto"))
+                .count();
+            Some((profile, cryptos))
+        })
+        .collect();
+    let n = active.len();
+    let mut group: Vec<Option<usize>> = vec![None; n];
+    // Same address and port.
     for i in 0..n {
-        let Some(mi) = offer.medias.get(i) else {
+        let (Some(mi), Some(Some(_)), Some(None)) =
+            (offer.medias.get(i), active.get(i), group.get(i).copied())
+        else {
             continue;
         };
-        let group: Vec<usize> = (0..n)
+        let same: Vec<usize> = (i + 1..n)
             .filter(|&j| {
-                offer.medias.get(j).is_some_and(|mj| {
-                    is_audio_rtp(mj).is_some()
-                        && mj.port != 0
-                        && mj.port == mi.port
-                        && address(mj) == address(mi)
-                })
+                active.get(j).is_some_and(Option::is_some)
+                    && offer
+                        .medias
+                        .get(j)
+                        .is_some_and(|mj| mj.port == mi.port && address(mj) == address(mi))
             })
             .collect();
-        if group.len() < 2 || group.first() != Some(&i) {
+        if same.is_empty() {
             continue;
         }
-        let rank = |r: &MediaResult| match r.outcome {
-            MediaOutcome::Srtp(_) => 2,
-            MediaOutcome::Plain(_) => 1,
-            _ => 0,
+        for j in std::iter::once(i).chain(same) {
+            if let Some(slot) = group.get_mut(j) {
+                *slot = Some(i);
+            }
+        }
+    }
+    // SRTP-only with crypto + plain without, among the m-lines left alone.
+    let alone = |group: &[Option<usize>], j: usize, secure: bool| {
+        group.get(j) == Some(&None)
+            && matches!(active.get(j), Some(Some((p, c))) if p.secure == secure && (*c > 0) == secure)
+    };
+    for i in 0..n {
+        if !alone(&group, i, true) {
+            continue;
+        }
+        let Some(j) = (0..n).find(|&j| alone(&group, j, false)) else {
+            break;
         };
-        let best = group
+        let first = i.min(j);
+        for k in [i, j] {
+            if let Some(slot) = group.get_mut(k) {
+                *slot = Some(first);
+            }
+        }
+    }
+    group
+}
+
+/// Keeps one stream per group of alternatives ([`alternative_groups`]): the
+/// best accepted m-line (SRTP before plain, then the first) stays, the other
+/// accepted ones are declined (RFC 3264 §6: port 0 in the answer).
+fn resolve_alternatives(
+    offer: &Sdp,
+    results: &mut [MediaResult],
+    ours: &mut [Option<CryptoParams>],
+) {
+    let groups = alternative_groups(offer);
+    let rank = |r: &MediaResult| match r.outcome {
+        MediaOutcome::Srtp(_) => 2,
+        MediaOutcome::Plain(_) => 1,
+        _ => 0,
+    };
+    for (i, g) in groups.iter().enumerate() {
+        if *g != Some(i) {
+            continue;
+        }
+        let members: Vec<usize> = (0..groups.len())
+            .filter(|&j| groups.get(j) == Some(&Some(i)))
+            .collect();
+        let best = members
             .iter()
             .copied()
             .filter(|&j| results.get(j).is_some_and(|r| rank(r) > 0))
             .max_by_key(|&j| (results.get(j).map_or(0, rank), std::cmp::Reverse(j)));
         let Some(best) = best else { continue };
-        for &j in &group {
+        let same_port = offer.medias.get(best).map(|m| m.port);
+        for &j in &members {
             if j == best {
                 continue;
             }
             if let Some(r) = results.get_mut(j) {
                 if rank(r) > 0 {
+                    let how = if offer.medias.get(j).map(|m| m.port) == same_port {
+                        "same address and port"
+                    } else {
+                        "the same stream offered with and without SRTP"
+                    };
                     r.outcome = MediaOutcome::Declined(format!(
-                        "alternative to m-line {} (same address and port), which was chosen",
+                        "alternative to m-line {} ({how}), which was chosen",
                         best + 1
                     ));
                     if let Some(slot) = ours.get_mut(j) {

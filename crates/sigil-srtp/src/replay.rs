@@ -24,13 +24,22 @@ pub(crate) struct ReplayWindow {
     size: u64,
 }
 
+/// Words of the ring for a window of `size` packets: one spare word so that
+/// the word holding `top` never aliases the oldest index still inside the
+/// window; a power of two so that the ring index is a mask, not a division.
+fn ring_words(size: usize) -> usize {
+    (size.div_ceil(64) + 1).next_power_of_two()
+}
+
+/// Heap bytes one replay window of `size` packets takes.
+pub(crate) fn window_bytes(size: usize) -> usize {
+    ring_words(size) * std::mem::size_of::<u64>()
+}
+
 impl ReplayWindow {
     /// A window of `size` packets (64..=32768, checked by the policy).
     pub(crate) fn new(size: usize) -> ReplayWindow {
-        // One spare word so that the word holding `top` never aliases the
-        // oldest index still inside the window; a power of two so that the
-        // ring index is a mask, not a division.
-        let words = (size.div_ceil(64) + 1).next_power_of_two();
+        let words = ring_words(size);
         ReplayWindow {
             words: vec![0; words].into_boxed_slice(),
             top: None,
@@ -136,6 +145,15 @@ mod tests {
         for i in 100_000 - 127..100_000 {
             assert_eq!(w.check(i), Ok(()), "{i}");
         }
+    }
+
+    #[test]
+    fn window_memory() {
+        // 128 packets: 2 words + 1 spare, rounded up to 4 words.
+        assert_eq!(window_bytes(128), 32);
+        assert_eq!(window_bytes(1024), 256);
+        assert_eq!(window_bytes(32768), 8192);
+        assert_eq!(ReplayWindow::new(1024).words.len() * 8, window_bytes(1024));
     }
 
     #[test]

@@ -56,8 +56,22 @@ pub const MAX_KEY_SALT_CHARS: usize = 256;
 pub const MAX_LIFETIME: u64 = 1 << 48;
 /// Longest MKI Sigil supports, in bytes (RFC 4568 allows up to 128).
 pub const MAX_MKI_LEN: u8 = 4;
-/// Largest replay window a `WSH=` hint may ask for.
+/// Largest replay window a `WSH=` hint may ask for and still be accepted by
+/// [`CryptoAttribute::check`] (a larger value makes the line unusable).
+/// A session keyed from the line gets at most [`MAX_PEER_REPLAY_WINDOW`].
 pub const MAX_WSH: u32 = 32768;
+/// Largest replay window a peer's `WSH=` hint gives a session built from its
+/// `a=crypto` line ([`CryptoParams::policy`]): 1024 packets, about 20 s of
+/// 20 ms audio.
+///
+/// `WSH=` is the peer's wish, not ours to grant in full: each stream keeps
+/// an SRTP and an SRTCP window, so a 1024-packet window costs 512 bytes per
+/// stream while the 32768 packets the parser accepts ([`MAX_WSH`]) would cost
+/// 16 KiB per stream, for up to [`crate::policy::DEFAULT_MAX_STREAMS`]
+/// streams per session on a small device. Larger hints are capped to this
+/// value with a warning in the log; a hint below the default window keeps
+/// the default ([`crate::policy::DEFAULT_REPLAY_WINDOW`]).
+pub const MAX_PEER_REPLAY_WINDOW: usize = 1024;
 
 /// Strict base64: the standard alphabet, no stray characters and no non-zero
 /// trailing bits. Padding may be present (then it must be correct) or left out,
@@ -559,7 +573,9 @@ impl CryptoParams {
     /// The SRTP policy for the media these keys protect: suite, master
     /// key(s) with MKIs, key derivation rate and lifetime; the replay window
     /// is the default, raised to the `WSH=` hint when one was given (it is a
-    /// hint from the sender to the receiver of this stream).
+    /// hint from the sender to the receiver of this stream) but never above
+    /// [`MAX_PEER_REPLAY_WINDOW`]: a larger hint is capped, with a warning
+    /// in the log.
     ///
     /// Build a [`crate::Session::outbound`] from our own params and a
     /// [`crate::Session::inbound`] from the peer's.
@@ -575,13 +591,30 @@ impl CryptoParams {
             policy = policy.with_lifetime(lifetime);
         }
         if let Some(wsh) = self.wsh {
-            let window = usize::try_from(wsh).unwrap_or(MAX_REPLAY_WINDOW);
-            policy =
-                policy.with_replay_window(window.clamp(DEFAULT_REPLAY_WINDOW, MAX_REPLAY_WINDOW));
+            policy = policy.with_replay_window(replay_window_for_wsh(self.tag, wsh));
         }
         policy.validate()?;
         Ok(policy)
     }
+}
+
+/// The replay window a session gets for a `WSH=` hint: the hint, at least
+/// the default window and at most [`MAX_PEER_REPLAY_WINDOW`] (with a warning
+/// saying why when the hint is cut down).
+fn replay_window_for_wsh(tag: u32, wsh: u32) -> usize {
+    let asked = usize::try_from(wsh).unwrap_or(usize::MAX);
+    let window = asked.clamp(DEFAULT_REPLAY_WINDOW, MAX_PEER_REPLAY_WINDOW);
+    if asked > MAX_PEER_REPLAY_WINDOW {
+        let per_stream = |packets| 2 * crate::replay::window_bytes(packets);
+        log::warn!(
+            "SRTP replay window: the peer's a=crypto tag {tag} asks for WSH={wsh} packets; \
+             capped to {window} packets to bound memory: {} bytes per stream (SRTP and SRTCP \
+             windows) instead of {}",
+            per_stream(window),
+            per_stream(asked.min(MAX_REPLAY_WINDOW)),
+        );
+    }
+    window
 }
 
 impl CryptoAttribute {

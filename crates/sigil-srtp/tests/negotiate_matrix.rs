@@ -36,9 +36,11 @@ enum Peer {
     SeveralCryptoLines,
     /// As answerer: a tag we did not offer. As offerer: an unusual tag (7) to be echoed.
     TagNotOffered,
+    /// The same in `RTP/AVP` (opportunistic SRTP, RFC 8643).
+    AvpTagNotOffered,
 }
 
-const PEERS: [Peer; 9] = [
+const PEERS: [Peer; 10] = [
     Peer::SavpCrypto,
     Peer::AvpCrypto,
     Peer::AvpNoCrypto,
@@ -48,6 +50,7 @@ const PEERS: [Peer; 9] = [
     Peer::UnknownMandatoryParam,
     Peer::SeveralCryptoLines,
     Peer::TagNotOffered,
+    Peer::AvpTagNotOffered,
 ];
 
 fn key(len: usize, fill: u8) -> String {
@@ -109,6 +112,10 @@ fn peer_offer(peer: Peer) -> Sdp {
             "RTP/SAVP",
             &[format!("7 AES_256_CM_HMAC_SHA1_32 inline:{}", key(46, 7))],
         ),
+        Peer::AvpTagNotOffered => sdp_text(
+            "RTP/AVP",
+            &[format!("7 AES_256_CM_HMAC_SHA1_32 inline:{}", key(46, 7))],
+        ),
     };
     parse_sdp(text.as_bytes()).expect("test offers are valid SDP")
 }
@@ -156,6 +163,10 @@ fn peer_answer(peer: Peer, our_offer: &Sdp) -> Sdp {
         ),
         Peer::TagNotOffered => sdp_text(
             "RTP/SAVP",
+            &[format!("9 AES_CM_128_HMAC_SHA1_80 inline:{}", key(30, 10))],
+        ),
+        Peer::AvpTagNotOffered => sdp_text(
+            "RTP/AVP",
             &[format!("9 AES_CM_128_HMAC_SHA1_80 inline:{}", key(30, 10))],
         ),
     };
@@ -275,7 +286,6 @@ const S: OfferPolicy = OfferPolicy::Standard;
 use Role::{Answerer as ANS, Offerer as OFF};
 use Transport::{Tls as TLS, Udp as UDP, UdpAllowed as UDPOK};
 
-const NOT_OFFERED: &str = "end: invalid answer: answered crypto tag";
 const NO_CRYPTO_SAVP: &str =
     "end: invalid answer: m-line 1 is answered RTP/SAVP without an a=crypto line";
 const EXACTLY_ONE: &str = "end: invalid answer: m-line 1 of the answer has 2 a=crypto lines; an answer accepts exactly one";
@@ -285,16 +295,19 @@ const STANDARD_UDP: &str = "config: SDP SRTP Offer is standard but SIP signaling
 const NOT_OVER_UDP_488: &str =
     "488: the offer is SRTP-only (RTP/SAVP) but SDES keys are not sent over udp signaling";
 const PLAIN_NOT_OVER_UDP: &str = "plain: plain RTP: SDES keys are not sent over udp signaling";
+const SAVP_TO_PLAIN_OFFER: &str = "end: invalid answer: m-line 1 is answered RTP/SAVP (SRTP only) to our RTP/AVP offer without crypto";
 
 /// (policy, role, transport) → expected prefix of the rendered outcome for
 /// each peer behaviour, in the order of [`PEERS`]:
 /// SAVP+crypto, AVP+crypto, AVP no crypto, SAVP no crypto, only unknown
 /// suites, bad key length, unknown mandatory parameter, several crypto
-/// lines, tag not offered (as offerer) / unusual tag (as answerer).
-fn table() -> Vec<(OfferPolicy, Role, Vec<Transport>, [&'static str; 9])> {
+/// lines, tag not offered (as offerer) / unusual tag (as answerer), the same
+/// in RTP/AVP.
+fn table() -> Vec<(OfferPolicy, Role, Vec<Transport>, [&'static str; 10])> {
     vec![
-        // ---- Disabled: plain RTP everywhere; SRTP-only offers get 488; answers
-        // with crypto we never offered end the call.
+        // ---- Disabled: plain RTP everywhere; SRTP-only offers get 488; crypto
+        // in an RTP/AVP answer to our plain offer is ignored (with a warning),
+        // an RTP/SAVP answer to it ends the call.
         (D, ANS, vec![TLS, UDP, UDPOK], [
             SRTP_DISABLED_488,
             PLAIN_DISABLED,
@@ -305,17 +318,19 @@ fn table() -> Vec<(OfferPolicy, Role, Vec<Transport>, [&'static str; 9])> {
             PLAIN_DISABLED,
             SRTP_DISABLED_488,
             SRTP_DISABLED_488,
+            PLAIN_DISABLED,
         ]),
         (D, OFF, vec![TLS, UDP, UDPOK], [
-            "end: invalid answer: answered crypto tag 1 was not offered",
-            "end: invalid answer: answered crypto tag 1 was not offered",
+            SAVP_TO_PLAIN_OFFER,
+            PLAIN_DISABLED,
             PLAIN_DISABLED,
             NO_CRYPTO_SAVP,
-            NOT_OFFERED,
-            NOT_OFFERED,
-            NOT_OFFERED,
-            EXACTLY_ONE,
-            "end: invalid answer: answered crypto tag 9 was not offered",
+            SAVP_TO_PLAIN_OFFER,
+            SAVP_TO_PLAIN_OFFER,
+            SAVP_TO_PLAIN_OFFER,
+            SAVP_TO_PLAIN_OFFER,
+            SAVP_TO_PLAIN_OFFER,
+            PLAIN_DISABLED,
         ]),
         // ---- Optional with keys allowed to travel (TLS, or UDP with permission).
         (O, ANS, vec![TLS, UDPOK], [
@@ -328,7 +343,10 @@ fn table() -> Vec<(OfferPolicy, Role, Vec<Transport>, [&'static str; 9])> {
             "plain: plain RTP: peer offered no acceptable crypto",
             "srtp: SRTP AES_CM_128_HMAC_SHA1_80, tag 3",
             "srtp: SRTP AES_256_CM_HMAC_SHA1_32, tag 7",
+            "srtp: SRTP AES_256_CM_HMAC_SHA1_32, tag 7",
         ]),
+        // As offerer, an answer picking a tag or suite we did not offer falls
+        // back to plain RTP when it is RTP/AVP; RTP/SAVP leaves no fallback.
         (O, OFF, vec![TLS, UDPOK], [
             "srtp: SRTP AES_256_CM_HMAC_SHA1_80, tag 1",
             "srtp: SRTP AES_256_CM_HMAC_SHA1_80, tag 1",
@@ -338,7 +356,8 @@ fn table() -> Vec<(OfferPolicy, Role, Vec<Transport>, [&'static str; 9])> {
             "end: invalid answer: the answer's a=crypto line cannot be used: tag 1: AES_256_CM_HMAC_SHA1_80 needs 46 bytes of inline key and salt, the line has 30",
             "end: invalid answer: the answer's a=crypto line cannot be used: tag 1: unknown mandatory session parameter \"FOO_BAR=1\"",
             EXACTLY_ONE,
-            "end: invalid answer: answered crypto tag 9 was not offered",
+            "end: invalid answer: answered crypto tag 9 (AES_CM_128_HMAC_SHA1_80) was not offered",
+            "plain: plain RTP: answered crypto tag 9 (AES_CM_128_HMAC_SHA1_80) was not offered",
         ]),
         // ---- Optional over UDP without permission: keys never go into the SDP.
         (O, ANS, vec![UDP], [
@@ -351,17 +370,19 @@ fn table() -> Vec<(OfferPolicy, Role, Vec<Transport>, [&'static str; 9])> {
             PLAIN_NOT_OVER_UDP,
             NOT_OVER_UDP_488,
             NOT_OVER_UDP_488,
+            PLAIN_NOT_OVER_UDP,
         ]),
         (O, OFF, vec![UDP], [
-            "end: invalid answer: answered crypto tag 1 was not offered",
-            "end: invalid answer: answered crypto tag 1 was not offered",
+            SAVP_TO_PLAIN_OFFER,
+            PLAIN_NOT_OVER_UDP,
             PLAIN_NOT_OVER_UDP,
             NO_CRYPTO_SAVP,
-            NOT_OFFERED,
-            NOT_OFFERED,
-            NOT_OFFERED,
-            EXACTLY_ONE,
-            "end: invalid answer: answered crypto tag 9 was not offered",
+            SAVP_TO_PLAIN_OFFER,
+            SAVP_TO_PLAIN_OFFER,
+            SAVP_TO_PLAIN_OFFER,
+            SAVP_TO_PLAIN_OFFER,
+            SAVP_TO_PLAIN_OFFER,
+            PLAIN_NOT_OVER_UDP,
         ]),
         // ---- Standard: SRTP or nothing.
         (S, ANS, vec![TLS, UDPOK], [
@@ -374,21 +395,24 @@ fn table() -> Vec<(OfferPolicy, Role, Vec<Transport>, [&'static str; 9])> {
             "488: SRTP required: no acceptable a=crypto line (tag 1: unknown mandatory session parameter \"FOO_BAR=1\")",
             "srtp: SRTP AES_CM_128_HMAC_SHA1_80, tag 3",
             "srtp: SRTP AES_256_CM_HMAC_SHA1_32, tag 7",
+            "srtp: SRTP AES_256_CM_HMAC_SHA1_32, tag 7",
         ]),
+        // An answer picking a tag or suite we did not offer is "SRTP required".
         (S, OFF, vec![TLS, UDPOK], [
             "srtp: SRTP AES_256_CM_HMAC_SHA1_80, tag 1",
             "srtp: SRTP AES_256_CM_HMAC_SHA1_80, tag 1",
             "end: SRTP required: the answer has no a=crypto line",
             "end: SRTP required: the answer is RTP/SAVP without an a=crypto line",
-            "end: invalid answer: answered crypto tag 1 names suite AEAD_AES_256_GCM but was offered with AES_256_CM_HMAC_SHA1_80",
+            "end: SRTP required: answered crypto tag 1 names suite AEAD_AES_256_GCM but was offered with AES_256_CM_HMAC_SHA1_80",
             "end: SRTP required: the answer's a=crypto line cannot be used: tag 1: AES_256_CM_HMAC_SHA1_80 needs 46 bytes of inline key and salt, the line has 30",
             "end: SRTP required: the answer's a=crypto line cannot be used: tag 1: unknown mandatory session parameter \"FOO_BAR=1\"",
             EXACTLY_ONE,
-            "end: invalid answer: answered crypto tag 9 was not offered",
+            "end: SRTP required: answered crypto tag 9 (AES_CM_128_HMAC_SHA1_80) was not offered",
+            "end: SRTP required: answered crypto tag 9 (AES_CM_128_HMAC_SHA1_80) was not offered",
         ]),
         // ---- Standard over UDP without permission: a set-up error, whatever the peer does.
-        (S, ANS, vec![UDP], [STANDARD_UDP; 9]),
-        (S, OFF, vec![UDP], [STANDARD_UDP; 9]),
+        (S, ANS, vec![UDP], [STANDARD_UDP; 10]),
+        (S, OFF, vec![UDP], [STANDARD_UDP; 10]),
     ]
 }
 
@@ -409,8 +433,8 @@ fn the_whole_matrix() {
             }
         }
     }
-    // 3 policies × 2 roles × 3 transports × 9 peer behaviours.
-    assert_eq!(cells, 162);
+    // 3 policies × 2 roles × 3 transports × 10 peer behaviours.
+    assert_eq!(cells, 180);
     assert!(
         failures.is_empty(),
         "{} cells differ:\n{}",

@@ -12,7 +12,9 @@ fn tls(policy: OfferPolicy) -> SrtpConfig {
 const K30: &str = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
 
 #[test]
-fn independent_audio_lines_are_each_negotiated_and_video_is_left_alone() {
+fn srtp_and_plain_alternatives_keep_one_stream_and_video_is_left_alone() {
+    // The audio stream offered twice (RTP/SAVP with crypto, RTP/AVP without,
+    // on different ports) around a video m-line: one audio stream is kept.
     let offer = format!(
         "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
          m=audio 6000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{K30}\r\n\
@@ -30,18 +32,51 @@ fn independent_audio_lines_are_each_negotiated_and_video_is_left_alone() {
     let n = us.answer_offer(&offer, &mut answer).unwrap();
     assert!(matches!(n.media[0].outcome, MediaOutcome::Srtp(_)));
     assert_eq!(n.media[1].outcome, MediaOutcome::NotAudio);
-    assert!(matches!(n.media[2].outcome, MediaOutcome::Plain(_)));
-    assert_eq!(
-        n.summary(),
-        "m-line 1: SRTP AES_CM_128_HMAC_SHA1_80, tag 1; m-line 3: plain RTP: peer offered no crypto"
+    assert!(
+        matches!(&n.media[2].outcome, MediaOutcome::Declined(why) if why.starts_with("alternative to m-line 1")),
+        "{:?}",
+        n.media[2].outcome
     );
-    assert!(!n.all_audio_encrypted());
+    assert_eq!(n.summary(), "SRTP AES_CM_128_HMAC_SHA1_80, tag 1");
+    assert!(n.all_audio_encrypted());
     let text = write_sdp(&answer);
     assert!(
         text.contains("m=video 0 RTP/SAVP 96\r\n"),
         "video untouched (declined by the caller): {text}"
     );
+    assert!(text.contains("m=audio 5000 RTP/SAVP 0\r\n"), "{text}");
+    assert!(text.contains("m=audio 0 RTP/AVP 0\r\n"), "{text}");
     assert_eq!(text.matches("a=crypto:").count(), 1);
+}
+
+#[test]
+fn independent_audio_lines_are_each_negotiated() {
+    // Two SRTP streams, or two plain ones, on different ports: no alternatives.
+    let two_srtp = format!(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
+         m=audio 6000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{K30}\r\n\
+         m=audio 6004 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:{K30}\r\n"
+    );
+    let two_plain = "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
+         m=audio 6000 RTP/AVP 0\r\nm=audio 6004 RTP/AVP 0\r\n";
+    for (offer, want) in [
+        (
+            two_srtp.as_str(),
+            "m-line 1: SRTP AES_CM_128_HMAC_SHA1_80, tag 1; m-line 2: SRTP AES_CM_128_HMAC_SHA1_32, tag 1",
+        ),
+        (
+            two_plain,
+            "m-line 1: plain RTP: peer offered no crypto; m-line 2: plain RTP: peer offered no crypto",
+        ),
+    ] {
+        let offer = parse_sdp(offer.as_bytes()).unwrap();
+        let mut us = Negotiator::new(tls(OfferPolicy::Optional)).unwrap();
+        let mut answer = basic_audio_sdp("192.0.2.1".parse().unwrap(), 5000, 1);
+        answer.medias.push(answer.medias[0].clone());
+        let n = us.answer_offer(&offer, &mut answer).unwrap();
+        assert_eq!(n.summary(), want);
+        assert!(answer.medias.iter().all(|m| m.port == 5000));
+    }
 }
 
 #[test]

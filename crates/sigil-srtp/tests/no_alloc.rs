@@ -1,6 +1,7 @@
 //! The packet paths never touch the heap once a stream exists: a counting
 //! global allocator watches protect and unprotect of RTP and RTCP, success
-//! and failure alike.
+//! and failure alike, with key derivation rate 0 and with a non-zero rate
+//! (where session keys are re-derived as packets cross epochs).
 #![allow(unsafe_code)] // a GlobalAlloc is an unsafe trait; it only delegates to System.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -35,12 +36,14 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn protect_and_unprotect_do_not_allocate() {
-    for suite in Suite::ALL {
+    // KDR 0 (keys derived once) and KDR 16 (new keys every 16 packets: the
+    // 600 packets below cross 37 derivation epochs).
+    for (suite, kdr) in Suite::ALL.into_iter().flat_map(|s| [(s, 0u64), (s, 16)]) {
         let key = MasterKey::from_inline(suite, &[0x11; 46][..suite.inline_len()])
             .unwrap()
             .with_mki(&[0, 7])
             .unwrap();
-        let policy = Policy::new(suite, key);
+        let policy = Policy::new(suite, key).with_key_derivation_rate(kdr);
         let mut tx = Session::outbound(policy.clone()).unwrap();
         let mut rx = Session::inbound(policy).unwrap();
         let mut rtp = Vec::with_capacity(2048);
@@ -65,6 +68,16 @@ fn protect_and_unprotect_do_not_allocate() {
             let n = forged.len();
             forged[n - 1] ^= 1;
             assert!(rx.unprotect_rtp(&mut forged).is_err(), "forged");
+            // A forgery claiming a later derivation epoch (KDR 16: keys are
+            // derived for it, into room the stream already has).
+            forged[2..4].copy_from_slice(&(seq + 40).to_be_bytes());
+            assert!(
+                rx.unprotect_rtp(&mut forged).is_err(),
+                "forged, later epoch"
+            );
+            // A forgery from an SSRC without a stream.
+            forged[8] ^= 0x80;
+            assert!(rx.unprotect_rtp(&mut forged).is_err(), "forged, new SSRC");
             forged[n - 3] = 0xee; // unknown MKI
             assert!(rx.unprotect_rtp(&mut forged).is_err(), "unknown MKI");
             replay.clear();
@@ -76,13 +89,27 @@ fn protect_and_unprotect_do_not_allocate() {
             rtcp.extend_from_slice(&[0x80, 200, 0, 6, 1, 2, 3, 4]);
             rtcp.extend_from_slice(&[7u8; 20]);
             tx.protect_rtcp(&mut rtcp).unwrap();
+            forged.clear();
+            forged.extend_from_slice(&rtcp);
+            let n = forged.len();
+            forged[n - 1] ^= 1;
             let mut out = [0u8; 64];
+            assert!(
+                rx.unprotect_rtcp_into(&forged, &mut out).is_err(),
+                "forged SRTCP"
+            );
             rx.unprotect_rtcp_into(&rtcp, &mut out).unwrap();
         }
         assert_eq!(
             ALLOCATIONS.load(Ordering::Relaxed) - before,
             0,
-            "{suite}: the packet path allocated"
+            "{suite}, KDR {kdr}: the packet path allocated"
         );
+        if kdr != 0 {
+            assert!(
+                rx.key_derivations() > 70,
+                "KDR {kdr}: the epochs did change"
+            );
+        }
     }
 }
