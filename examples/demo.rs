@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let mut out = std::io::stdout();
-    match sigil_endpoint::demo::run(&mut out) {
+    match sigil_lab::demo::run(&mut out) {
         Ok(report) if report.ok() => ExitCode::SUCCESS,
         Ok(report) => {
             for c in report.checks.iter().filter(|c| !c.ok) {

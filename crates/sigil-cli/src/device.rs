@@ -3,13 +3,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use sigil_endpoint::{
-    BootStep, CallOptions, CallStatus, Device, DeviceEvent, DeviceStatus, RunOptions,
+    BootStep, CallOptions, CallStatus, DeviceDir, DeviceStatus, Event, RunOptions,
 };
 
 /// The device commands.
@@ -61,7 +60,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Status { data, json } => status(data, json),
         Cmd::Call { data, to, seconds } => call(data, &to, seconds),
         Cmd::FactoryReset { data } => {
-            let device = Device::open(&data)?;
+            let device = DeviceDir::open(&data)?;
             let report = device.factory_reset()?;
             if report.removed.is_empty() {
                 println!("user store was already empty; the device boots on its factory identity");
@@ -87,17 +86,20 @@ fn print_step(step: &BootStep, json: bool) {
 }
 
 fn run_device(data: PathBuf, json_log: bool) -> anyhow::Result<ExitCode> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, stop.clone())
-            .context("cannot install the SIGINT/SIGTERM handler")?;
-    }
-    let device = Device::open(&data)?;
-    let events: sigil_endpoint::EventSink = Arc::new(move |e: &DeviceEvent| {
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .context("cannot install the SIGINT/SIGTERM handler")?;
+    let device = DeviceDir::open(&data)?;
+    let events: sigil_endpoint::EventSink = Arc::new(move |e: &Event| {
         if json_log {
-            println!("{}", serde_json::json!({"type": "event", "event": e}));
+            println!(
+                "{}",
+                serde_json::json!({"type": "event", "event": {"event": e.name(), "detail": e.to_string()}})
+            );
         } else {
-            println!("{}: {}", e.event, e.detail);
+            println!("{e}");
         }
         let _ = std::io::stdout().flush();
     });
@@ -119,10 +121,8 @@ fn run_device(data: PathBuf, json_log: bool) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    // Runs until a signal: the flag is polled ten times a second.
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Sleeps until SIGINT or SIGTERM: no polling.
+    let _ = signals.forever().next();
     let status = running.shutdown();
     if json_log {
         println!(
@@ -140,7 +140,7 @@ fn run_device(data: PathBuf, json_log: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn status(data: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
-    let device = Device::open(&data)?;
+    let device = DeviceDir::open(&data)?;
     let status = device.offline_status();
     if json {
         println!("{}", status.to_json());
@@ -240,7 +240,7 @@ fn call(data: PathBuf, to: &str, seconds: f64) -> anyhow::Result<ExitCode> {
     if !(0.0..=3600.0).contains(&seconds) {
         anyhow::bail!("--seconds must be between 0 and 3600");
     }
-    let device = Device::open(&data)?;
+    let device = DeviceDir::open(&data)?;
     let running = match device.boot(RunOptions::default(), &mut |s| print_step(s, false)) {
         Ok(r) => r,
         Err(failure) => {
@@ -248,10 +248,10 @@ fn call(data: PathBuf, to: &str, seconds: f64) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let result = running.call(
+    let result = running.call_and_wait(
         to,
         CallOptions {
-            tone: Duration::from_secs_f64(seconds),
+            duration: Duration::from_secs_f64(seconds),
             ..CallOptions::default()
         },
     );

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{json, Value};
 use sigil_identity::{DeviceVerifier, FactoryPartition, IdentitySet, UserStore};
+use sigil_lab::Registrar;
 use sigil_sip::Message;
 use sigil_sip_tls::{
     establish, Acceptor, ClientAuth, ClientAuthOutcome, ConnectionEvent, ConnectionSettings,
-    Connector, Error, HandshakeDiagnosis, Registrar, Server, ServerOptions, TlsInfo, TlsPolicy,
-    TlsVersion,
+    Connector, Error, HandshakeDiagnosis, Server, ServerOptions, TlsInfo, TlsPolicy, TlsVersion,
 };
 use sigil_trust::TrustStore;
 

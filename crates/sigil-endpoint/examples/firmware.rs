@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use sigil_endpoint::{CallOptions, Device, RunOptions};
+use sigil_endpoint::{CallOptions, DeviceDir, RunOptions};
 
 /// Peak resident set size of this process (VmHWM), in kB, from /proc.
 fn peak_rss_kb() -> Option<u64> {
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
     let hold: f64 = value("--hold").and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    let device = match Device::open(dir) {
+    let device = match DeviceDir::open(dir) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("{e}");
@@ -57,10 +57,10 @@ fn main() -> ExitCode {
     let mut ok = true;
     if let Some(to) = value("--call") {
         let options = CallOptions {
-            tone: Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)),
+            duration: Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)),
             ..CallOptions::default()
         };
-        match running.call(&to, options) {
+        match running.call_and_wait(&to, options) {
             Ok(c) => {
                 println!(
                     "call {}: {}; {} frames sent, {} received, {} decrypt failures",

@@ -30,7 +30,7 @@ pub enum EndpointError {
     #[error("not a SIP URI: {0}")]
     BadUri(String),
     /// Too many calls at once.
-    #[error("too many calls at once (at most {})", crate::engine::MAX_CALLS)]
+    #[error("too many calls at once (at most {})", crate::device::MAX_CALLS)]
     TooManyCalls,
     /// The call did not end in time.
     #[error("the call did not end within {0:?}")]
@@ -41,4 +41,19 @@ pub enum EndpointError {
     /// The factory reset failed.
     #[error("factory reset failed: {0}")]
     Reset(String),
+    /// No call with this id (never was, or already over).
+    #[error("no such call: {0}")]
+    NoSuchCall(crate::device::CallId),
+    /// The call is not ringing here, so it cannot be answered or rejected.
+    #[error("{0} is not ringing")]
+    NotRinging(crate::device::CallId),
+    /// The call's media is not running (not answered yet, or over).
+    #[error("{0} has no media running")]
+    NoMedia(crate::device::CallId),
+    /// A status code that cannot reject a call (300–699 can).
+    #[error("{0} is not a status that rejects a call (300-699)")]
+    BadStatus(u16),
+    /// Not connected to the SIP server (yet, or any more).
+    #[error("not connected to the SIP server")]
+    NotConnected,
 }

@@ -1,45 +1,48 @@
-//! The device: a data directory composed into a running SIP endpoint (SPEC E1–E4).
+//! The device: a data directory composed into a running SIP endpoint (SPEC E1–E8).
 //!
 //! ```no_run
-//! use sigil_endpoint::{CallOptions, Device, RunOptions};
+//! use sigil_endpoint::{CallOptions, DeviceDir, RunOptions};
 //!
-//! let device = Device::open("/data/device")?;
-//! let running = device
+//! let dir = DeviceDir::open("/data/device")?;
+//! let running = dir
 //!     .boot(RunOptions::default(), &mut |step| println!("{step}"))
 //!     .map_err(|f| f.error)?;
-//! let call = running.call("sip:1002@pbx.example.com", CallOptions::default())?;
-//! println!("{}: {} frames sent, {} received", call.media, call.stats.frames_sent, call.stats.frames_received);
+//! let call = running.call_and_wait("sip:1002@pbx.example.com", CallOptions::default())?;
+//! println!("{}: {} packets sent, {} received", call.media, call.stats.frames_sent, call.stats.frames_received);
 //! println!("{}", running.shutdown().to_json());
 //! # Ok::<(), sigil_endpoint::EndpointError>(())
 //! ```
 //!
-//! - [`Device::open`] / [`DataDir`]: the data directory (`factory/`, `user/`).
-//! - [`Device::offline_status`]: identity, trust and configuration without network.
-//! - [`Device::boot`]: the boot pipeline, each [`BootStep`] with its [`Outcome`];
-//!   returns a [`RunningDevice`] (registered, answering calls).
-//! - [`RunningDevice::call`], [`RunningDevice::status`] ([`DeviceStatus`], JSON),
-//!   [`RunningDevice::shutdown`] (un-REGISTER).
-//! - [`Device::factory_reset`].
-//! - [`media`]: RTP, the G.711 tone source and the counting sink.
+//! - [`device::Device`]: the sans-IO device — registration, keep-alive,
+//!   reconnect, calls, offer/answer, SRTP, media, inbound policy — driven by
+//!   `handle_input` / `handle_timeout` / `poll_transmit` / `poll_event` /
+//!   `poll_timeout`. Put it in your own event loop, or use
+//! - [`driver`]: the blocking `mio` driver and its handle [`RunningDevice`]
+//!   (dial, answer, hang up, DTMF, status), with [`driver::CallAudio`] for
+//!   the audio of calls.
+//! - [`DeviceDir`]: the data directory (`factory/`, `user/`):
+//!   [`DeviceDir::offline_status`], [`DeviceDir::prepare`] (boot steps 1–4),
+//!   [`DeviceDir::boot`] (all of them, then the driver),
+//!   [`DeviceDir::factory_reset`].
+//! - [`status`]: [`DeviceStatus`] and its parts, serialisable to JSON.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod boot;
 pub mod device;
-pub mod engine;
+mod dir;
+pub mod driver;
 mod error;
-mod link;
 pub mod media;
 pub mod provision;
 pub mod status;
 
-pub use device::{DataDir, Device, Prepared};
-pub use engine::{BootFailure, CallOptions, DeviceEvent, EventSink, RunOptions, RunningDevice};
+pub use boot::{BootFailure, RunOptions};
+pub use device::{CallId, Device, DeviceConfig, Event};
+pub use dir::{DataDir, DeviceDir, Prepared};
+pub use driver::{CallAudio, CallOptions, EventSink, RunningDevice, ToneAudio};
 pub use error::EndpointError;
 pub use status::{
-    BootStep, CallDirection, CallStatus, ConnectionStatus, DeviceStatus, Outcome,
+    BootStep, CallDirection, CallStatus, ConnectionStatus, DeviceStatus, ListenerStatus, Outcome,
     ProvisioningStatus, RegistrationStatus, TrustSummary,
 };
-#[cfg(feature = "testkit")]
-pub mod demo;
-#[cfg(feature = "testkit")]
-pub mod testkit;

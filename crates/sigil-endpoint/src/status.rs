@@ -169,6 +169,8 @@ pub enum CallDirection {
 /// One call, running or finished.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallStatus {
+    /// The device's id of the call.
+    pub id: crate::device::CallId,
     /// Call-ID.
     pub call_id: String,
     /// The peer (URI).
@@ -217,8 +219,61 @@ pub struct DeviceStatus {
     pub registration: RegistrationStatus,
     /// Calls (running first, then finished, most recent last).
     pub calls: Vec<CallStatus>,
+    /// The inbound listener (`sip.tls.listen`).
+    pub listener: ListenerStatus,
+    /// Events the application did not collect in time and that were dropped.
+    pub events_dropped: u64,
     /// Problems an installer should fix.
     pub problems: Vec<String>,
+}
+
+/// The inbound SIP-over-TLS listener.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ListenerStatus {
+    /// `off`, `starting`, `up`, `stopped` or `failed: why`.
+    pub state: String,
+    /// Where it listens.
+    pub addr: Option<String>,
+    /// Its client-certificate setting, in words.
+    pub client_certificate: Option<String>,
+}
+
+/// The status of a TLS connection.
+pub fn connection_status(
+    purpose: &str,
+    peer: &str,
+    info: &sigil_sip_tls::TlsInfo,
+    up: bool,
+) -> ConnectionStatus {
+    ConnectionStatus {
+        purpose: purpose.to_owned(),
+        peer: peer.to_owned(),
+        up,
+        version: info.version.clone(),
+        cipher_suite: info.cipher_suite.clone(),
+        verification: match info.verification_status() {
+            "not verified" => "encrypted, server not verified".to_owned(),
+            other => other.to_owned(),
+        },
+        peer_subject: info.peer_chain.first().cloned(),
+        client_certificate: info.client_auth.as_ref().map(|c| format!("{c:?}")),
+        resumed: info.resumed,
+    }
+}
+
+/// The status of the server connection over plain TCP or UDP.
+pub fn plain_connection_status(peer: &str, transport: &str, up: bool) -> ConnectionStatus {
+    ConnectionStatus {
+        purpose: "sip".into(),
+        peer: peer.to_owned(),
+        up,
+        version: transport.to_owned(),
+        cipher_suite: "-".into(),
+        verification: "not encrypted".into(),
+        peer_subject: None,
+        client_certificate: None,
+        resumed: false,
+    }
 }
 
 impl DeviceStatus {

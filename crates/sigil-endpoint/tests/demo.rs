@@ -3,7 +3,7 @@
 #[test]
 fn demo_runs_and_every_check_holds() {
     let mut out = Vec::new();
-    let report = sigil_endpoint::demo::run(&mut out).expect("the demo scene could be set up");
+    let report = sigil_lab::demo::run(&mut out).expect("the demo scene could be set up");
     let text = String::from_utf8_lossy(&out);
     println!("{text}");
     for c in &report.checks {

@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sigil_endpoint::media::{MediaCrypto, MediaSocket, MediaStream};
-use sigil_endpoint::testkit::{ProvisioningServer, SipServer};
-use sigil_endpoint::{CallDirection, CallOptions, Device, Outcome, RunOptions};
+use sigil_endpoint::media::{MediaCrypto, MediaStream};
+use sigil_endpoint::{CallDirection, CallOptions, DeviceDir, Outcome, RunOptions};
 use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
 use sigil_identity::{ClientCertResolver, DeviceVerifier, Identity};
+use sigil_lab::peer_media::MediaSocket;
+use sigil_lab::{ProvisioningServer, SipServer};
 use sigil_sip::dialog::{Dialog, DialogConfig, DialogEvent, DialogOutput, EndReason};
 use sigil_sip::Message;
 use sigil_sip_tls::{Client, ClientEvent, ClientOptions, Connector, TlsPolicy};
@@ -45,13 +46,13 @@ fn pki() -> Pki {
 }
 
 /// A device data directory for `mac` with `config` as its configuration.
-fn device_dir(pki: &Pki, root: &std::path::Path, mac: &str, config: &str) -> Device {
+fn device_dir(pki: &Pki, root: &std::path::Path, mac: &str, config: &str) -> DeviceDir {
     let minted = mint_device(&pki.ca, &DeviceRequest::new(mac.parse().unwrap())).unwrap();
     minted.write_factory(&root.join("factory")).unwrap();
     std::fs::write(root.join("factory/vendor-chain.pem"), pki.ca.chain_pem()).unwrap();
     std::fs::create_dir_all(root.join("user")).unwrap();
     std::fs::write(root.join("user/config.conf"), config).unwrap();
-    Device::open(root).unwrap()
+    DeviceDir::open(root).unwrap()
 }
 
 fn sip_config(sip: &SipServer, extra: &str) -> String {
@@ -127,7 +128,7 @@ fn call_device_directly(
                         }
                         None => MediaCrypto::Plain,
                     };
-                    let to = sigil_endpoint::engine::rtp_peer(&answer).unwrap();
+                    let to = neg.rtp_peer(&answer).unwrap();
                     media = Some(
                         socket
                             .take()
@@ -140,7 +141,7 @@ fn call_device_directly(
                 DialogOutput::Event(DialogEvent::Terminated(reason)) => {
                     let frames = media
                         .as_mut()
-                        .map_or(0, |m: &mut sigil_endpoint::media::MediaSession| {
+                        .map_or(0, |m: &mut sigil_lab::peer_media::MediaSession| {
                             m.stop().frames_received
                         });
                     return (reason, frames);
@@ -174,7 +175,9 @@ fn incoming_calls_on_the_listener_srtp_answered_and_plain_refused_with_488() {
         "00:22:ee:00:00:01",
         &sip_config(
             &sip,
-            &format!("sip.srtp.offer = standard\nsip.tls.listen = {port}\n"),
+            &format!(
+                "sip.srtp.offer = standard\nsip.tls.listen = {port}\nsip.inbound.accept = verified\n"
+            ),
         ),
     );
     let mut steps = Vec::new();
@@ -295,7 +298,7 @@ fn sip_server_restart_reconnects_and_registers_again() {
     assert!(sip
         .events()
         .iter()
-        .any(|e| matches!(e, sigil_sip_tls::RegistrarEvent::Registered { .. })));
+        .any(|e| matches!(e, sigil_lab::RegistrarEvent::Registered { .. })));
     running.shutdown();
 }
 
@@ -372,7 +375,7 @@ fn open_writes_only_under_user_and_factory_reset_keeps_the_factory_partition() {
         status.identity.unwrap().active,
         sigil_identity::ActiveIdentity::Factory
     );
-    assert!(Device::open(dir.path().join("nope")).is_err());
+    assert!(DeviceDir::open(dir.path().join("nope")).is_err());
 }
 
 /// A fake proxy speaking raw TLS: answers the REGISTER, then sends a message
@@ -421,7 +424,7 @@ fn garbage_from_the_proxy_is_dropped_and_the_connection_survives() {
         let Message::Request(register) = next_message(&mut tls, &mut framer) else {
             panic!("expected REGISTER");
         };
-        let mut ok = sigil_sip_tls::response_to(&register, 200, "OK");
+        let mut ok = sigil_lab::response_to(&register, 200, "OK");
         ok.headers
             .push(Header::new(HeaderName::Expires, "300").unwrap());
         tls.write_all(&Message::Response(ok).to_bytes()).unwrap();
@@ -486,7 +489,9 @@ fn auto_answer_off_turns_incoming_calls_away_busy() {
         "00:22:ee:00:00:08",
         &sip_config(
             &sip,
-            &format!("sip.auto_answer = 0\nsip.tls.listen = {port}\n"),
+            &format!(
+                "sip.auto_answer = 0\nsip.tls.listen = {port}\nsip.inbound.accept = verified\n"
+            ),
         ),
     );
     let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
@@ -519,11 +524,13 @@ fn srtp_keys_sent_to_an_unverified_server_are_flagged() {
         let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
         // An integrator's "no timeout" must not overflow a deadline.
         let options = CallOptions {
-            tone: Duration::from_millis(200),
+            duration: Duration::from_millis(200),
             timeout: Duration::MAX,
             ..CallOptions::default()
         };
-        let call = running.call("sip:srtp-peer@127.0.0.1", options).unwrap();
+        let call = running
+            .call_and_wait("sip:srtp-peer@127.0.0.1", options)
+            .unwrap();
         assert!(call.established && call.encrypted, "{call:?}");
         let recorded = running.status().calls.last().cloned().unwrap();
         for c in [&call, &recorded] {
@@ -580,7 +587,7 @@ fn shutdown_is_bounded_when_the_proxy_stops_reading() {
                 None
             })
             .expect("a REGISTER");
-        let mut ok = sigil_sip_tls::response_to(&register, 200, "OK");
+        let mut ok = sigil_lab::response_to(&register, 200, "OK");
         ok.headers
             .push(Header::new(HeaderName::Expires, "300").unwrap());
         tls.write_all(&Message::Response(ok).to_bytes()).unwrap();
@@ -640,7 +647,7 @@ fn shutdown_is_bounded_when_the_proxy_stops_reading() {
         let _ = done_tx.send(status);
     });
     let stopped =
-        done_rx.recv_timeout(sigil_endpoint::engine::SHUTDOWN_WAIT + Duration::from_secs(10));
+        done_rx.recv_timeout(sigil_endpoint::driver::SHUTDOWN_WAIT + Duration::from_secs(10));
     let _ = release_tx.send(());
     let sent = proxy.join().unwrap();
     assert!(sent > 0, "the proxy sent its flood");
@@ -655,7 +662,7 @@ fn shutdown_is_bounded_when_the_proxy_stops_reading() {
 /// removed over the new connection before the device exits.
 #[test]
 fn shutdown_during_a_reconnect_never_registers_and_removes_the_binding() {
-    use sigil_sip_tls::RegistrarEvent;
+    use sigil_lab::RegistrarEvent;
     let pki = pki();
     let mut sip =
         SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();

@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 use crate::format::{parse_document_partial, Document, LocatedError, Warning};
 use crate::secret::{display_value, Secret};
 use crate::values::{
-    parse_bool, split_list, DownloadMethod, HostPort, ListenClientCert, ProvServer, SipTransport,
-    SrtpOffer, TlsCipher, TlsVersion,
+    parse_bool, split_list, DownloadMethod, HostPort, InboundAccept, ListenClientCert, ProvServer,
+    SipTransport, SrtpOffer, TlsCipher, TlsVersion,
 };
 
 /// The keys this product knows, in the order they are written.
@@ -50,8 +50,15 @@ pub mod keys {
     pub const SIP_TLS_VERSION_MIN: &str = "sip.tls.version.min";
     /// Cipher suite restriction, comma-separated (default: empty = all allowed suites).
     pub const SIP_TLS_CIPHERS: &str = "sip.tls.ciphers";
-    /// Inbound SIP over TLS port, `0` = off (default `5061`).
+    /// Inbound SIP over TLS port, `0` = off (default `0`: calls arrive over
+    /// the registration connection, RFC 5626 flow).
     pub const SIP_TLS_LISTEN: &str = "sip.tls.listen";
+    /// Most simultaneous connections on the listener, 1–64 (default 8). A
+    /// Sigil key beyond SPEC's table.
+    pub const SIP_TLS_LISTEN_MAX: &str = "sip.tls.listen.max";
+    /// `registrar` | `verified` | `any`: who may call the device (default
+    /// `registrar`, SPEC E8).
+    pub const SIP_INBOUND_ACCEPT: &str = "sip.inbound.accept";
     /// `requested` | `required` | `none`: whether peers connecting to the
     /// listener of `sip.tls.listen` must present a certificate (default
     /// `requested`). A Sigil key beyond SPEC's table.
@@ -64,7 +71,7 @@ pub mod keys {
     pub const SIP_SRTP_INSECURE_SIGNALING: &str = "sip.srtp.insecure_signaling";
 
     /// Every known key, in the order settings are written.
-    pub const ALL: [&str; 21] = [
+    pub const ALL: [&str; 23] = [
         PROV_SERVER,
         PROV_DOWNLOAD_METHOD,
         PROV_DOWNLOAD_CERT,
@@ -83,6 +90,8 @@ pub mod keys {
         SIP_TLS_CIPHERS,
         SIP_TLS_LISTEN,
         SIP_TLS_LISTEN_CLIENT_CERT,
+        SIP_TLS_LISTEN_MAX,
+        SIP_INBOUND_ACCEPT,
         SIP_SRTP_OFFER,
         SIP_SRTP_SUITES,
         SIP_SRTP_INSECURE_SIGNALING,
@@ -95,8 +104,13 @@ pub const DEFAULT_NAME_DEVICE: &str = "algom{mac}.conf";
 pub const DEFAULT_NAME_MODEL: &str = "algop{model}.conf";
 /// Default generic file name (SPEC P5).
 pub const DEFAULT_NAME_GENERIC: &str = "algop.conf";
-/// Default inbound SIP over TLS port.
-pub const DEFAULT_TLS_LISTEN: u16 = 5061;
+/// Default inbound SIP over TLS port: off (SPEC E8; a device registered over
+/// TLS receives its calls over that connection).
+pub const DEFAULT_TLS_LISTEN: u16 = 0;
+/// Default and largest number of simultaneous listener connections.
+pub const DEFAULT_TLS_LISTEN_MAX: u8 = 8;
+/// Largest `sip.tls.listen.max`.
+pub const MAX_TLS_LISTEN_MAX: u8 = 64;
 /// Longest text value (user, auth id, display name, password).
 const MAX_TEXT: usize = 256;
 
@@ -159,8 +173,12 @@ pub struct Settings {
     pub sip_tls_version_min: TlsVersion,
     /// `sip.tls.ciphers`: restriction in preference order; empty = all allowed suites.
     pub sip_tls_ciphers: Vec<TlsCipher>,
-    /// `sip.tls.listen`: inbound TLS port, 0 = off (default 5061).
+    /// `sip.tls.listen`: inbound TLS port, 0 = off (default 0).
     pub sip_tls_listen: u16,
+    /// `sip.tls.listen.max`: most simultaneous listener connections (default 8).
+    pub sip_tls_listen_max: u8,
+    /// `sip.inbound.accept`: who may call the device (default registrar).
+    pub sip_inbound_accept: InboundAccept,
     /// `sip.tls.listen.client_cert`: whether inbound TLS peers must present a
     /// certificate (default [`ListenClientCert::Requested`]).
     pub sip_tls_listen_client_cert: ListenClientCert,
@@ -194,6 +212,8 @@ impl Default for Settings {
             sip_tls_version_min: TlsVersion::V1_2,
             sip_tls_ciphers: Vec::new(),
             sip_tls_listen: DEFAULT_TLS_LISTEN,
+            sip_tls_listen_max: DEFAULT_TLS_LISTEN_MAX,
+            sip_inbound_accept: InboundAccept::Registrar,
             sip_tls_listen_client_cert: ListenClientCert::Requested,
             sip_srtp_offer: SrtpOffer::Optional,
             sip_srtp_suites: Suite::ALL.to_vec(),
@@ -391,6 +411,27 @@ impl Settings {
                     ));
                 }
             }
+            SIP_TLS_LISTEN_MAX => {
+                self.sip_tls_listen_max = if empty {
+                    defaults().sip_tls_listen_max
+                } else {
+                    match value.parse::<u8>() {
+                        Ok(n) if (1..=MAX_TLS_LISTEN_MAX).contains(&n) => n,
+                        _ => {
+                            return Err(format!(
+                                "{value:?}: expected a number of connections from 1 to {MAX_TLS_LISTEN_MAX}"
+                            ))
+                        }
+                    }
+                }
+            }
+            SIP_INBOUND_ACCEPT => {
+                self.sip_inbound_accept = if empty {
+                    defaults().sip_inbound_accept
+                } else {
+                    value.parse()?
+                }
+            }
             SIP_TLS_LISTEN_CLIENT_CERT => {
                 self.sip_tls_listen_client_cert = if empty {
                     defaults().sip_tls_listen_client_cert
@@ -497,6 +538,11 @@ impl Settings {
             SIP_TLS_LISTEN_CLIENT_CERT,
             self.sip_tls_listen_client_cert.as_str().to_owned(),
         );
+        put(SIP_TLS_LISTEN_MAX, self.sip_tls_listen_max.to_string());
+        put(
+            SIP_INBOUND_ACCEPT,
+            self.sip_inbound_accept.as_str().to_owned(),
+        );
         put(SIP_SRTP_OFFER, self.sip_srtp_offer.as_str().to_owned());
         put(
             SIP_SRTP_SUITES,
@@ -599,6 +645,21 @@ impl Settings {
                 SIP_TLS_VALIDATE,
                 "sip.tls.validate = 0: SIP over TLS is encrypted but the server is not verified"
                     .to_owned(),
+            ));
+        }
+        if self.sip_inbound_accept == InboundAccept::Any {
+            warnings.push((
+                SIP_INBOUND_ACCEPT,
+                "sip.inbound.accept = any: anyone who reaches the device may call it".to_owned(),
+            ));
+        }
+        if self.sip_inbound_accept != InboundAccept::Registrar && self.sip_tls_listen == 0 {
+            warnings.push((
+                SIP_INBOUND_ACCEPT,
+                format!(
+                    "sip.inbound.accept = {} has no effect: the listener is off (sip.tls.listen = 0)",
+                    self.sip_inbound_accept
+                ),
             ));
         }
         if self.sip_tls_listen == 0 && explicit.contains_key(SIP_TLS_LISTEN_CLIENT_CERT) {
@@ -798,9 +859,52 @@ mod tests {
         assert_eq!(s, Settings::default());
         assert!(s.prov_download_cert);
         assert_eq!(s.sip_transport, SipTransport::Tls);
-        assert_eq!(s.sip_tls_listen, 5061);
+        // Safe by default: no listener, calls only through the SIP server.
+        assert_eq!(s.sip_tls_listen, 0);
+        assert_eq!(s.sip_inbound_accept, InboundAccept::Registrar);
+        assert_eq!(s.sip_tls_listen_max, 8);
         assert_eq!(s.download_method(), DownloadMethod::Https);
         assert_eq!(s.sip_srtp_suites, Suite::ALL.to_vec());
+    }
+
+    #[test]
+    fn inbound_accept_and_listener_limit() {
+        for (text, want) in [
+            ("registrar", InboundAccept::Registrar),
+            ("verified", InboundAccept::Verified),
+            ("any", InboundAccept::Any),
+        ] {
+            let p = parse(&format!(
+                "sip.tls.listen = 5061\nsip.inbound.accept = {text}\n"
+            ))
+            .unwrap();
+            assert_eq!(p.settings.sip_inbound_accept, want);
+            // `any` is never silent.
+            assert_eq!(
+                p.warnings.iter().any(|w| w.message.contains("anyone")),
+                want == InboundAccept::Any
+            );
+        }
+        let p = parse("sip.inbound.accept = verified\n").unwrap();
+        assert!(
+            p.warnings[0].message.contains("no effect"),
+            "{:?}",
+            p.warnings
+        );
+        assert!(parse("sip.inbound.accept = everyone\n").is_err());
+        assert_eq!(
+            parse("sip.tls.listen.max = 2\n")
+                .unwrap()
+                .settings
+                .sip_tls_listen_max,
+            2
+        );
+        for bad in ["0", "65", "-1", "x"] {
+            assert!(
+                parse(&format!("sip.tls.listen.max = {bad}\n")).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -929,7 +1033,10 @@ mod tests {
             ("none", ListenClientCert::NotRequested),
             ("", ListenClientCert::Requested),
         ] {
-            let p = parse(&format!("sip.tls.listen.client_cert = {text}\n")).unwrap();
+            let p = parse(&format!(
+                "sip.tls.listen = 5061\nsip.tls.listen.client_cert = {text}\n"
+            ))
+            .unwrap();
             assert_eq!(p.settings.sip_tls_listen_client_cert, want, "{text:?}");
             assert!(p.warnings.is_empty(), "known key: {:?}", p.warnings);
             assert!(p.settings.unknown.is_empty());

@@ -537,6 +537,52 @@ impl fmt::Display for ListenClientCert {
     }
 }
 
+/// `sip.inbound.accept`: who may call the device (SPEC E8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum InboundAccept {
+    /// Only requests arriving over the registration connection, i.e. calls
+    /// routed by the SIP server (the default).
+    #[default]
+    Registrar,
+    /// Also peers on the device's own listener that present a device
+    /// certificate the trust store verifies.
+    Verified,
+    /// Anyone who reaches the listener. Must be chosen explicitly; logged.
+    Any,
+}
+
+impl InboundAccept {
+    /// The value as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboundAccept::Registrar => "registrar",
+            InboundAccept::Verified => "verified",
+            InboundAccept::Any => "any",
+        }
+    }
+}
+
+impl fmt::Display for InboundAccept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for InboundAccept {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "registrar" => Ok(InboundAccept::Registrar),
+            "verified" => Ok(InboundAccept::Verified),
+            "any" => Ok(InboundAccept::Any),
+            _ => Err(format!(
+                "{s:?} is not an inbound policy (expected registrar, verified or any)"
+            )),
+        }
+    }
+}
+
 impl FromStr for ListenClientCert {
     type Err = String;
 

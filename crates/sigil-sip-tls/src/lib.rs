@@ -5,7 +5,8 @@
 //!   the [`TlsPolicy`] (TLS 1.2/1.3 floor, ECDHE-AEAD suites, AES-256-GCM
 //!   first), the `sigil-trust` verifier in RFC 5922 mode (SNI = the domain),
 //!   or validation off ("not verified"), the device identity for mutual TLS,
-//!   a session cache shared across reconnects, optional SSLKEYLOGFILE.
+//!   a session cache shared across reconnects, an optional TLS key log to a
+//!   file the integrator names.
 //! - [`Acceptor`]: the server side, with a [`ClientAuth`] policy — device
 //!   certificates required (SIP servers) or requested and verified when
 //!   presented (a device's own listener); the peer's MAC and fingerprint come
@@ -22,7 +23,6 @@
 //!   one-line fix ([`HandshakeDiagnosis::fix`]).
 //! - [`RegisteredClient`]: a registration kept up over a [`Client`],
 //!   re-registering after every reconnect.
-//! - [`Registrar`]: a minimal lab registrar (`sigil sip serve`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -34,7 +34,6 @@ mod diagnosis;
 mod error;
 mod policy;
 mod registered;
-mod registrar;
 mod server;
 
 /// The rustls this crate is built on (for `ResolvesClientCert`, configs, errors).
@@ -50,5 +49,4 @@ pub use diagnosis::{ClientAuthOutcome, HandshakeDiagnosis};
 pub use error::{ConfigError, Error};
 pub use policy::{suite_name, CipherPolicy, TlsPolicy, TlsVersion};
 pub use registered::{RegisteredClient, RegisteredEvent};
-pub use registrar::{response_to, Registrar, RegistrarEvent};
 pub use server::{Handler, PeerInfo, Server, ServerOptions, ShutdownHandle};

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use sigil_lab::{Registrar, RegistrarEvent};
 use sigil_sip::{Credentials, RegistrationConfig, RegistrationEvent, Uri};
 use sigil_sip_tls::{
     Backoff, Client, ClientAuth, ClientEvent, ClientOptions, ConnectionSettings, RegisteredClient,
-    RegisteredEvent, Registrar, RegistrarEvent, Server, ServerOptions, TlsPolicy,
+    RegisteredEvent, Server, ServerOptions, TlsPolicy,
 };
 
 fn options() -> ClientOptions {

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use sigil_lab::response_to;
 use sigil_sip::{Header, HeaderName, Message, Method, Request};
 use sigil_sip_tls::{
-    establish, response_to, Client, ClientAuth, ClientOptions, ConnectionSettings, Handler,
-    PeerInfo, Server, ServerOptions, TlsPolicy,
+    establish, Client, ClientAuth, ClientOptions, ConnectionSettings, Handler, PeerInfo, Server,
+    ServerOptions, TlsPolicy,
 };
 
 fn settings() -> ConnectionSettings {

@@ -1,9 +1,9 @@
-//! The server side for the demo and the tests (feature `testkit`): an HTTPS
-//! provisioning responder and a SIP registrar with peer user agents, both
-//! requiring device certificates — built from our own crates
+//! The server side for the demo and the tests: an HTTPS provisioning
+//! responder and a SIP registrar with peer user agents, both requiring
+//! device certificates — built from our own crates
 //! ([`sigil_sip_tls::Acceptor`] with [`sigil_identity::DeviceVerifier`],
-//! [`sigil_sip_tls::Registrar`], [`sigil_sip::dialog`], the SRTP negotiator
-//! and [`crate::media`]). Not part of a device.
+//! [`crate::Registrar`], [`sigil_sip::dialog`], the SRTP negotiator and
+//! [`crate::peer_media`]). Not part of a device.
 //!
 //! Peers of [`SipServer`], by the user part of the Request-URI:
 //! - `srtp-peer`: answers as a Standard SRTP phone (488 without crypto);
@@ -25,15 +25,27 @@ use sigil_identity::{DeviceVerifier, Identity, PeerDevice};
 use sigil_sip::dialog::{Dialog, DialogConfig, DialogOutput};
 use sigil_sip::{Message, Method, Request};
 use sigil_sip_tls::{
-    Acceptor, ClientAuth, Handler, PeerInfo, Registrar, RegistrarEvent, Server, ServerOptions,
-    ShutdownHandle, TlsPolicy,
+    Acceptor, ClientAuth, Handler, PeerInfo, Server, ServerOptions, ShutdownHandle, TlsPolicy,
 };
 use sigil_srtp::negotiate::{
     basic_audio_sdp, parse_sdp, write_sdp, Negotiator, OfferPolicy, SignalingTransport, SrtpConfig,
 };
 
-use crate::engine::rtp_peer;
-use crate::media::{MediaCrypto, MediaSession, MediaSocket, MediaStats, MediaStream};
+use sigil_endpoint::media::{MediaCrypto, MediaStats, MediaStream};
+
+use crate::peer_media::{MediaSession, MediaSocket};
+use crate::registrar::{Registrar, RegistrarEvent};
+
+/// The RTP address of the first active audio m-line of `sdp`.
+fn rtp_peer(sdp: &sigil_srtp::negotiate::Sdp) -> Option<SocketAddr> {
+    let media = sdp
+        .medias
+        .iter()
+        .find(|m| m.media == "audio" && m.port != 0)?;
+    let conn = media.connections.first().or(sdp.connection.as_ref())?;
+    let ip: std::net::IpAddr = conn.connection_address.split('/').next()?.parse().ok()?;
+    Some(SocketAddr::new(ip, media.port))
+}
 
 /// User part of the SRTP peer.
 pub const SRTP_PEER: &str = "srtp-peer";
@@ -282,7 +294,7 @@ impl SipHandler {
             .and_then(|d| d.mac)
             .map(|m| m.to_string());
         if user != SRTP_PEER && user != PLAIN_PHONE {
-            return vec![Message::Response(sigil_sip_tls::response_to(
+            return vec![Message::Response(crate::registrar::response_to(
                 &req,
                 404,
                 "Not Found",
@@ -403,7 +415,7 @@ impl SipHandler {
         let Some(pd) = state.dialogs.get_mut(&call_id) else {
             return match message {
                 Message::Request(r) if r.method != Method::Ack => {
-                    vec![Message::Response(sigil_sip_tls::response_to(
+                    vec![Message::Response(crate::registrar::response_to(
                         &r,
                         481,
                         "Call/Transaction Does Not Exist",

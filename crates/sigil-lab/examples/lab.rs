@@ -1,4 +1,4 @@
-//! The far side for `scripts/footprint` (uses the `testkit` feature): mints a
+//! The far side for `scripts/footprint`: mints a
 //! vendor PKI and a device into `DIR/device` (factory partition, and a
 //! configuration pointing at the servers), starts the HTTPS provisioning
 //! server and the SIP registrar with its SRTP and plain peers on 127.0.0.1,
@@ -10,9 +10,9 @@ use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use sigil_endpoint::testkit::{ProvisioningServer, SipServer};
 use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
 use sigil_identity::{DeviceVerifier, Identity};
+use sigil_lab::{ProvisioningServer, SipServer};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 

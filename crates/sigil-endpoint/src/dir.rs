@@ -60,9 +60,10 @@ impl DataDir {
     }
 }
 
-/// A device: its data directory, ready to be inspected or booted.
+/// A device's data directory, opened: inspect it, reset it, or boot it
+/// ([`DeviceDir::boot`]) into a [`crate::RunningDevice`].
 #[derive(Debug, Clone)]
-pub struct Device {
+pub struct DeviceDir {
     dir: DataDir,
 }
 
@@ -99,10 +100,10 @@ fn mac_for_files(mac: &sigil_identity::Mac) -> String {
         .to_ascii_lowercase()
 }
 
-impl Device {
+impl DeviceDir {
     /// Opens the device at `dir`. Requires `dir/factory/` to exist; creates
     /// `dir/user/` (and `certs/trusted/`) when missing — the only writes.
-    pub fn open(dir: impl Into<PathBuf>) -> Result<Device, EndpointError> {
+    pub fn open(dir: impl Into<PathBuf>) -> Result<DeviceDir, EndpointError> {
         let dir = DataDir::new(dir);
         if !dir.factory().is_dir() {
             return Err(EndpointError::NoFactoryPartition(dir.factory()));
@@ -112,7 +113,7 @@ impl Device {
             path: trusted,
             source,
         })?;
-        Ok(Device { dir })
+        Ok(DeviceDir { dir })
     }
 
     /// The data directory.

@@ -11,7 +11,7 @@ use md5::Digest as _;
 use sigil_sip::{Header, HeaderName, Message, Method, Request, Response};
 use zeroize::Zeroizing;
 
-use crate::server::{Handler, PeerInfo};
+use sigil_sip_tls::{Handler, HandshakeDiagnosis, PeerInfo};
 
 /// Something the registrar wants reported (the CLI prints these lines).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +101,7 @@ impl std::fmt::Display for RegistrarEvent {
 
 type Reporter = Arc<dyn Fn(&RegistrarEvent) + Send + Sync>;
 
-/// The lab registrar. Share it as `Arc<Registrar>` with a [`crate::Server`].
+/// The lab registrar. Share it as `Arc<Registrar>` with a [`sigil_sip_tls::Server`].
 pub struct Registrar {
     realm: Option<String>,
     password: Option<Zeroizing<String>>,
@@ -409,7 +409,7 @@ impl Handler for Registrar {
         vec![Message::Response(reply)]
     }
 
-    fn on_refused(&self, addr: std::net::SocketAddr, diagnosis: &crate::HandshakeDiagnosis) {
+    fn on_refused(&self, addr: std::net::SocketAddr, diagnosis: &HandshakeDiagnosis) {
         (self.reporter)(&RegistrarEvent::Refused {
             addr: addr.to_string(),
             reason: diagnosis.to_string(),

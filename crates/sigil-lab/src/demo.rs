@@ -1,4 +1,4 @@
-//! The demo (feature `testkit`): a whole device on loopback, in one process.
+//! The demo: a whole device on loopback, in one process.
 //! `cargo run --release --example demo` runs [`run`]; the tests run it too.
 //!
 //! It mints a vendor PKI, a device (factory partition) and a server
@@ -18,10 +18,9 @@ use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerReques
 use sigil_identity::{DeviceVerifier, Identity, Mac};
 use sigil_srtp::negotiate::OfferPolicy;
 
-use crate::engine::{CallOptions, RunOptions};
-use crate::status::{CallStatus, Outcome};
-use crate::testkit::{ProvisioningServer, SipServer, PLAIN_PHONE, SRTP_PEER};
-use crate::Device;
+use sigil_endpoint::{CallOptions, CallStatus, DeviceDir, Outcome, RunOptions};
+
+use crate::servers::{ProvisioningServer, SipServer, PLAIN_PHONE, SRTP_PEER};
 
 /// One row of the summary: a claim and whether it held.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +136,7 @@ pub fn run(out: &mut dyn Write) -> DemoResult<DemoReport> {
 
     // 3. Boot.
     writeln!(out, "\n[3] boot")?;
-    let device = Device::open(dir.join("device"))?;
+    let device = DeviceDir::open(dir.join("device"))?;
     let boot_started = Instant::now();
     let booted = device.boot(RunOptions::default(), &mut |step| {
         let _ = writeln!(out, "    {step}");
@@ -187,7 +186,7 @@ pub fn run(out: &mut dyn Write) -> DemoResult<DemoReport> {
         .unwrap_or_else(|| "no connection".into()),
     );
     let registered_mac = sip.events().iter().find_map(|e| match e {
-        sigil_sip_tls::RegistrarEvent::Registered { aor, mac, .. } => Some(format!(
+        crate::RegistrarEvent::Registered { aor, mac, .. } => Some(format!(
             "{aor} as device {}",
             mac.clone().unwrap_or_default()
         )),
@@ -233,10 +232,10 @@ pub fn run(out: &mut dyn Write) -> DemoResult<DemoReport> {
             "\n[4.{n}] call sip:{peer}@127.0.0.1 with SDP SRTP Offer = {policy}"
         )?;
         let before = sip.calls().len();
-        let call = running.call(
+        let call = running.call_and_wait(
             &format!("sip:{peer}@127.0.0.1"),
             CallOptions {
-                tone: TONE,
+                duration: TONE,
                 policy: Some(policy),
                 ..CallOptions::default()
             },
@@ -393,7 +392,7 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 /// The far end's record of the call that started after `before` calls, once it ended (bounded wait).
-fn wait_far_end(sip: &SipServer, before: usize) -> Option<crate::testkit::PeerCall> {
+fn wait_far_end(sip: &SipServer, before: usize) -> Option<crate::servers::PeerCall> {
     for _ in 0..200 {
         if let Some(c) = sip.calls().get(before) {
             if c.ended {

@@ -1,0 +1,340 @@
+//! Boot (SPEC E2): the data directory's steps (factory identity,
+//! configuration, trust store, provisioning), then the sans-IO [`Device`]
+//! on the blocking driver's thread: SIP connection, listener, registration,
+//! ready. Each step is reported as it ends.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::{Poll, Waker};
+use rustls::pki_types::CertificateDer;
+
+use crate::device::{Device, DeviceConfig, Event};
+use crate::dir::{DataDir, DeviceDir, Prepared};
+use crate::driver::blocking::{Board, Driver};
+use crate::driver::net::{Net, WAKER};
+use crate::driver::{CallAudio, EventSink, RunningDevice, ToneAudio};
+use crate::error::EndpointError;
+use crate::status::{BootStep, DeviceStatus, Outcome};
+
+/// How the device runs.
+pub struct RunOptions {
+    /// Answer incoming calls at once (default true; `sip.auto_answer = 0`
+    /// also turns this off). Otherwise [`Event::IncomingCall`] is reported
+    /// and the call waits for [`RunningDevice::answer`].
+    pub auto_answer: bool,
+    /// How long boot waits for the first REGISTER to succeed (default 10 s).
+    pub register_timeout: Duration,
+    /// Receives every event (on the driver's thread).
+    pub events: Option<EventSink>,
+    /// The audio of calls (default: a 440 Hz tone out, nothing done with what comes in).
+    pub audio: Box<dyn CallAudio>,
+    /// Write TLS secrets of the SIP connection to this file (Wireshark).
+    pub key_log: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            auto_answer: true,
+            register_timeout: Duration::from_secs(10),
+            events: None,
+            audio: Box::new(ToneAudio::default()),
+            key_log: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("auto_answer", &self.auto_answer)
+            .field("register_timeout", &self.register_timeout)
+            .field("key_log", &self.key_log)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A boot that did not reach "ready": the failed step and the status so far.
+#[derive(Debug)]
+pub struct BootFailure {
+    /// The step that failed.
+    pub step: String,
+    /// The error.
+    pub error: EndpointError,
+    /// Everything known at that point.
+    pub status: Box<DeviceStatus>,
+}
+
+impl std::fmt::Display for BootFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "boot failed at {}: {}", self.step, self.error)
+    }
+}
+
+impl std::error::Error for BootFailure {}
+
+/// The certificates inbound peers' device certificates are verified
+/// against: the vendor chain and the uploaded anchors.
+fn inbound_anchors(dir: &DataDir) -> Vec<CertificateDer<'static>> {
+    let mut certs = Vec::new();
+    let mut files = vec![dir.vendor_chain()];
+    if let Ok(entries) = std::fs::read_dir(dir.trusted()) {
+        files.extend(
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .take(sigil_trust::MAX_USER_FILES),
+        );
+    }
+    for f in files {
+        if let Ok(bytes) = std::fs::read(&f) {
+            if let Ok(mut c) = sigil_trust::parse_file(&bytes) {
+                certs.append(&mut c);
+            }
+        }
+    }
+    certs
+}
+
+impl Prepared {
+    /// The device configuration these boot steps produced.
+    pub fn device_config(&self, wall_clock: SystemTime) -> DeviceConfig {
+        let mut config = DeviceConfig::new(self.settings.clone(), self.store.clone(), wall_clock);
+        if self.settings.sip_u1_user.is_empty() {
+            if let Some(mac) = self.identities.mac() {
+                config.user = mac.to_string().replace(':', "");
+            }
+        }
+        config.client_identity = Some(self.identities.client_resolver());
+        config.server_identity = self.identities.active().cloned();
+        if self.settings.sip_tls_listen != 0 {
+            config.inbound_anchors = inbound_anchors(&self.dir);
+        }
+        config
+    }
+}
+
+struct Steps<'a> {
+    status: DeviceStatus,
+    started: Instant,
+    observer: &'a mut dyn FnMut(&BootStep),
+}
+
+impl Steps<'_> {
+    fn push(&mut self, step: &str, outcome: Outcome, detail: String) {
+        let s = BootStep {
+            step: step.to_owned(),
+            outcome,
+            detail,
+            at_ms: self.started.elapsed().as_millis() as u64,
+        };
+        (self.observer)(&s);
+        self.status.boot.push(s);
+    }
+
+    fn fail(mut self, step: &str, error: EndpointError) -> BootFailure {
+        self.push(step, Outcome::Failed, error.to_string());
+        self.status.problems.push(format!("{step}: {error}"));
+        BootFailure {
+            step: step.to_owned(),
+            error,
+            status: Box::new(self.status),
+        }
+    }
+}
+
+impl DeviceDir {
+    /// Boots the device (SPEC E2): the steps of [`DeviceDir::prepare`], then
+    /// SIP to `sip.proxy` (TLS by default), the listener if configured,
+    /// REGISTER with digest authentication, ready. Each step goes to
+    /// `observer` as it ends. The device then runs on its own thread.
+    pub fn boot(
+        &self,
+        options: RunOptions,
+        observer: &mut dyn FnMut(&BootStep),
+    ) -> Result<RunningDevice, BootFailure> {
+        let prepared = self.prepare(observer);
+        let mut steps = Steps {
+            status: prepared.status.clone(),
+            started: prepared.started,
+            observer,
+        };
+        let now = Instant::now();
+        let mut config = prepared.device_config(SystemTime::now());
+        config.auto_answer = options.auto_answer;
+        config.key_log = options.key_log.clone();
+        let listening = config.settings.sip_tls_listen != 0;
+        let device = match Device::new(config, now) {
+            Ok(d) => d,
+            Err(e) => return Err(steps.fail("sip connection", e)),
+        };
+        let server = device.server().to_owned();
+        let io = Poll::new().and_then(|poll| {
+            let waker = Waker::new(poll.registry(), WAKER)?;
+            Ok((poll, Arc::new(waker)))
+        });
+        let (poll, waker) = match io {
+            Ok(io) => io,
+            Err(source) => {
+                return Err(steps.fail(
+                    "sip connection",
+                    EndpointError::Io {
+                        path: "poll".into(),
+                        source,
+                    },
+                ))
+            }
+        };
+        let (commands_tx, commands) = mpsc::channel();
+        let (boot_tx, boot_rx) = mpsc::channel();
+        let board = Arc::new((Mutex::new(Board::default()), Condvar::new()));
+        let last_status = Arc::new(Mutex::new(None));
+        let driver = Driver {
+            net: Net::new(device.config().connection.write_timeout),
+            device,
+            poll,
+            commands,
+            audio: options.audio,
+            sink: options.events.clone(),
+            boot: Some(boot_tx),
+            base_status: steps.status.clone(),
+            board: board.clone(),
+            last_status: last_status.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("sigil-device".into())
+            .spawn(move || driver.run());
+        let thread = match thread {
+            Ok(t) => t,
+            Err(source) => {
+                return Err(steps.fail(
+                    "sip connection",
+                    EndpointError::Io {
+                        path: "thread".into(),
+                        source,
+                    },
+                ))
+            }
+        };
+        let running = RunningDevice {
+            commands: commands_tx,
+            waker,
+            thread: Some(thread),
+            board,
+            last_status,
+        };
+        let deadline = sigil_sip::timer::deadline_after(Instant::now(), options.register_timeout);
+        let mut connected = false;
+        // Bounded by the registration deadline.
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let event = match boot_rx.recv_timeout(wait) {
+                Ok(e) => e,
+                Err(_) => {
+                    let step = if connected {
+                        "registration"
+                    } else {
+                        "sip connection"
+                    };
+                    let e = EndpointError::Registration(format!(
+                        "no answer within {:?}",
+                        options.register_timeout
+                    ));
+                    drop(running);
+                    return Err(steps.fail(step, e));
+                }
+            };
+            match event {
+                Event::Connected { tls, .. } if !connected => {
+                    connected = true;
+                    let (outcome, detail) = match &tls {
+                        Some(info) => {
+                            let c = crate::status::connection_status("sip", &server, info, true);
+                            let outcome = if c.verification == "verified" {
+                                Outcome::Ok
+                            } else {
+                                Outcome::Warning
+                            };
+                            (
+                                outcome,
+                                format!(
+                                    "{server} {} {}, server {}{}",
+                                    c.version,
+                                    c.cipher_suite,
+                                    c.verification,
+                                    c.peer_subject
+                                        .as_ref()
+                                        .map(|s| format!(" ({s})"))
+                                        .unwrap_or_default()
+                                ),
+                            )
+                        }
+                        None => {
+                            let t = steps.status.configuration.sip_transport.clone();
+                            steps.status.problems.push(format!(
+                                "sip.transport = {t}: signaling is not encrypted"
+                            ));
+                            (
+                                Outcome::Warning,
+                                format!("{server} over {}: not encrypted (sip.transport = {t})", t.to_uppercase()),
+                            )
+                        }
+                    };
+                    steps.push("sip connection", outcome, detail);
+                    if !listening {
+                        steps.push("sip listener", Outcome::Skipped, "sip.tls.listen = 0".into());
+                    }
+                }
+                Event::ConnectionFailed {
+                    reason, diagnosis, ..
+                } if !connected => {
+                    let detail = match diagnosis {
+                        Some(d) => format!("{d} — fix: {}", d.fix()),
+                        None => reason,
+                    };
+                    drop(running);
+                    return Err(steps.fail("sip connection", EndpointError::Sip(detail)));
+                }
+                Event::Listening { addr, client_auth } => steps.push(
+                    "sip listener",
+                    Outcome::Ok,
+                    format!("SIP over TLS on {addr}, presenting the active identity; client certificate {client_auth}"),
+                ),
+                Event::ListenFailed { reason } => {
+                    steps.status.problems.push(format!("sip listener: {reason}"));
+                    steps.push("sip listener", Outcome::Warning, reason);
+                }
+                Event::Registered { aor, expires, .. } => {
+                    let mac = steps
+                        .status
+                        .identity
+                        .as_ref()
+                        .and_then(|i| i.factory.certificate.as_ref())
+                        .and_then(|c| c.mac)
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| "-".into());
+                    steps.push(
+                        "registration",
+                        Outcome::Ok,
+                        format!(
+                            "registered {aor} as device {mac} ({} s, digest authentication)",
+                            expires.as_secs()
+                        ),
+                    );
+                    let elapsed = steps.started.elapsed().as_millis();
+                    steps.push("ready", Outcome::Ok, format!("booted in {elapsed} ms"));
+                    running.set_boot(steps.status);
+                    return Ok(running);
+                }
+                Event::RegistrationFailed { reason } => {
+                    drop(running);
+                    return Err(steps.fail("registration", EndpointError::Registration(reason)));
+                }
+                _ => {}
+            }
+        }
+    }
+}

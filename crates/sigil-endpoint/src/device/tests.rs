@@ -1,0 +1,406 @@
+//! The device driven by hand with a fake clock: no sockets, no threads,
+//! every byte seen. SIP over plain TCP keeps the bytes readable; the TLS
+//! paths run against real servers in `tests/`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use sigil_provisioning::Settings;
+use sigil_sip::{Header, HeaderName, Message, Request, Response};
+use sigil_trust::TrustStore;
+
+use super::*;
+
+const PROXY: &str = "192.0.2.1:5060";
+const LOCAL: &str = "192.0.2.10:40000";
+
+fn settings(extra: &str) -> Settings {
+    let text = format!(
+        "sip.proxy = {PROXY}\nsip.transport = tcp\nsip.u1.user = 1001\nsip.srtp.offer = disabled\n{extra}"
+    );
+    Settings::parse("test", text.as_bytes()).unwrap().settings
+}
+
+fn device(extra: &str, t0: Instant) -> Device {
+    let store = Arc::new(TrustStore::builder().builtin(false).build());
+    let config = DeviceConfig::new(settings(extra), store, SystemTime::UNIX_EPOCH);
+    Device::new(config, t0).unwrap()
+}
+
+fn transmits(d: &mut Device) -> Vec<Transmit> {
+    std::iter::from_fn(|| d.poll_transmit()).collect()
+}
+
+fn events(d: &mut Device) -> Vec<Event> {
+    std::iter::from_fn(|| d.poll_event()).collect()
+}
+
+/// The SIP messages in what the device sent on `conn`.
+fn sent(ts: &[Transmit], conn: ConnId) -> Vec<Message> {
+    let mut framer = sigil_sip::Framer::new();
+    for t in ts {
+        if let Transmit::Send { conn: c, data } = t {
+            if *c == conn {
+                framer.push(data);
+            }
+        }
+    }
+    std::iter::from_fn(|| framer.poll())
+        .filter_map(|e| match e {
+            Ok(sigil_sip::FramerEvent::Message(m)) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+fn reply(request: &Request, status: u16, extra: &[(HeaderName, &str)]) -> Vec<u8> {
+    let mut r = Response::new(status, Response::default_reason(status));
+    for name in [
+        HeaderName::Via,
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+    ] {
+        for v in request.headers.get_all(&name) {
+            let v = if name == HeaderName::To && !v.contains("tag=") {
+                format!("{v};tag=srv1")
+            } else {
+                v.to_string()
+            };
+            r.headers.push(Header::new(name.clone(), v).unwrap());
+        }
+    }
+    for (n, v) in extra {
+        r.headers.push(Header::new(n.clone(), *v).unwrap());
+    }
+    Message::Response(r).to_bytes().to_vec()
+}
+
+/// Connect, answer the REGISTER with 200: a registered device and its connection.
+fn registered(d: &mut Device, t0: Instant) -> ConnId {
+    let ts = transmits(d);
+    let conn = match ts.first() {
+        Some(Transmit::Connect {
+            conn,
+            server,
+            udp: false,
+        }) if server == PROXY => *conn,
+        other => panic!("expected a TCP connect to {PROXY}, got {other:?}"),
+    };
+    d.handle_input(
+        Input::Connected {
+            conn,
+            local: LOCAL.parse().unwrap(),
+            peer: PROXY.parse().unwrap(),
+        },
+        t0,
+    );
+    let ts = transmits(d);
+    let register = match sent(&ts, conn).pop() {
+        Some(Message::Request(r)) => r,
+        other => panic!("expected a REGISTER, got {other:?}"),
+    };
+    assert_eq!(register.method, sigil_sip::Method::Register);
+    let ok = reply(&register, 200, &[(HeaderName::Expires, "300")]);
+    d.handle_input(Input::Received { conn, data: &ok }, t0);
+    let evs = events(d);
+    assert!(
+        evs.iter().any(|e| matches!(e, Event::Registered { .. })),
+        "{evs:?}"
+    );
+    conn
+}
+
+#[test]
+fn registers_then_sleeps_until_the_refresh() {
+    let t0 = Instant::now();
+    let mut d = device("", t0);
+    let conn = registered(&mut d, t0);
+    // Idle and registered: the next wake-up is the refresh (270 s for 300 s
+    // granted), not a polling tick.
+    let next = d.poll_timeout().expect("a refresh is scheduled");
+    assert!(next >= t0 + Duration::from_secs(200), "{:?}", next - t0);
+    // At the refresh time, a new REGISTER goes out.
+    d.handle_timeout(next);
+    let ts = transmits(&mut d);
+    assert!(matches!(
+        sent(&ts, conn).first(),
+        Some(Message::Request(r)) if r.method == sigil_sip::Method::Register
+    ));
+}
+
+#[test]
+fn a_lost_connection_reconnects_with_backoff_and_registers_again() {
+    let t0 = Instant::now();
+    let mut d = device("", t0);
+    let conn = registered(&mut d, t0);
+    d.handle_input(Input::Closed { conn, reason: None }, t0);
+    let evs = events(&mut d);
+    let retry_in = evs
+        .iter()
+        .find_map(|e| match e {
+            Event::ConnectionLost { retry_in, .. } => *retry_in,
+            _ => None,
+        })
+        .expect("connection lost with a retry");
+    assert!(retry_in <= Duration::from_secs(1));
+    assert!(transmits(&mut d)
+        .iter()
+        .all(|t| !matches!(t, Transmit::Connect { .. })));
+    // Nothing happens before the retry time; then a new connection.
+    let t1 = t0 + retry_in;
+    assert_eq!(d.poll_timeout(), Some(t1));
+    d.handle_timeout(t1);
+    let ts = transmits(&mut d);
+    assert!(matches!(ts.first(), Some(Transmit::Connect { conn: c, .. }) if *c != conn));
+}
+
+#[test]
+fn shutdown_during_a_reconnect_only_removes_the_old_binding() {
+    let t0 = Instant::now();
+    let mut d = device("", t0);
+    let conn = registered(&mut d, t0);
+    d.handle_input(Input::Closed { conn, reason: None }, t0);
+    let _ = events(&mut d);
+    d.shutdown(t0);
+    // The reconnect already scheduled still happens: to remove the binding.
+    let retry = d.poll_timeout().expect("the reconnect");
+    d.handle_timeout(retry);
+    let conn2 = transmits(&mut d)
+        .iter()
+        .find_map(|t| match t {
+            Transmit::Connect { conn, .. } => Some(*conn),
+            _ => None,
+        })
+        .expect("a reconnect");
+    d.handle_input(
+        Input::Connected {
+            conn: conn2,
+            local: "192.0.2.10:40002".parse().unwrap(),
+            peer: PROXY.parse().unwrap(),
+        },
+        retry,
+    );
+    let ts = transmits(&mut d);
+    let Some(Message::Request(unregister)) = sent(&ts, conn2).pop() else {
+        panic!("expected an un-REGISTER: {ts:?}");
+    };
+    // The old contact (port 40000), removed: never a new registration.
+    let contact = unregister
+        .headers
+        .get(&HeaderName::Contact)
+        .unwrap()
+        .to_string();
+    assert!(contact.contains(":40000"), "{contact}");
+    let expiring = contact.contains("expires=0")
+        || unregister
+            .headers
+            .get(&HeaderName::Expires)
+            .map(|e| e.to_string())
+            == Some("0".into());
+    assert!(expiring, "{unregister:?}");
+    let ok = reply(&unregister, 200, &[]);
+    d.handle_input(
+        Input::Received {
+            conn: conn2,
+            data: &ok,
+        },
+        retry,
+    );
+    let evs = events(&mut d);
+    assert!(
+        evs.iter().any(|e| matches!(e, Event::Unregistered)),
+        "{evs:?}"
+    );
+    assert!(evs.iter().any(|e| matches!(e, Event::Stopped)), "{evs:?}");
+    assert!(!evs.iter().any(|e| matches!(e, Event::Registered { .. })));
+    assert!(d.is_stopped());
+}
+
+#[test]
+fn shutdown_without_a_binding_stops_at_once() {
+    let t0 = Instant::now();
+    let mut d = device("", t0);
+    let _ = transmits(&mut d);
+    d.shutdown(t0);
+    assert!(d.is_stopped());
+    assert!(events(&mut d).iter().any(|e| matches!(e, Event::Stopped)));
+}
+
+fn invite(to_user: &str, sdp: &str, branch: &str) -> Vec<u8> {
+    let text = format!(
+        "INVITE sip:{to_user}@192.0.2.10:40000;transport=tcp SIP/2.0\r\n\
+         Via: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK{branch}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:2002@example.com>;tag=caller1\r\n\
+         To: <sip:{to_user}@example.com>\r\n\
+         Call-ID: {branch}@192.0.2.1\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:2002@192.0.2.1:5060;transport=tcp>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    text.into_bytes()
+}
+
+const PLAIN_OFFER: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.50\r\ns=-\r\nc=IN IP4 192.0.2.50\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+#[test]
+fn an_incoming_call_binds_media_answers_and_runs_on_a_20_ms_clock() {
+    let t0 = Instant::now();
+    let mut d = device("", t0);
+    let conn = registered(&mut d, t0);
+    let _ = transmits(&mut d);
+    d.handle_input(
+        Input::Received {
+            conn,
+            data: &invite("1001", PLAIN_OFFER, "inv1"),
+        },
+        t0,
+    );
+    let ts = transmits(&mut d);
+    let socket = ts
+        .iter()
+        .find_map(|t| match t {
+            Transmit::Bind { socket, .. } => Some(*socket),
+            _ => None,
+        })
+        .expect("a media socket is asked for");
+    let local: SocketAddr = "192.0.2.10:41000".parse().unwrap();
+    d.handle_input(Input::Bound { socket, local }, t0);
+    let ts = transmits(&mut d);
+    let ok = sent(&ts, conn)
+        .into_iter()
+        .find_map(|m| match m {
+            Message::Response(r) if r.status == 200 => Some(r),
+            _ => None,
+        })
+        .expect("auto answer: 200 OK");
+    let answer = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(answer.contains("m=audio 41000 RTP/AVP"), "{answer}");
+    let evs = events(&mut d);
+    let call = evs
+        .iter()
+        .find_map(|e| match e {
+            Event::CallEstablished {
+                call,
+                encrypted: false,
+                ..
+            } => Some(*call),
+            _ => None,
+        })
+        .expect("established");
+    // Media: a packet every 20 ms to the offered address, and no sooner.
+    let mut at = t0;
+    let mut packets = 0;
+    for _ in 0..10 {
+        at = d.poll_timeout().unwrap();
+        assert!(at - t0 <= Duration::from_millis(200));
+        d.handle_timeout(at);
+        packets += transmits(&mut d)
+            .iter()
+            .filter(|t| matches!(t, Transmit::SendTo { to, .. } if *to == "192.0.2.50:30000".parse::<SocketAddr>().unwrap()))
+            .count();
+    }
+    assert!(
+        (9..=11).contains(&packets),
+        "{packets} packets in {:?}",
+        at - t0
+    );
+    // The caller hangs up: the call ends, its socket is released.
+    let bye = format!(
+        "BYE sip:1001@192.0.2.10:40000;transport=tcp SIP/2.0\r\n\
+         Via: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKbye1\r\nMax-Forwards: 70\r\n\
+         From: <sip:2002@example.com>;tag=caller1\r\n{}\r\n\
+         Call-ID: inv1@192.0.2.1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        ok.headers
+            .get(&HeaderName::To)
+            .map(|t| format!("To: {t}"))
+            .unwrap()
+    );
+    d.handle_input(
+        Input::Received {
+            conn,
+            data: bye.as_bytes(),
+        },
+        at,
+    );
+    let ts = transmits(&mut d);
+    assert!(ts
+        .iter()
+        .any(|t| matches!(t, Transmit::Release { socket: s } if *s == socket)));
+    let evs = events(&mut d);
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e, Event::CallEnded { call: c, .. } if *c == call)),
+        "{evs:?}"
+    );
+}
+
+#[test]
+fn without_auto_answer_the_application_decides() {
+    let t0 = Instant::now();
+    let store = Arc::new(TrustStore::builder().builtin(false).build());
+    let mut config = DeviceConfig::new(settings(""), store, SystemTime::UNIX_EPOCH);
+    config.auto_answer = false;
+    let mut d = Device::new(config, t0).unwrap();
+    let conn = registered(&mut d, t0);
+    d.handle_input(
+        Input::Received {
+            conn,
+            data: &invite("1001", PLAIN_OFFER, "inv2"),
+        },
+        t0,
+    );
+    let socket = transmits(&mut d)
+        .iter()
+        .find_map(|t| match t {
+            Transmit::Bind { socket, .. } => Some(*socket),
+            _ => None,
+        })
+        .unwrap();
+    d.handle_input(
+        Input::Bound {
+            socket,
+            local: "192.0.2.10:41002".parse().unwrap(),
+        },
+        t0,
+    );
+    let ts = transmits(&mut d);
+    assert!(sent(&ts, conn)
+        .iter()
+        .any(|m| matches!(m, Message::Response(r) if r.status == 180)));
+    let call = events(&mut d)
+        .iter()
+        .find_map(|e| match e {
+            Event::IncomingCall { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("reported, not answered");
+    d.reject(call, 603, t0).unwrap();
+    let ts = transmits(&mut d);
+    assert!(sent(&ts, conn)
+        .iter()
+        .any(|m| matches!(m, Message::Response(r) if r.status == 603)));
+    assert!(d.answer(call, t0).is_err());
+}
+
+#[test]
+fn events_are_bounded_and_dropped_audio_is_counted() {
+    let t0 = Instant::now();
+    let mut d = device("", t0);
+    for i in 0..(MAX_EVENTS + 10) {
+        d.event(Event::Audio {
+            call: CallId(i as u64),
+            frame: Vec::new(),
+            concealed: false,
+        });
+    }
+    assert_eq!(d.events.len(), MAX_EVENTS);
+    let mut status = DeviceStatus::default();
+    d.fill_status(&mut status);
+    assert_eq!(status.events_dropped, 10);
+}

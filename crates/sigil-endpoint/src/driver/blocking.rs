@@ -1,0 +1,577 @@
+//! The blocking driver: one thread runs the sans-IO [`Device`] over real
+//! sockets with `mio`, sleeping until a socket is ready, a command arrives
+//! or the device's next deadline — never on a fixed tick (SPEC E5).
+//! [`RunningDevice`] is the handle the application keeps.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Waker};
+use sigil_srtp::negotiate::OfferPolicy;
+
+use super::audio::{CallAudio, FRAME_SAMPLES};
+use super::net::{Net, Owner, Report, LISTENER, WAKER};
+use crate::device::{CallId, Device, Event, Transmit};
+use crate::error::EndpointError;
+use crate::status::{CallStatus, DeviceStatus};
+
+/// How long [`RunningDevice::shutdown`] (and drop) waits for the driver to
+/// finish: calls hung up, binding removed.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+/// Most reads of one socket per wake-up, so one busy peer cannot starve the rest.
+const READS_PER_WAKE: usize = 64;
+
+/// A callback for the device's events (on the driver's thread).
+pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
+
+pub(crate) enum Command {
+    Call {
+        to: String,
+        policy: Option<OfferPolicy>,
+        reply: Sender<Result<CallId, EndpointError>>,
+    },
+    Answer {
+        call: CallId,
+        reply: Sender<Result<(), EndpointError>>,
+    },
+    Reject {
+        call: CallId,
+        status: u16,
+        reply: Sender<Result<(), EndpointError>>,
+    },
+    Hangup {
+        call: CallId,
+        reply: Sender<Result<(), EndpointError>>,
+    },
+    Dtmf {
+        call: CallId,
+        digit: char,
+        duration: Duration,
+        reply: Sender<Result<(), EndpointError>>,
+    },
+    Status {
+        reply: Sender<DeviceStatus>,
+    },
+    /// The boot's status (steps, identity, trust, configuration) to report from now on.
+    Base(Box<DeviceStatus>),
+    Shutdown,
+}
+
+/// What the handle can wait for: calls established and ended.
+#[derive(Default)]
+pub(crate) struct Board {
+    established: HashSet<CallId>,
+    ended: HashMap<CallId, CallStatus>,
+}
+
+pub(crate) type SharedBoard = Arc<(Mutex<Board>, Condvar)>;
+
+/// The driver's side: everything the thread owns.
+pub(crate) struct Driver {
+    pub(crate) device: Device,
+    pub(crate) poll: Poll,
+    pub(crate) net: Net,
+    pub(crate) commands: Receiver<Command>,
+    pub(crate) audio: Box<dyn CallAudio>,
+    pub(crate) sink: Option<EventSink>,
+    /// Boot-time listener: the events that decide the boot steps.
+    pub(crate) boot: Option<Sender<Event>>,
+    pub(crate) base_status: DeviceStatus,
+    pub(crate) board: SharedBoard,
+    /// The status when the driver stopped, for the handle.
+    pub(crate) last_status: Arc<Mutex<Option<DeviceStatus>>>,
+}
+
+impl Driver {
+    /// Runs until the device has stopped.
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(256);
+        let mut busy: Vec<Owner> = Vec::new();
+        // Bounded by the device: it stops within its shutdown wait once asked.
+        loop {
+            self.pump(Instant::now());
+            if self.device.is_stopped() {
+                break;
+            }
+            let now = Instant::now();
+            let timeout = if busy.is_empty() {
+                [self.device.poll_timeout(), self.net.next_deadline()]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .map(|t| t.saturating_duration_since(now))
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    log::error!("poll failed: {e}; stopping the device");
+                    self.device.shutdown(Instant::now());
+                }
+                continue;
+            }
+            let mut reports = Vec::new();
+            let mut ready: Vec<(Owner, bool, bool)> = Vec::new();
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    LISTENER => ready.push((Owner::Listener, true, false)),
+                    t => {
+                        if let Some(owner) = self.net.owner(t) {
+                            ready.push((
+                                owner,
+                                event.is_readable() || event.is_read_closed() || event.is_error(),
+                                event.is_writable(),
+                            ));
+                        }
+                    }
+                }
+            }
+            ready.extend(busy.drain(..).map(|o| (o, true, false)));
+            let now = Instant::now();
+            let registry = self.poll.registry();
+            for (owner, readable, writable) in ready {
+                let more = match owner {
+                    Owner::Listener => self.net.accept(READS_PER_WAKE, &mut reports),
+                    Owner::Stream(conn) => {
+                        if writable {
+                            self.net.check_connected(registry, conn, &mut reports);
+                            self.net.flush(registry, conn, now, &mut reports);
+                        }
+                        readable
+                            && self
+                                .net
+                                .read_stream(registry, conn, READS_PER_WAKE, &mut reports)
+                    }
+                    o @ (Owner::Flow(_) | Owner::Socket(_)) => {
+                        readable && self.net.read_datagrams(o, READS_PER_WAKE, &mut reports)
+                    }
+                };
+                if more {
+                    busy.push(owner);
+                }
+            }
+            self.net.expire(self.poll.registry(), now, &mut reports);
+            self.feed(reports);
+            self.commands();
+            self.device.handle_timeout(Instant::now());
+        }
+        let mut status = self.base_status.clone();
+        self.device.fill_status(&mut status);
+        if let Ok(mut last) = self.last_status.lock() {
+            *last = Some(status);
+        }
+        log::info!("device stopped");
+    }
+
+    /// Hands network reports to the device.
+    fn feed(&mut self, reports: Vec<Report>) {
+        for report in reports {
+            let now = Instant::now();
+            match report {
+                Report::Input(input) => self.device.handle_input(input.as_input(), now),
+                Report::Accepted {
+                    socket,
+                    peer,
+                    local,
+                } => {
+                    if let Some(id) = self.device.accept(peer, local, now) {
+                        self.net.adopt(self.poll.registry(), id, socket);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carries out the device's network work and delivers its events until
+    /// both queues are empty.
+    fn pump(&mut self, now: Instant) {
+        // Bounded: each round's work is finite; a device that keeps asking
+        // gets the rest next time round the loop.
+        for _ in 0..64 {
+            let mut reports = Vec::new();
+            let mut any = false;
+            while let Some(t) = self.device.poll_transmit() {
+                any = true;
+                self.transmit(t, now, &mut reports);
+            }
+            any |= !reports.is_empty();
+            self.feed(reports);
+            while let Some(event) = self.device.poll_event() {
+                any = true;
+                self.deliver(event);
+            }
+            if !any {
+                return;
+            }
+        }
+    }
+
+    fn transmit(&mut self, t: Transmit, now: Instant, reports: &mut Vec<Report>) {
+        let registry = self.poll.registry();
+        match t {
+            Transmit::Connect { conn, server, udp } => {
+                self.net.connect(registry, conn, &server, udp, now, reports)
+            }
+            Transmit::Send { conn, data } => self.net.send(registry, conn, &data, now, reports),
+            Transmit::Close { conn } => self.net.close(registry, conn),
+            Transmit::Bind { socket, ip } => self.net.bind(registry, socket, ip, reports),
+            Transmit::SendTo { socket, to, data } => self.net.send_to(socket, to, &data),
+            Transmit::Release { socket } => self.net.release(registry, socket),
+            Transmit::Listen { addr } => self.net.listen(registry, addr, reports),
+            Transmit::StopListening => self.net.stop_listening(registry),
+        }
+    }
+
+    fn deliver(&mut self, event: Event) {
+        match &event {
+            Event::Audio {
+                call,
+                frame,
+                concealed,
+            } => {
+                self.audio.playback(*call, frame, *concealed);
+                let mut out = [0i16; FRAME_SAMPLES];
+                if self.audio.capture(*call, &mut out) {
+                    let _ = self.device.send_audio(*call, &out);
+                }
+                return;
+            }
+            Event::CallEstablished { call, .. } => {
+                self.audio.started(*call);
+                let (lock, cvar) = &*self.board;
+                if let Ok(mut b) = lock.lock() {
+                    b.established.insert(*call);
+                }
+                cvar.notify_all();
+            }
+            Event::CallEnded { call, status } => {
+                self.audio.ended(*call);
+                let (lock, cvar) = &*self.board;
+                if let Ok(mut b) = lock.lock() {
+                    b.ended.insert(*call, (**status).clone());
+                    // Bounded: the application collects what it waits for; keep the last 64.
+                    if b.ended.len() > 64 {
+                        if let Some(oldest) = b.ended.keys().min().copied() {
+                            b.ended.remove(&oldest);
+                        }
+                    }
+                }
+                cvar.notify_all();
+            }
+            _ => {}
+        }
+        if let Some(sink) = &self.sink {
+            sink(&event);
+        }
+        if let Some(boot) = &self.boot {
+            if boot.send(event).is_err() {
+                self.boot = None;
+            }
+        }
+    }
+
+    fn commands(&mut self) {
+        // Bounded by what is queued now.
+        while let Ok(command) = self.commands.try_recv() {
+            let now = Instant::now();
+            match command {
+                Command::Call { to, policy, reply } => {
+                    let _ = reply.send(self.device.call(&to, policy, now));
+                }
+                Command::Answer { call, reply } => {
+                    let _ = reply.send(self.device.answer(call, now));
+                }
+                Command::Reject {
+                    call,
+                    status,
+                    reply,
+                } => {
+                    let _ = reply.send(self.device.reject(call, status, now));
+                }
+                Command::Hangup { call, reply } => {
+                    let _ = reply.send(self.device.hangup(call, now));
+                }
+                Command::Dtmf {
+                    call,
+                    digit,
+                    duration,
+                    reply,
+                } => {
+                    let _ = reply.send(self.device.send_dtmf(call, digit, duration));
+                }
+                Command::Status { reply } => {
+                    let mut status = self.base_status.clone();
+                    self.device.fill_status(&mut status);
+                    let _ = reply.send(status);
+                }
+                Command::Base(status) => self.base_status = *status,
+                Command::Shutdown => self.device.shutdown(now),
+            }
+        }
+    }
+}
+
+/// A booted device running on its driver thread: place and answer calls,
+/// read the status, shut down. Dropping it shuts it down.
+pub struct RunningDevice {
+    pub(crate) commands: Sender<Command>,
+    pub(crate) waker: Arc<Waker>,
+    pub(crate) thread: Option<JoinHandle<()>>,
+    pub(crate) board: SharedBoard,
+    pub(crate) last_status: Arc<Mutex<Option<DeviceStatus>>>,
+}
+
+impl std::fmt::Debug for RunningDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningDevice").finish_non_exhaustive()
+    }
+}
+
+/// Options of [`RunningDevice::call_and_wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallOptions {
+    /// How long the call stays up once established; then the device hangs up.
+    pub duration: Duration,
+    /// The SRTP offer policy for this call (`None`: `sip.srtp.offer`).
+    pub policy: Option<OfferPolicy>,
+    /// Give up if the call is not established after this long.
+    pub timeout: Duration,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        CallOptions {
+            duration: Duration::from_secs(1),
+            policy: None,
+            timeout: Duration::from_secs(40),
+        }
+    }
+}
+
+impl RunningDevice {
+    fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> Result<T, EndpointError> {
+        let (reply, rx) = mpsc::channel();
+        self.commands
+            .send(make(reply))
+            .map_err(|_| EndpointError::Stopped)?;
+        let _ = self.waker.wake();
+        rx.recv_timeout(Duration::from_secs(10))
+            .map_err(|_| EndpointError::Stopped)
+    }
+
+    pub(crate) fn set_boot(&self, status: DeviceStatus) {
+        if self.commands.send(Command::Base(Box::new(status))).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// The status now (boot steps, identity, trust, connections,
+    /// registration, calls with statistics).
+    pub fn status(&self) -> DeviceStatus {
+        match self.ask(|reply| Command::Status { reply }) {
+            Ok(status) => status,
+            // Stopped: the status it stopped with.
+            Err(_) => self
+                .last_status
+                .lock()
+                .ok()
+                .and_then(|s| s.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The address of the inbound listener (`sip.tls.listen`), when it is up.
+    pub fn listener_addr(&self) -> Option<std::net::SocketAddr> {
+        self.status().listener.addr.and_then(|a| a.parse().ok())
+    }
+
+    /// Places a call to `to` (a SIP URI) and returns at once.
+    ///
+    /// # Errors
+    ///
+    /// What [`Device::call`] refuses, or the device has stopped.
+    pub fn dial(&self, to: &str, policy: Option<OfferPolicy>) -> Result<CallId, EndpointError> {
+        self.ask(|reply| Command::Call {
+            to: to.to_owned(),
+            policy,
+            reply,
+        })?
+    }
+
+    /// Answers a ringing call (only needed without auto answer).
+    ///
+    /// # Errors
+    ///
+    /// What [`Device::answer`] refuses, or the device has stopped.
+    pub fn answer(&self, call: CallId) -> Result<(), EndpointError> {
+        self.ask(|reply| Command::Answer { call, reply })?
+    }
+
+    /// Rejects a ringing call with `status`.
+    ///
+    /// # Errors
+    ///
+    /// What [`Device::reject`] refuses, or the device has stopped.
+    pub fn reject(&self, call: CallId, status: u16) -> Result<(), EndpointError> {
+        self.ask(|reply| Command::Reject {
+            call,
+            status,
+            reply,
+        })?
+    }
+
+    /// Hangs up a call.
+    ///
+    /// # Errors
+    ///
+    /// No such call, or the device has stopped.
+    pub fn hangup(&self, call: CallId) -> Result<(), EndpointError> {
+        self.ask(|reply| Command::Hangup { call, reply })?
+    }
+
+    /// Sends a DTMF digit on a call.
+    ///
+    /// # Errors
+    ///
+    /// What [`Device::send_dtmf`] refuses, or the device has stopped.
+    pub fn send_dtmf(
+        &self,
+        call: CallId,
+        digit: char,
+        duration: Duration,
+    ) -> Result<(), EndpointError> {
+        self.ask(|reply| Command::Dtmf {
+            call,
+            digit,
+            duration,
+            reply,
+        })?
+    }
+
+    /// Waits until `call` is established (`Ok(true)`), ends (`Ok(false)`),
+    /// or `timeout` passes (`Err`).
+    ///
+    /// # Errors
+    ///
+    /// [`EndpointError::CallTimeout`] when neither happens in time.
+    pub fn wait_established(&self, call: CallId, timeout: Duration) -> Result<bool, EndpointError> {
+        let (lock, cvar) = &*self.board;
+        let deadline = sigil_sip::timer::deadline_after(Instant::now(), timeout);
+        let mut board = lock.lock().map_err(|_| EndpointError::Stopped)?;
+        // Bounded by the deadline.
+        loop {
+            if board.established.contains(&call) {
+                return Ok(true);
+            }
+            if board.ended.contains_key(&call) {
+                return Ok(false);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(EndpointError::CallTimeout(timeout));
+            }
+            board = cvar
+                .wait_timeout(board, deadline - now)
+                .map_err(|_| EndpointError::Stopped)?
+                .0;
+        }
+    }
+
+    /// Waits until `call` ends and returns its summary.
+    ///
+    /// # Errors
+    ///
+    /// [`EndpointError::CallTimeout`] when it does not end in time.
+    pub fn wait_ended(&self, call: CallId, timeout: Duration) -> Result<CallStatus, EndpointError> {
+        let (lock, cvar) = &*self.board;
+        let deadline = sigil_sip::timer::deadline_after(Instant::now(), timeout);
+        let mut board = lock.lock().map_err(|_| EndpointError::Stopped)?;
+        // Bounded by the deadline.
+        loop {
+            if let Some(status) = board.ended.get(&call) {
+                return Ok(status.clone());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(EndpointError::CallTimeout(timeout));
+            }
+            board = cvar
+                .wait_timeout(board, deadline - now)
+                .map_err(|_| EndpointError::Stopped)?
+                .0;
+        }
+    }
+
+    /// Calls `to`, keeps the call up for `options.duration` once it is
+    /// established (the driver's audio plays into it), hangs up, and returns
+    /// the call's summary. Blocks; [`RunningDevice::dial`] does not.
+    ///
+    /// # Errors
+    ///
+    /// The call cannot be placed, or does not end in time.
+    pub fn call_and_wait(
+        &self,
+        to: &str,
+        options: CallOptions,
+    ) -> Result<CallStatus, EndpointError> {
+        let call = self.dial(to, options.policy)?;
+        match self.wait_established(call, options.timeout) {
+            Ok(true) => {
+                // Wakes when the call ends early, else after the duration.
+                if let Err(EndpointError::CallTimeout(_)) = self.wait_ended(call, options.duration)
+                {
+                    let _ = self.hangup(call);
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                let _ = self.hangup(call);
+                return Err(e);
+            }
+        }
+        self.wait_ended(call, Duration::from_secs(40))
+    }
+
+    /// Hangs up every call, un-REGISTERs, stops, and returns the last status.
+    pub fn shutdown(mut self) -> DeviceStatus {
+        let before = self.status();
+        self.stop();
+        self.last_status
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .unwrap_or(before)
+    }
+
+    /// Bounded by [`SHUTDOWN_WAIT`] whatever the peers do.
+    fn stop(&mut self) {
+        if self.commands.send(Command::Shutdown).is_ok() {
+            let _ = self.waker.wake();
+        }
+        let deadline = Instant::now() + SHUTDOWN_WAIT;
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        // Bounded by the deadline; the thread is normally done well before.
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        } else {
+            log::warn!(
+                "the device thread did not stop within {SHUTDOWN_WAIT:?}; not waiting for it"
+            );
+        }
+    }
+}
+
+impl Drop for RunningDevice {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
