@@ -176,6 +176,8 @@ pub struct MediaTransmit {
 }
 
 /// What the stream tells the application.
+// Audio is the common variant (50 a second): inline, it costs no allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
     /// The next 20 ms to play, once per tick (silence before the first
