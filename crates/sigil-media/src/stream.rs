@@ -28,6 +28,8 @@
 //! - RTCP (every few seconds) allocates its packet and, when received, the
 //!   parsed packets (bounded by the datagram size).
 //!
+//! `tests/no_alloc.rs` holds the crate to this with a counting allocator.
+//!
 //! Queues are bounded and drop their oldest entry when full: the send
 //! queue ([`SEND_QUEUE_FRAMES`]), transmits ([`MAX_PENDING_TRANSMITS`])
 //! and events ([`MAX_PENDING_EVENTS`]).
