@@ -1,7 +1,7 @@
 //! Test support for the Sigil workspace (never shipped in a device).
 //!
 //! - [`peer`] finds a real program a test runs against (OpenSSL, nginx,
-//!   Kamailio, a Python module). Under `CI=true` a missing peer fails the test
+//!   Kamailio, linphonec, a Python module). Under `CI=true` a missing peer fails the test
 //!   with the package to install; elsewhere the test is skipped with a loud
 //!   message on stderr, recorded in `$SIGIL_SKIP_LOG` for `./scripts/test`'s
 //!   summary line.
@@ -9,13 +9,17 @@
 //! - [`free_port`] and [`wait_for_tcp`] set up loopback servers with bounded waits.
 //! - [`openssl`] runs the `openssl` command line and `openssl s_server`;
 //!   [`kamailio`] starts and stops Kamailio; [`nginx`] serves HTTPS with
-//!   client certificates required; [`hex`] encodes and decodes the
-//!   hex that vectors and peers use.
+//!   client certificates required; [`linphone`] runs `linphonec` as a
+//!   softphone registered over TLS (calls, SDES-SRTP, WAV play/record);
+//!   [`audio`] writes tones and checks recordings by frequency; [`hex`]
+//!   encodes and decodes the hex that vectors and peers use.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audio;
 pub mod hex;
 pub mod kamailio;
+pub mod linphone;
 pub mod nginx;
 pub mod openssl;
 pub mod pki;
@@ -37,6 +41,8 @@ pub enum Peer {
     Kamailio,
     /// Python 3 with `pylibsrtp` importable (PyPI `pylibsrtp`).
     Pylibsrtp,
+    /// The `linphonec` softphone (Debian `linphone-cli`).
+    Linphone,
 }
 
 impl Peer {
@@ -46,6 +52,7 @@ impl Peer {
             Peer::Nginx => "nginx",
             Peer::Kamailio => "kamailio",
             Peer::Pylibsrtp => "python3",
+            Peer::Linphone => "linphonec",
         }
     }
 
@@ -55,6 +62,7 @@ impl Peer {
             Peer::Nginx => "Debian package `nginx`",
             Peer::Kamailio => "Debian packages `kamailio kamailio-tls-modules`",
             Peer::Pylibsrtp => "PyPI package `pylibsrtp` (pip install pylibsrtp)",
+            Peer::Linphone => "Debian package `linphone-cli`",
         }
     }
 }
