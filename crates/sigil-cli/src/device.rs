@@ -221,7 +221,10 @@ fn print_call(c: &CallStatus) {
     }
     println!(
         "  frames:   {} sent, {} received, {} decrypt failures, {} replays",
-        c.stats.frames_sent, c.stats.frames_received, c.stats.decrypt_failures, c.stats.replays
+        c.stats.packets_sent,
+        c.stats.packets_received,
+        c.stats.srtp_auth_failures,
+        c.stats.srtp_replays
     );
     println!(
         "  result:   {}",

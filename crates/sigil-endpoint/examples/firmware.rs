@@ -66,9 +66,9 @@ fn main() -> ExitCode {
                     "call {}: {}; {} frames sent, {} received, {} decrypt failures",
                     c.peer,
                     c.media,
-                    c.stats.frames_sent,
-                    c.stats.frames_received,
-                    c.stats.decrypt_failures
+                    c.stats.packets_sent,
+                    c.stats.packets_received,
+                    c.stats.srtp_auth_failures
                 );
                 ok = c.established;
             }

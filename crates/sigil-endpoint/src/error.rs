@@ -53,6 +53,9 @@ pub enum EndpointError {
     /// A status code that cannot reject a call (300–699 can).
     #[error("{0} is not a status that rejects a call (300-699)")]
     BadStatus(u16),
+    /// The call's media refused (e.g. DTMF the peer did not negotiate).
+    #[error("media: {0}")]
+    Media(String),
     /// Not connected to the SIP server (yet, or any more).
     #[error("not connected to the SIP server")]
     NotConnected,

@@ -8,7 +8,7 @@
 //!     .boot(RunOptions::default(), &mut |step| println!("{step}"))
 //!     .map_err(|f| f.error)?;
 //! let call = running.call_and_wait("sip:1002@pbx.example.com", CallOptions::default())?;
-//! println!("{}: {} packets sent, {} received", call.media, call.stats.frames_sent, call.stats.frames_received);
+//! println!("{}: {} packets sent, {} received", call.media, call.stats.packets_sent, call.stats.packets_received);
 //! println!("{}", running.shutdown().to_json());
 //! # Ok::<(), sigil_endpoint::EndpointError>(())
 //! ```
@@ -33,7 +33,6 @@ pub mod device;
 mod dir;
 pub mod driver;
 mod error;
-pub mod media;
 pub mod provision;
 pub mod status;
 

@@ -4,8 +4,6 @@
 use serde::Serialize;
 use sigil_identity::IdentityStatus;
 
-use crate::media::MediaStats;
-
 /// How a boot step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -167,7 +165,7 @@ pub enum CallDirection {
 }
 
 /// One call, running or finished.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallStatus {
     /// The device's id of the call.
     pub id: crate::device::CallId,
@@ -190,8 +188,8 @@ pub struct CallStatus {
     pub key_exposure: Option<String>,
     /// The SRTP offer policy applied to this call.
     pub policy: String,
-    /// Media counters.
-    pub stats: MediaStats,
+    /// Media statistics: packets, loss, jitter, RTT, SRTP failures (SPEC E7).
+    pub stats: sigil_media::CallStats,
     /// Whether the call was set up with the media the policy demands.
     pub established: bool,
     /// Why it ended (`None` while running).

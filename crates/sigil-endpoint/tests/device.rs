@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sigil_endpoint::media::{MediaCrypto, MediaStream};
 use sigil_endpoint::{CallDirection, CallOptions, DeviceDir, Outcome, RunOptions};
 use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
 use sigil_identity::{ClientCertResolver, DeviceVerifier, Identity};
 use sigil_lab::peer_media::MediaSocket;
 use sigil_lab::{ProvisioningServer, SipServer};
+use sigil_media::MediaCrypto;
 use sigil_sip::dialog::{Dialog, DialogConfig, DialogEvent, DialogOutput, EndReason};
 use sigil_sip::Message;
 use sigil_sip_tls::{Client, ClientEvent, ClientOptions, Connector, TlsPolicy};
@@ -133,7 +133,7 @@ fn call_device_directly(
                         socket
                             .take()
                             .unwrap()
-                            .start(MediaStream::new(crypto), to, Duration::from_millis(600))
+                            .start(crypto, to, Duration::from_millis(600), false)
                             .unwrap(),
                     );
                     hang_up_at = Some(Instant::now() + Duration::from_millis(900));
@@ -142,7 +142,7 @@ fn call_device_directly(
                     let frames = media
                         .as_mut()
                         .map_or(0, |m: &mut sigil_lab::peer_media::MediaSession| {
-                            m.stop().frames_received
+                            m.stop().packets_received
                         });
                     return (reason, frames);
                 }
@@ -197,8 +197,8 @@ fn incoming_calls_on_the_listener_srtp_answered_and_plain_refused_with_488() {
     let call = status.calls.last().unwrap();
     assert_eq!(call.direction, CallDirection::Incoming);
     assert!(call.encrypted && call.media.starts_with("SRTP"), "{call:?}");
-    assert!(call.stats.frames_received > 0, "{call:?}");
-    assert_eq!(call.stats.decrypt_failures, 0);
+    assert!(call.stats.packets_received > 0, "{call:?}");
+    assert_eq!(call.stats.srtp_auth_failures, 0);
     assert!(status
         .connections
         .iter()

@@ -201,15 +201,15 @@ fn devices_register_and_call_each_other_through_kamailio() {
     assert!(a.established && a.encrypted, "{a:?}\n{}", kamailio.log());
     assert!(a.media.starts_with("SRTP"), "{a:?}");
     assert!(
-        a.stats.frames_received > 0 && a.stats.decrypt_failures == 0,
+        a.stats.packets_received > 0 && a.stats.srtp_auth_failures == 0,
         "{a:?}"
     );
     assert!(
-        b.encrypted && b.stats.frames_received > 0 && b.stats.decrypt_failures == 0,
+        b.encrypted && b.stats.packets_received > 0 && b.stats.srtp_auth_failures == 0,
         "{b:?}"
     );
     // One second of media at 50 packets a second, give or take the edges.
-    assert!((45..=55).contains(&a.stats.frames_sent), "{a:?}");
+    assert!((45..=55).contains(&a.stats.packets_sent), "{a:?}");
 
     // Standard → Disabled: the callee declines the SRTP-only offer with 488.
     let refused = call(&alice, "1003", OfferPolicy::Standard);
@@ -225,7 +225,7 @@ fn devices_register_and_call_each_other_through_kamailio() {
     assert!(plain.established && !plain.encrypted, "{plain:?}");
     assert!(plain.media.starts_with("plain RTP"), "{plain:?}");
     assert!(
-        plain.stats.frames_received > 0 && c.stats.frames_received > 0,
+        plain.stats.packets_received > 0 && c.stats.packets_received > 0,
         "{plain:?} {c:?}"
     );
 
@@ -269,7 +269,7 @@ fn devices_register_and_call_each_other_through_kamailio() {
         "{tcp_to_udp:?}"
     );
     assert!(
-        tcp_to_udp.stats.frames_received > 0 && e.stats.frames_received > 0,
+        tcp_to_udp.stats.packets_received > 0 && e.stats.packets_received > 0,
         "{tcp_to_udp:?} {e:?}"
     );
     // A Standard device over TLS refuses the plain offer of the TCP device.

@@ -50,7 +50,7 @@ fn run(dir: &std::path::Path) -> Result<()> {
     for c in sip.calls() {
         println!(
             "far end: {} {}: {} frames received, {} decrypt failures",
-            c.peer, c.media, c.stats.frames_received, c.stats.decrypt_failures
+            c.peer, c.media, c.stats.packets_received, c.stats.srtp_auth_failures
         );
     }
     Ok(())

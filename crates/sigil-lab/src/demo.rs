@@ -253,17 +253,17 @@ pub fn run(out: &mut dyn Write) -> DemoResult<DemoReport> {
             out,
             "    media: {}; sent {} frames, received {}; ended: {}",
             call.media,
-            call.stats.frames_sent,
-            call.stats.frames_received,
+            call.stats.packets_sent,
+            call.stats.packets_received,
             call.ended.clone().unwrap_or_default()
         )?;
         match n {
             "1" => {
                 let far_ok = far.as_ref().is_some_and(|f| {
                     f.media.starts_with("SRTP")
-                        && f.stats.frames_received >= FRAMES * 9 / 10
-                        && f.stats.decrypt_failures == 0
-                        && f.stats.replays == 0
+                        && f.stats.packets_received >= FRAMES * 9 / 10
+                        && f.stats.srtp_auth_failures == 0
+                        && f.stats.srtp_replays == 0
                 });
                 check(
                     &mut report,
@@ -273,17 +273,17 @@ pub fn run(out: &mut dyn Write) -> DemoResult<DemoReport> {
                     format!(
                         "{}; far end decrypted {} of {} frames ({} auth failures, {} replays)",
                         call.media,
-                        far.as_ref().map_or(0, |f| f.stats.frames_received),
-                        call.stats.frames_sent,
-                        far.as_ref().map_or(0, |f| f.stats.decrypt_failures),
-                        far.as_ref().map_or(0, |f| f.stats.replays),
+                        far.as_ref().map_or(0, |f| f.stats.packets_received),
+                        call.stats.packets_sent,
+                        far.as_ref().map_or(0, |f| f.stats.srtp_auth_failures),
+                        far.as_ref().map_or(0, |f| f.stats.srtp_replays),
                     ),
                 );
             }
             "2" => {
                 let far_ok = far
                     .as_ref()
-                    .is_some_and(|f| f.stats.frames_received >= FRAMES * 9 / 10);
+                    .is_some_and(|f| f.stats.packets_received >= FRAMES * 9 / 10);
                 check(
                     &mut report,
                     out,
@@ -295,8 +295,8 @@ pub fn run(out: &mut dyn Write) -> DemoResult<DemoReport> {
                     format!(
                         "{}; far end received {} of {} frames",
                         call.media,
-                        far.as_ref().map_or(0, |f| f.stats.frames_received),
-                        call.stats.frames_sent
+                        far.as_ref().map_or(0, |f| f.stats.packets_received),
+                        call.stats.packets_sent
                     ),
                 );
             }
@@ -310,7 +310,7 @@ pub fn run(out: &mut dyn Write) -> DemoResult<DemoReport> {
                     out,
                     "call 3: refused, SRTP required (ACK, then BYE)",
                     !call.established
-                        && call.stats.frames_sent == 0
+                        && call.stats.packets_sent == 0
                         && ended.contains("SRTP required")
                         && acked_then_bye,
                     format!(
@@ -342,9 +342,9 @@ pub fn run(out: &mut dyn Write) -> DemoResult<DemoReport> {
             format!("sip:{peer}@127.0.0.1"),
             policy.to_string(),
             truncate(&call.media, 42),
-            call.stats.frames_sent,
-            far.as_ref().map_or(0, |f| f.stats.frames_received),
-            far.as_ref().map_or(0, |f| f.stats.decrypt_failures),
+            call.stats.packets_sent,
+            far.as_ref().map_or(0, |f| f.stats.packets_received),
+            far.as_ref().map_or(0, |f| f.stats.srtp_auth_failures),
             result_word(call),
         )?;
     }

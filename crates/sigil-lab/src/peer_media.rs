@@ -1,22 +1,27 @@
 //! The media of the lab's peer phones: one UDP socket and one thread per
-//! call, sending a tone frame every 20 ms for a while and counting what
-//! arrives. Lab code: a device runs its media inside the sans-IO
+//! call, sending a tone for a while on a 20 ms clock and counting what
+//! arrives, through a `sigil_media::MediaStream` (PCMU, RTCP on the RTP
+//! port). Lab code: a device runs its media inside the sans-IO
 //! `sigil_endpoint::device::Device` instead.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use sigil_endpoint::media::{MediaStats, MediaStream, FRAME, MAX_DATAGRAM};
+use sigil_media::{
+    CallStats, Codec, MediaConfig, MediaCrypto, MediaStream, ToneSource, TransmitKind, WallClock,
+};
 
-/// The media driver of one call: a UDP socket and a thread that sends a tone
-/// frame every 20 ms (for a given duration) and counts what it receives.
+/// Largest datagram read.
+const MAX_DATAGRAM: usize = 2048;
+
+/// The media of one peer call: a socket and the thread running it.
 #[derive(Debug)]
 pub struct MediaSession {
     local: SocketAddr,
-    stats: Arc<Mutex<MediaStats>>,
+    stats: Arc<Mutex<CallStats>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -39,26 +44,47 @@ impl MediaSocket {
         self.socket.local_addr()
     }
 
-    /// Start media toward `peer`: send `send_for` of tone (then keep
-    /// receiving until [`MediaSession::stop`]).
+    /// Starts media toward `peer`: a 440 Hz tone for `send_for`, then
+    /// receiving only, until [`MediaSession::stop`]. With `rtcp_mux`, RTCP
+    /// flows on the RTP port (RFC 5761); otherwise none is sent.
     pub fn start(
         self,
-        stream: MediaStream,
+        crypto: MediaCrypto,
         peer: SocketAddr,
         send_for: Duration,
+        rtcp_mux: bool,
     ) -> std::io::Result<MediaSession> {
         let local = self.socket.local_addr()?;
-        self.socket
-            .set_read_timeout(Some(Duration::from_millis(5)))?;
-        let stats = Arc::new(Mutex::new(MediaStats::default()));
+        let now = Instant::now();
+        let since_epoch = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let config = MediaConfig::new(
+            Codec::Pcmu,
+            format!("lab@{local}"),
+            WallClock::new(now, since_epoch),
+        )
+        .with_rtcp_mux(rtcp_mux);
+        let stream = MediaStream::new(config, crypto, now);
+        let stats = Arc::new(Mutex::new(CallStats::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stats = Arc::clone(&stats);
             let stop = Arc::clone(&stop);
             let socket = self.socket;
             std::thread::Builder::new()
-                .name("sigil-media".into())
-                .spawn(move || run_media(socket, stream, peer, send_for, &stats, &stop))?
+                .name("lab-media".into())
+                .spawn(move || {
+                    run_media(
+                        &socket,
+                        stream,
+                        peer,
+                        now + send_for,
+                        rtcp_mux,
+                        &stats,
+                        &stop,
+                    )
+                })?
         };
         Ok(MediaSession {
             local,
@@ -70,51 +96,45 @@ impl MediaSocket {
 }
 
 fn run_media(
-    socket: UdpSocket,
+    socket: &UdpSocket,
     mut stream: MediaStream,
     peer: SocketAddr,
-    send_for: Duration,
-    stats: &Mutex<MediaStats>,
+    send_until: Instant,
+    rtcp_mux: bool,
+    stats: &Mutex<CallStats>,
     stop: &AtomicBool,
 ) {
-    let start = Instant::now();
-    let frames_to_send = (send_for.as_millis() / FRAME.as_millis()) as u64;
-    let mut sent = 0u64;
+    let mut tone = ToneSource::default();
     let mut buf = [0u8; MAX_DATAGRAM];
-    let mut foreign = 0u64;
+    // Bounded by the stop flag, checked at least every 20 ms.
     while !stop.load(Ordering::Relaxed) {
-        if sent < frames_to_send && start.elapsed() >= FRAME * (sent as u32) {
-            match stream.next_packet() {
-                Ok(p) => {
-                    if let Err(e) = socket.send_to(&p, peer) {
-                        log::debug!("media: send to {peer} failed: {e}");
-                    }
-                }
-                Err(e) => log::warn!("media: cannot protect a frame: {e}"),
+        let now = Instant::now();
+        if stream.poll_timeout().is_some_and(|t| t <= now) {
+            if now < send_until {
+                stream.queue_audio(&tone.next_frame());
             }
-            sent += 1;
+            stream.handle_timeout(now);
         }
-        match socket.recv_from(&mut buf) {
-            Ok((n, from)) => {
-                if from.ip() != peer.ip() {
-                    foreign += 1;
-                } else if let Some(d) = buf.get(..n) {
-                    stream.receive(d);
-                }
+        while let Some(t) = stream.poll_transmit() {
+            // Without rtcp-mux the device's RTCP port is not known here: RTP only.
+            if t.kind == TransmitKind::Rtp || rtcp_mux {
+                let _ = socket.send_to(&t.data, peer);
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => {
-                log::debug!("media: receive failed: {e}");
-                std::thread::sleep(Duration::from_millis(5));
+        }
+        while stream.poll_event().is_some() {}
+        let wait = stream
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_millis(20))
+            .clamp(Duration::from_millis(1), Duration::from_millis(20));
+        let _ = socket.set_read_timeout(Some(wait));
+        if let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if from.ip() == peer.ip() {
+                stream.receive(&buf[..n], Instant::now());
             }
         }
         if let Ok(mut s) = stats.lock() {
             *s = stream.stats();
-            s.foreign = foreign;
         }
     }
 }
@@ -125,13 +145,13 @@ impl MediaSession {
         self.local
     }
 
-    /// The counters so far.
-    pub fn stats(&self) -> MediaStats {
-        self.stats.lock().map(|s| *s).unwrap_or_default()
+    /// The statistics so far.
+    pub fn stats(&self) -> CallStats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// Stop the media thread and return the final counters.
-    pub fn stop(&mut self) -> MediaStats {
+    /// Stops the thread and returns the final statistics.
+    pub fn stop(&mut self) -> CallStats {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -149,7 +169,6 @@ impl Drop for MediaSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigil_endpoint::media::MediaCrypto;
     use sigil_srtp::negotiate::{
         basic_audio_sdp, Negotiator, OfferPolicy, SignalingTransport, SrtpConfig,
     };
@@ -181,22 +200,19 @@ mod tests {
         let sa = MediaSocket::bind(ip).unwrap();
         let sb = MediaSocket::bind(ip).unwrap();
         let (aa, ab) = (sa.local_addr().unwrap(), sb.local_addr().unwrap());
-        let mut a = sa
-            .start(MediaStream::new(ca), ab, Duration::from_millis(200))
-            .unwrap();
-        let mut b = sb
-            .start(MediaStream::new(cb), aa, Duration::from_millis(200))
-            .unwrap();
-        // Wait (bounded) until both sent their 10 frames and received them.
+        let mut a = sa.start(ca, ab, Duration::from_millis(200), true).unwrap();
+        let mut b = sb.start(cb, aa, Duration::from_millis(200), true).unwrap();
+        // Wait (bounded) until both sent their frames and the other got them.
         for _ in 0..300 {
-            if a.stats().frames_received >= 10 && b.stats().frames_received >= 10 {
+            if a.stats().packets_received >= 9 && b.stats().packets_received >= 9 {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         let (sa, sb) = (a.stop(), b.stop());
-        assert_eq!((sa.frames_sent, sb.frames_sent), (10, 10));
-        assert_eq!((sa.frames_received, sb.frames_received), (10, 10));
-        assert_eq!(sa.decrypt_failures + sb.decrypt_failures, 0);
+        assert!((9..=11).contains(&sa.packets_sent), "{sa:?}");
+        assert_eq!(sb.packets_received, sa.packets_sent, "{sb:?}");
+        assert_eq!(sa.packets_received, sb.packets_sent, "{sa:?}");
+        assert_eq!(sa.srtp_auth_failures + sb.srtp_auth_failures, 0);
     }
 }

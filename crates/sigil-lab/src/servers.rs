@@ -31,7 +31,7 @@ use sigil_srtp::negotiate::{
     basic_audio_sdp, parse_sdp, write_sdp, Negotiator, OfferPolicy, SignalingTransport, SrtpConfig,
 };
 
-use sigil_endpoint::media::{MediaCrypto, MediaStats, MediaStream};
+use sigil_media::{CallStats, MediaCrypto};
 
 use crate::peer_media::{MediaSession, MediaSocket};
 use crate::registrar::{Registrar, RegistrarEvent};
@@ -233,7 +233,7 @@ fn serve_https(
 }
 
 /// One call a peer of the [`SipServer`] took.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PeerCall {
     /// Which peer (`srtp-peer`, `plain-phone`).
     pub peer: String,
@@ -242,7 +242,7 @@ pub struct PeerCall {
     /// `SRTP <suite>`, `plain RTP`, or `refused: …`.
     pub media: String,
     /// What the peer's media counted.
-    pub stats: MediaStats,
+    pub stats: CallStats,
     /// Whether the call is over.
     pub ended: bool,
     /// Whether the device acknowledged the peer's 200 OK (ACK received).
@@ -327,7 +327,7 @@ impl SipHandler {
             peer: user.clone(),
             device,
             media: String::new(),
-            stats: MediaStats::default(),
+            stats: CallStats::default(),
             ended: false,
             acked: false,
             end_reason: None,
@@ -385,11 +385,18 @@ impl SipHandler {
             call.media = "plain RTP".into();
             MediaCrypto::Plain
         };
-        let media = rtp_peer(&offer).and_then(|to| {
-            socket
-                .start(MediaStream::new(crypto), to, Duration::from_secs(1))
-                .ok()
-        });
+        // RTCP on the RTP port when the device offers rtcp-mux (RFC 5761).
+        let mux = offer
+            .medias
+            .iter()
+            .any(|m| m.media == "audio" && m.has_attribute("rtcp-mux"));
+        if mux {
+            if let Some(m) = answer.medias.first_mut() {
+                m.add_attribute(sdp_types::Attribute::new("rtcp-mux"));
+            }
+        }
+        let media = rtp_peer(&offer)
+            .and_then(|to| socket.start(crypto, to, Duration::from_secs(1), mux).ok());
         dialog.ring(now);
         dialog.accept(write_sdp(&answer).into_bytes(), now);
         let out = Self::drain(&mut dialog);

@@ -1,27 +1,26 @@
-//! Calls: outgoing and incoming INVITE dialogs, the SDP offer/answer through
-//! the SRTP negotiator (SPEC M3), the media socket of each call, and the end
-//! of a call with its summary (SPEC E3).
+//! Calls: the state of each call beyond its dialog, its sockets, the media
+//! it runs, and the end of a call with its summary (SPEC E3). Placing calls
+//! is in `outgoing.rs`, taking them in `incoming.rs`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use sigil_sip::dialog::{stateless_response, Dialog, DialogConfig, DialogEvent, DialogOutput};
-use sigil_sip::{Message, Method, Request, Uri};
-use sigil_srtp::negotiate::{
-    basic_audio_sdp, parse_sdp, write_sdp, AnswerError, MediaOutcome, Negotiation, Negotiator,
-    OfferPolicy, Sdp,
-};
+use sigil_media::{CallStats, MediaConfig, Negotiated, WallClock};
+use sigil_sip::dialog::{Dialog, DialogConfig, DialogEvent, DialogOutput};
+use sigil_sip::Uri;
+use sigil_srtp::negotiate::{MediaOutcome, Negotiation, Negotiator, OfferPolicy, Sdp};
 
 use super::conn::Role;
 use super::io::{ConnId, SocketId, Transmit};
-use super::media::{CallMedia, Crypto};
-use super::{CallId, Device, Event, MAX_CALLS, MAX_FINISHED};
+use super::media::{CallMedia, Crypto, MediaOut};
+use super::sdp;
+use super::{CallId, Device, Event, MAX_FINISHED};
 use crate::error::EndpointError;
 use crate::status::{CallDirection, CallStatus};
 
 /// Where a call stands, beyond its dialog.
-enum Phase {
-    /// Waiting for the media socket: then the INVITE goes out (outgoing)
+pub(super) enum Phase {
+    /// Waiting for the media sockets: then the INVITE goes out (outgoing)
     /// or the answer is prepared (incoming).
     Binding,
     /// Outgoing: INVITE sent.
@@ -30,7 +29,7 @@ enum Phase {
     Ringing {
         answer: Box<Sdp>,
         negotiation: Box<Negotiation>,
-        peer: SocketAddr,
+        media: Box<Agreed>,
     },
     /// The media runs.
     Active,
@@ -38,26 +37,44 @@ enum Phase {
     Ended,
 }
 
+/// What offer/answer settled beyond SRTP: codec, events, RTCP, addresses.
+pub(super) struct Agreed {
+    pub(super) codec: Negotiated,
+    pub(super) mux: bool,
+    pub(super) peer_rtp: SocketAddr,
+    pub(super) peer_rtcp: SocketAddr,
+}
+
+/// One of a call's UDP sockets, and its address once bound.
+#[derive(Clone, Copy)]
+pub(super) struct Slot {
+    pub(super) id: SocketId,
+    pub(super) local: Option<SocketAddr>,
+}
+
 /// One call.
 pub(crate) struct Call {
     pub(crate) id: CallId,
     /// The connection its signaling uses: a request on another one never touches it.
     pub(crate) conn: ConnId,
-    direction: CallDirection,
-    peer: String,
-    policy: OfferPolicy,
-    dialog: Option<Dialog>,
-    negotiator: Negotiator,
-    target: Option<Uri>,
-    socket: Option<SocketId>,
-    offer: Option<Box<Sdp>>,
-    phase: Phase,
-    media: Option<CallMedia>,
-    media_desc: String,
-    encrypted: bool,
-    key_exposure: Option<String>,
-    established: bool,
-    ended: Option<String>,
+    pub(super) direction: CallDirection,
+    pub(super) peer: String,
+    pub(super) policy: OfferPolicy,
+    pub(super) dialog: Option<Dialog>,
+    pub(super) negotiator: Negotiator,
+    pub(super) target: Option<Uri>,
+    pub(super) rtp: Option<Slot>,
+    pub(super) rtcp: Option<Slot>,
+    pub(super) offer: Option<Box<Sdp>>,
+    pub(super) phase: Phase,
+    pub(super) media: Option<CallMedia>,
+    pub(super) media_desc: String,
+    pub(super) encrypted: bool,
+    pub(super) key_exposure: Option<String>,
+    pub(super) established: bool,
+    pub(super) ended: Option<String>,
+    /// The media statistics when the media stopped.
+    final_stats: CallStats,
 }
 
 impl Call {
@@ -65,6 +82,19 @@ impl Call {
         let dialog = self.dialog.as_ref().and_then(Dialog::poll_timeout);
         let media = self.media.as_ref().and_then(CallMedia::poll_timeout);
         dialog.into_iter().chain(media).min()
+    }
+
+    fn sockets(&self) -> impl Iterator<Item = SocketId> + '_ {
+        self.rtp.iter().chain(self.rtcp.iter()).map(|s| s.id)
+    }
+
+    /// Every socket asked for is bound: `(rtp, rtcp)`.
+    pub(super) fn bound(&self) -> Option<(SocketAddr, Option<SocketAddr>)> {
+        let rtp = self.rtp?.local?;
+        match self.rtcp {
+            Some(slot) => Some((rtp, Some(slot.local?))),
+            None => Some((rtp, None)),
+        }
     }
 
     pub(crate) fn status(&self) -> CallStatus {
@@ -90,7 +120,7 @@ impl Call {
                 .media
                 .as_ref()
                 .map(CallMedia::stats)
-                .unwrap_or_default(),
+                .unwrap_or_else(|| self.final_stats.clone()),
             established: self.established,
             ended: self.ended.clone(),
         }
@@ -119,7 +149,7 @@ impl Call {
 }
 
 /// The media a negotiation calls for: crypto, a description, encrypted or not.
-fn media_for(neg: &Negotiation) -> Result<(Crypto, String, bool), String> {
+pub(super) fn media_for(neg: &Negotiation) -> Result<(Crypto, String, bool), String> {
     if let Some((_, agreement)) = neg.srtp().next() {
         let (send, receive) = agreement.sessions().map_err(|e| e.to_string())?;
         return Ok((
@@ -148,8 +178,31 @@ fn media_for(neg: &Negotiation) -> Result<(Crypto, String, bool), String> {
     Err("no audio in the SDP".into())
 }
 
+/// The codec, events and RTCP addresses offer/answer settled on, from the
+/// peer's SDP (the offer we answer, or the answer we accepted) and the
+/// m-line the SRTP negotiation kept.
+pub(super) fn agree(neg: &Negotiation, peer: &Sdp) -> Result<(usize, Agreed), String> {
+    let index = neg
+        .media_index()
+        .ok_or_else(|| "no audio stream in use".to_owned())?;
+    let peer_rtp = neg
+        .rtp_peer(peer)
+        .ok_or_else(|| "no RTP address in the SDP".to_owned())?;
+    let codec = sdp::negotiate_codec(peer, index)?;
+    let mux = sdp::peer_rtcp_mux(peer, index);
+    Ok((
+        index,
+        Agreed {
+            codec,
+            mux,
+            peer_rtp,
+            peer_rtcp: sdp::peer_rtcp_addr(peer, index, peer_rtp, mux),
+        },
+    ))
+}
+
 impl Device {
-    fn dialog_config(&self, conn: ConnId) -> Option<DialogConfig> {
+    pub(super) fn dialog_config(&self, conn: ConnId) -> Option<DialogConfig> {
         let c = self.conns.get(&conn)?;
         let local = c.local?;
         let local_uri: Uri = self.aor().parse().ok()?;
@@ -173,14 +226,29 @@ impl Device {
         Some(config)
     }
 
-    fn bind_media(&mut self, call: CallId, ip: IpAddr) -> SocketId {
+    pub(super) fn bind_media(&mut self, call: CallId, ip: IpAddr) -> Slot {
         let socket = SocketId(self.next_id());
         self.sockets.insert(socket, call);
         self.transmits.push_back(Transmit::Bind { socket, ip });
-        socket
+        Slot {
+            id: socket,
+            local: None,
+        }
     }
 
-    fn new_call(
+    /// The media configuration of a call: the agreed codec and events, our
+    /// CNAME, the wall clock for RTCP.
+    pub(super) fn media_config(&self, agreed: &Agreed, now: Instant) -> MediaConfig {
+        let since_epoch = self
+            .wall_clock(now)
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let cname = format!("{}@{}", self.config.user, self.link.local_ip());
+        MediaConfig::from_negotiated(&agreed.codec, cname, WallClock::new(now, since_epoch))
+            .with_rtcp_mux(agreed.mux)
+    }
+
+    pub(super) fn new_call(
         &mut self,
         conn: ConnId,
         direction: CallDirection,
@@ -198,7 +266,8 @@ impl Device {
             dialog: None,
             negotiator,
             target: None,
-            socket: None,
+            rtp: None,
+            rtcp: None,
             offer: None,
             phase: Phase::Binding,
             media: None,
@@ -207,37 +276,8 @@ impl Device {
             key_exposure: None,
             established: false,
             ended: None,
+            final_stats: CallStats::default(),
         })
-    }
-
-    pub(super) fn start_call(
-        &mut self,
-        to: &str,
-        policy: Option<OfferPolicy>,
-        _now: Instant,
-    ) -> Result<CallId, EndpointError> {
-        let target: Uri = to
-            .parse()
-            .map_err(|e: sigil_sip::UriError| EndpointError::BadUri(e.to_string()))?;
-        if self.stopping.is_some() {
-            return Err(EndpointError::Stopped);
-        }
-        if self.calls.len() >= MAX_CALLS {
-            return Err(EndpointError::TooManyCalls);
-        }
-        let conn = match self.link.conn {
-            Some(c) if self.link.up => c,
-            _ => return Err(EndpointError::NotConnected),
-        };
-        let policy = policy.unwrap_or_else(|| self.config.offer_policy());
-        let mut call = self.new_call(conn, CallDirection::Outgoing, to.to_owned(), policy)?;
-        call.target = Some(target);
-        call.media_desc = "none (not answered)".into();
-        let ip = self.link.local_ip();
-        call.socket = Some(self.bind_media(call.id, ip));
-        let id = call.id;
-        self.calls.insert(id, call);
-        Ok(id)
     }
 
     pub(super) fn on_bound(&mut self, socket: SocketId, local: SocketAddr, now: Instant) {
@@ -245,47 +285,26 @@ impl Device {
             self.transmits.push_back(Transmit::Release { socket });
             return;
         };
-        self.session_id += 1;
-        let session_id = self.session_id;
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        for slot in [&mut call.rtp, &mut call.rtcp].into_iter().flatten() {
+            if slot.id == socket {
+                slot.local = Some(local);
+            }
+        }
         if !matches!(call.phase, Phase::Binding) {
             return;
         }
-        match call.direction {
-            CallDirection::Outgoing => {
-                let mut sdp = basic_audio_sdp(local.ip(), local.port(), session_id);
-                let offer = match call.negotiator.create_offer(&mut sdp) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        call.media_desc = format!("none ({e})");
-                        self.finish_call(id, Some(e.to_string()), now);
-                        return;
-                    }
-                };
-                let target = call.target.clone();
-                let conn = call.conn;
-                log::info!("{id}: calling {}: {offer}", call.peer);
-                let (Some(config), Some(target)) = (self.dialog_config(conn), target) else {
-                    self.finish_call(
-                        id,
-                        Some("the connection to the SIP server is gone".into()),
-                        now,
-                    );
-                    return;
-                };
-                if let Some(call) = self.calls.get_mut(&id) {
-                    call.dialog = Some(Dialog::invite(
-                        config,
-                        target,
-                        write_sdp(&sdp).into_bytes(),
-                        now,
-                    ));
-                    call.phase = Phase::Inviting;
-                }
-            }
-            CallDirection::Incoming => self.prepare_answer(id, local, session_id, now),
+        let Some((rtp, rtcp)) = call.bound() else {
+            return;
+        };
+        let direction = call.direction;
+        self.session_id += 1;
+        let session_id = self.session_id;
+        match direction {
+            CallDirection::Outgoing => self.send_offer(id, rtp, rtcp, session_id, now),
+            CallDirection::Incoming => self.prepare_answer(id, rtp, rtcp, session_id, now),
         }
     }
 
@@ -294,15 +313,16 @@ impl Device {
             return;
         };
         log::warn!("{id}: no media socket: {reason}");
-        if let Some(call) = self.calls.get_mut(&id) {
-            call.socket = None;
-            call.media_desc = format!("none (no media socket: {reason})");
-            match (&call.direction, &mut call.dialog) {
-                (CallDirection::Incoming, Some(d)) => {
-                    d.reject(500, "Server Internal Error", Some("no media socket"), now)
-                }
-                _ => self.finish_call(id, Some(format!("no media socket: {reason}")), now),
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.media_desc = format!("none (no media socket: {reason})");
+        match (&call.direction, &mut call.dialog) {
+            (CallDirection::Incoming, Some(d)) => {
+                d.reject(500, "Server Internal Error", Some("no media socket"), now);
+                call.phase = Phase::Ended;
             }
+            _ => self.finish_call(id, Some(format!("no media socket: {reason}")), now),
         }
     }
 
@@ -316,277 +336,11 @@ impl Device {
         let Some(id) = self.sockets.get(&socket).copied() else {
             return;
         };
+        let mut out = MediaOut::default();
         if let Some(media) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
-            media.receive(from, data, now);
+            media.receive((socket, from), data, now, id, &mut out);
         }
-    }
-
-    /// A message on connection `conn`.
-    pub(super) fn on_message(&mut self, conn: ConnId, message: Message, now: Instant) {
-        match message {
-            Message::Response(response) => {
-                if self.link.conn == Some(conn) && self.registration_response(&response, now) {
-                    return;
-                }
-                let matched = self
-                    .calls
-                    .values_mut()
-                    .filter(|c| c.conn == conn)
-                    .filter_map(|c| c.dialog.as_mut())
-                    .any(|d| d.handle_response(&response, now));
-                if !matched {
-                    log::debug!(
-                        "{conn}: response {} {} matches nothing",
-                        response.status,
-                        response.reason
-                    );
-                }
-            }
-            Message::Request(request) => {
-                // Only dialogs of this connection (SPEC E8).
-                let matched = self
-                    .calls
-                    .values_mut()
-                    .filter(|c| c.conn == conn)
-                    .filter_map(|c| c.dialog.as_mut())
-                    .any(|d| d.handle_request(&request, now));
-                if matched {
-                    return;
-                }
-                if let Err(why) = self.may_reach_us(conn) {
-                    self.refuse_request(conn, &request, why, now);
-                    return;
-                }
-                self.new_request(conn, request, now);
-            }
-        }
-    }
-
-    fn respond(&mut self, conn: ConnId, request: &Request, status: u16, now: Instant) {
-        if let Some(r) = stateless_response(request, status, None) {
-            self.send(conn, &Message::Response(r), now);
-        }
-    }
-
-    fn new_request(&mut self, conn: ConnId, request: Request, now: Instant) {
-        match request.method {
-            Method::Invite if request.headers.to().is_some_and(|t| t.tag().is_none()) => {
-                self.incoming_call(conn, request, now)
-            }
-            Method::Ack => {}
-            Method::Options => self.respond(conn, &request, 200, now),
-            Method::Bye | Method::Cancel | Method::Invite => self.respond(conn, &request, 481, now),
-            _ => self.respond(conn, &request, 501, now),
-        }
-    }
-
-    fn incoming_call(&mut self, conn: ConnId, request: Request, now: Instant) {
-        let from = request
-            .headers
-            .from()
-            .map(|f| f.uri.to_string())
-            .unwrap_or_default();
-        // `sip.auto_answer = 0` turns calls away; the integrator's
-        // `auto_answer = false` lets them ring for the application instead.
-        let busy = !self.config.settings.sip_auto_answer
-            || self.calls.len() >= MAX_CALLS
-            || self.stopping.is_some();
-        if busy {
-            self.respond(conn, &request, 486, now);
-            return;
-        }
-        let Some(config) = self.dialog_config(conn) else {
-            return;
-        };
-        let dialog = match Dialog::incoming(config, &request, now) {
-            Ok(d) => d,
-            Err(e) => {
-                log::info!("incoming call from {from} refused: {e}");
-                if let Some(r) = e.response(&request) {
-                    self.send(conn, &Message::Response(r), now);
-                }
-                return;
-            }
-        };
-        let policy = self.config.offer_policy();
-        let mut call = match self.new_call(conn, CallDirection::Incoming, from.clone(), policy) {
-            Ok(c) => c,
-            Err(e) => {
-                log::warn!("incoming call from {from}: {e}");
-                self.respond(conn, &request, 500, now);
-                return;
-            }
-        };
-        call.dialog = Some(dialog);
-        let id = call.id;
-        match parse_sdp(&request.body) {
-            Ok(offer) => {
-                call.offer = Some(Box::new(offer));
-                let ip = self
-                    .conns
-                    .get(&conn)
-                    .and_then(|c| c.local)
-                    .map_or_else(|| self.link.local_ip(), |l| l.ip());
-                call.socket = Some(self.bind_media(id, ip));
-            }
-            Err(e) => {
-                call.media_desc = format!("none ({e})");
-                if let Some(d) = &mut call.dialog {
-                    d.reject(488, "Not Acceptable Here", Some(&e.to_string()), now);
-                }
-                call.phase = Phase::Ended;
-            }
-        }
-        self.calls.insert(id, call);
-    }
-
-    /// Incoming: the socket is bound; negotiate the answer, then ring (or answer).
-    fn prepare_answer(&mut self, id: CallId, local: SocketAddr, session_id: u64, now: Instant) {
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let Some(offer) = call.offer.clone() else {
-            return;
-        };
-        // One answer m-line per offered one (RFC 3264 §6): audio from our
-        // template (the negotiator keeps one stream and sets port 0 on
-        // alternatives), anything else declined with port 0.
-        let template = basic_audio_sdp(local.ip(), local.port(), session_id);
-        let mut answer = template.clone();
-        answer.medias.clear();
-        for offered in &offer.medias {
-            if let Some(mut m) = template.medias.first().cloned() {
-                if offered.media != "audio" {
-                    m.media = offered.media.clone();
-                    m.proto = offered.proto.clone();
-                    m.fmt = offered.fmt.clone();
-                    m.port = 0;
-                    m.attributes.clear();
-                }
-                answer.medias.push(m);
-            }
-        }
-        let outcome = call.negotiator.answer_offer(&offer, &mut answer);
-        let Some(dialog) = call.dialog.as_mut() else {
-            return;
-        };
-        match outcome {
-            Ok(negotiation) => match (media_for(&negotiation), negotiation.rtp_peer(&offer)) {
-                (Ok((_, desc, _)), Some(peer)) => {
-                    dialog.ring(now);
-                    call.media_desc = desc.clone();
-                    call.phase = Phase::Ringing {
-                        answer: Box::new(answer),
-                        negotiation: Box::new(negotiation),
-                        peer,
-                    };
-                    let from = call.peer.clone();
-                    if self.config.auto_answer {
-                        let _ = self.answer_call(id, now);
-                    } else {
-                        self.event(Event::IncomingCall {
-                            call: id,
-                            from,
-                            media: desc,
-                        });
-                    }
-                }
-                (Err(why), _) => {
-                    dialog.reject(488, "Not Acceptable Here", Some(&why), now);
-                    call.media_desc = format!("none ({why})");
-                }
-                (Ok(_), None) => {
-                    dialog.reject(
-                        488,
-                        "Not Acceptable Here",
-                        Some("no RTP address in the offer"),
-                        now,
-                    );
-                    call.media_desc = "none (no RTP address in the offer)".into();
-                }
-            },
-            Err(rejection) => {
-                let reason = sigil_sip::Response::default_reason(rejection.code);
-                dialog.reject(rejection.code, reason, Some(&rejection.reason), now);
-                call.media_desc = format!("none ({})", rejection.reason);
-                log::info!(
-                    "{id}: refused {}: {} {}",
-                    call.peer,
-                    rejection.code,
-                    rejection.reason
-                );
-            }
-        }
-    }
-
-    pub(super) fn answer_call(&mut self, id: CallId, now: Instant) -> Result<(), EndpointError> {
-        let exposure = self.key_exposure(self.calls.get(&id).map(|c| c.conn));
-        let wall = self.wall_clock(now);
-        let call = self
-            .calls
-            .get_mut(&id)
-            .ok_or(EndpointError::NoSuchCall(id))?;
-        let phase = std::mem::replace(&mut call.phase, Phase::Active);
-        let Phase::Ringing {
-            answer,
-            negotiation,
-            peer,
-        } = phase
-        else {
-            call.phase = phase;
-            return Err(EndpointError::NotRinging(id));
-        };
-        let (Some(dialog), Some(socket)) = (call.dialog.as_mut(), call.socket) else {
-            return Err(EndpointError::NotRinging(id));
-        };
-        match media_for(&negotiation) {
-            Ok((crypto, desc, encrypted)) => {
-                dialog.accept(write_sdp(&answer).into_bytes(), now);
-                call.media = Some(CallMedia::new(crypto, socket, peer, now, wall));
-                call.media_desc = desc.clone();
-                call.encrypted = encrypted;
-                call.key_exposure = if encrypted { exposure } else { None };
-                call.established = true;
-                self.event(Event::CallEstablished {
-                    call: id,
-                    media: desc,
-                    encrypted,
-                });
-            }
-            Err(why) => {
-                dialog.reject(488, "Not Acceptable Here", Some(&why), now);
-                call.media_desc = format!("none ({why})");
-            }
-        }
-        Ok(())
-    }
-
-    pub(super) fn reject_call(
-        &mut self,
-        id: CallId,
-        status: u16,
-        now: Instant,
-    ) -> Result<(), EndpointError> {
-        if !(300..=699).contains(&status) {
-            return Err(EndpointError::BadStatus(status));
-        }
-        let call = self
-            .calls
-            .get_mut(&id)
-            .ok_or(EndpointError::NoSuchCall(id))?;
-        if !matches!(call.phase, Phase::Ringing { .. }) {
-            return Err(EndpointError::NotRinging(id));
-        }
-        call.phase = Phase::Ended;
-        if let Some(d) = &mut call.dialog {
-            d.reject(
-                status,
-                sigil_sip::Response::default_reason(status),
-                None,
-                now,
-            );
-        }
-        Ok(())
+        self.media_out(out);
     }
 
     pub(super) fn hangup_call(
@@ -613,7 +367,7 @@ impl Device {
     /// Who else may know SDES keys sent on `conn`: over TLS to a server that
     /// was not verified, or in the clear. `None` for a verified server, and
     /// for listener peers (judged by their client certificate instead).
-    fn key_exposure(&self, conn: Option<ConnId>) -> Option<String> {
+    pub(super) fn key_exposure(&self, conn: Option<ConnId>) -> Option<String> {
         let c = self.conns.get(&conn?)?;
         if c.role == Role::Inbound {
             return None;
@@ -630,59 +384,6 @@ impl Device {
         }
     }
 
-    /// Outgoing: the 2xx came with the answer SDP.
-    fn on_answered(&mut self, id: CallId, body: &[u8], now: Instant) {
-        let exposure = self.key_exposure(self.calls.get(&id).map(|c| c.conn));
-        let wall = self.wall_clock(now);
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let Some(dialog) = call.dialog.as_mut() else {
-            return;
-        };
-        let answer = match parse_sdp(body) {
-            Ok(a) => a,
-            Err(e) => {
-                call.media_desc = format!("none (invalid SDP answer: {e})");
-                dialog.hang_up("invalid SDP answer", now);
-                return;
-            }
-        };
-        match call.negotiator.accept_answer(&answer) {
-            Ok(neg) => match (media_for(&neg), neg.rtp_peer(&answer), call.socket) {
-                (Ok((crypto, desc, encrypted)), Some(peer), Some(socket)) => {
-                    call.media = Some(CallMedia::new(crypto, socket, peer, now, wall));
-                    call.media_desc = desc.clone();
-                    call.encrypted = encrypted;
-                    call.key_exposure = if encrypted { exposure } else { None };
-                    call.established = true;
-                    call.phase = Phase::Active;
-                    self.event(Event::CallEstablished {
-                        call: id,
-                        media: desc,
-                        encrypted,
-                    });
-                }
-                (Err(why), _, _) => {
-                    call.media_desc = format!("none ({why})");
-                    dialog.hang_up(&why, now);
-                }
-                _ => {
-                    call.media_desc = "none (no RTP address in the answer)".into();
-                    dialog.hang_up("no RTP address in the answer", now);
-                }
-            },
-            Err(AnswerError::SrtpRequired { detail }) => {
-                call.media_desc = format!("none (SRTP required: {detail})");
-                dialog.hang_up("SRTP required", now);
-            }
-            Err(e) => {
-                call.media_desc = format!("none ({e})");
-                dialog.hang_up(&e.to_string(), now);
-            }
-        }
-    }
-
     pub(super) fn call_connection_lost(&mut self, id: CallId, now: Instant) {
         match self.calls.get_mut(&id).and_then(|c| c.dialog.as_mut()) {
             Some(d) => d.connection_lost(),
@@ -693,8 +394,7 @@ impl Device {
     pub(super) fn call_timers(&mut self, now: Instant) {
         let ids: Vec<CallId> = self.calls.keys().copied().collect();
         for id in ids {
-            let mut transmits = Vec::new();
-            let mut events = Vec::new();
+            let mut out = MediaOut::default();
             if let Some(call) = self.calls.get_mut(&id) {
                 if let Some(d) = &mut call.dialog {
                     if d.poll_timeout().is_some_and(|t| t <= now) {
@@ -702,13 +402,10 @@ impl Device {
                     }
                 }
                 if let Some(m) = &mut call.media {
-                    m.handle_timeout(now, id, &mut transmits, &mut events);
+                    m.handle_timeout(now, id, &mut out);
                 }
             }
-            self.transmits.extend(transmits);
-            for e in events {
-                self.event(e);
-            }
+            self.media_out(out);
         }
     }
 
@@ -753,18 +450,20 @@ impl Device {
         }
     }
 
-    /// Ends a call: stops its media (RTCP BYE), releases its socket,
+    /// Ends a call: stops its media (RTCP BYE), releases its sockets,
     /// records and reports its summary.
     pub(super) fn finish_call(&mut self, id: CallId, reason: Option<String>, now: Instant) {
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
-        if let Some(media) = &mut call.media {
+        if let Some(mut media) = call.media.take() {
             let mut transmits = Vec::new();
             media.stop(now, &mut transmits);
             self.transmits.extend(transmits);
+            call.final_stats = media.stats();
         }
-        if let Some(socket) = call.socket.take() {
+        let sockets: Vec<SocketId> = call.sockets().collect();
+        for socket in sockets {
             self.sockets.remove(&socket);
             self.transmits.push_back(Transmit::Release { socket });
         }
@@ -781,6 +480,13 @@ impl Device {
             call: id,
             status: Box::new(status),
         });
+    }
+
+    fn media_out(&mut self, out: MediaOut) {
+        self.transmits.extend(out.transmits);
+        for e in out.events {
+            self.event(e);
+        }
     }
 
     /// The wall-clock time at `now` (for RTCP), from the anchor given at construction.

@@ -1,113 +1,156 @@
-//! The media of one call inside the device: its socket, the peer's address,
-//! and the per-call media engine on the call's 20 ms clock.
+//! The media of one call inside the device: its sockets, the peer's RTP and
+//! RTCP addresses, and the per-call [`MediaStream`] (codec, jitter buffer,
+//! RFC 4733 events, RTCP, SRTP) on the call's 20 ms clock.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use sigil_srtp::Session;
+use sigil_media::{CallStats, MediaConfig, MediaEvent, MediaStream, TransmitKind};
 
 use super::io::{SocketId, Transmit};
 use super::{CallId, Event};
 use crate::error::EndpointError;
-use crate::media::{MediaCrypto, MediaStats, MediaStream, FRAME};
 
-/// What protects a call's media.
-pub(crate) enum Crypto {
-    Plain,
-    Srtp {
-        send: Box<Session>,
-        receive: Box<Session>,
-    },
+pub(crate) use sigil_media::MediaCrypto as Crypto;
+
+/// Where a call's media goes.
+pub(crate) struct Route {
+    /// Our RTP socket (and RTCP's, with rtcp-mux).
+    pub(crate) rtp_socket: SocketId,
+    /// Our RTCP socket when RTCP has its own port.
+    pub(crate) rtcp_socket: Option<SocketId>,
+    /// The peer's RTP address.
+    pub(crate) peer_rtp: SocketAddr,
+    /// The peer's RTCP address (its RTP address with rtcp-mux).
+    pub(crate) peer_rtcp: SocketAddr,
+}
+
+/// What a call's media produced, for the device to queue.
+#[derive(Default)]
+pub(crate) struct MediaOut {
+    pub(crate) transmits: Vec<Transmit>,
+    pub(crate) events: Vec<Event>,
 }
 
 /// The running media of a call.
 pub(crate) struct CallMedia {
     stream: MediaStream,
-    socket: SocketId,
-    peer: SocketAddr,
-    next_tick: Instant,
-    queued: std::collections::VecDeque<Vec<i16>>,
+    route: Route,
+    /// Datagrams from elsewhere than the peer's address.
+    foreign: u64,
 }
 
 impl CallMedia {
     pub(crate) fn new(
+        config: MediaConfig,
         crypto: Crypto,
-        socket: SocketId,
-        peer: SocketAddr,
+        route: Route,
         now: Instant,
-        _wall: SystemTime,
     ) -> CallMedia {
-        let crypto = match crypto {
-            Crypto::Plain => MediaCrypto::Plain,
-            Crypto::Srtp { send, receive } => MediaCrypto::Srtp { send, receive },
-        };
         CallMedia {
-            stream: MediaStream::new(crypto),
-            socket,
-            peer,
-            next_tick: now,
-            queued: std::collections::VecDeque::new(),
+            stream: MediaStream::new(config, crypto, now),
+            route,
+            foreign: 0,
         }
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        Some(self.next_tick)
+        self.stream.poll_timeout()
     }
 
-    pub(crate) fn handle_timeout(
+    fn drain(&mut self, call: CallId, out: &mut MediaOut) {
+        while let Some(t) = self.stream.poll_transmit() {
+            out.transmits.push(self.route_transmit(t.kind, t.data));
+        }
+        while let Some(e) = self.stream.poll_event() {
+            match e {
+                MediaEvent::Audio { frame, concealed } => out.events.push(Event::Audio {
+                    call,
+                    frame: frame.to_vec(),
+                    concealed,
+                }),
+                MediaEvent::Dtmf { digit } => out.events.push(Event::Dtmf { call, digit }),
+                MediaEvent::PeerBye { reason } => log::info!(
+                    "{call}: the peer's RTCP says goodbye{}",
+                    reason.map(|r| format!(": {r}")).unwrap_or_default()
+                ),
+            }
+        }
+    }
+
+    fn route_transmit(&self, kind: TransmitKind, data: Vec<u8>) -> Transmit {
+        match (kind, self.route.rtcp_socket) {
+            (TransmitKind::Rtcp, Some(socket)) => Transmit::SendTo {
+                socket,
+                to: self.route.peer_rtcp,
+                data,
+            },
+            (TransmitKind::Rtcp, None) => Transmit::SendTo {
+                socket: self.route.rtp_socket,
+                to: self.route.peer_rtcp,
+                data,
+            },
+            (TransmitKind::Rtp, _) => Transmit::SendTo {
+                socket: self.route.rtp_socket,
+                to: self.route.peer_rtp,
+                data,
+            },
+        }
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant, call: CallId, out: &mut MediaOut) {
+        if self.stream.poll_timeout().is_some_and(|t| t <= now) {
+            self.stream.handle_timeout(now);
+        }
+        self.drain(call, out);
+    }
+
+    /// A datagram on one of the call's sockets: media only from the peer's
+    /// address (anything else is counted and dropped).
+    pub(crate) fn receive(
         &mut self,
+        (socket, from): (SocketId, SocketAddr),
+        data: &[u8],
         now: Instant,
-        _call: CallId,
-        transmits: &mut Vec<Transmit>,
-        _events: &mut Vec<Event>,
+        call: CallId,
+        out: &mut MediaOut,
     ) {
-        // Bounded: at most 5 ticks of catching up, then the clock re-anchors.
-        for _ in 0..5 {
-            if self.next_tick > now {
-                return;
-            }
-            self.queued.pop_front();
-            if let Ok(packet) = self.stream.next_packet() {
-                transmits.push(Transmit::SendTo {
-                    socket: self.socket,
-                    to: self.peer,
-                    data: packet,
-                });
-            }
-            self.next_tick += FRAME;
-        }
-        if self.next_tick <= now {
-            self.next_tick = now + FRAME;
-        }
-    }
-
-    pub(crate) fn receive(&mut self, from: SocketAddr, data: &[u8], _now: Instant) {
-        if from != self.peer {
+        if from.ip() != self.route.peer_rtp.ip() && from.ip() != self.route.peer_rtcp.ip() {
+            self.foreign += 1;
             return;
         }
-        let _ = self.stream.receive(data);
+        if Some(socket) == self.route.rtcp_socket {
+            self.stream.receive_rtcp(data, now);
+        } else {
+            self.stream.receive(data, now);
+        }
+        self.drain(call, out);
     }
 
     pub(crate) fn queue_audio(&mut self, frame: &[i16]) {
-        if self.queued.len() >= 5 {
-            self.queued.pop_front();
-        }
-        self.queued.push_back(frame.to_vec());
+        self.stream.queue_audio(frame);
     }
 
     pub(crate) fn send_dtmf(
         &mut self,
-        _digit: char,
-        _duration: Duration,
+        digit: char,
+        duration: Duration,
     ) -> Result<(), EndpointError> {
-        Err(EndpointError::Config(
-            "telephone-events are not negotiated".into(),
-        ))
+        self.stream
+            .send_dtmf(digit, duration)
+            .map_err(|e| EndpointError::Media(e.to_string()))
     }
 
-    pub(crate) fn stats(&self) -> MediaStats {
-        self.stream.stats()
+    pub(crate) fn stats(&self) -> CallStats {
+        let mut stats = self.stream.stats();
+        stats.ignored += self.foreign;
+        stats
     }
 
-    pub(crate) fn stop(&mut self, _now: Instant, _transmits: &mut Vec<Transmit>) {}
+    /// The RTCP BYE that ends the stream.
+    pub(crate) fn stop(&mut self, now: Instant, transmits: &mut Vec<Transmit>) {
+        if let Some(t) = self.stream.stop(now) {
+            transmits.push(self.route_transmit(t.kind, t.data));
+        }
+    }
 }

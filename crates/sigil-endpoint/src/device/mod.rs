@@ -43,9 +43,12 @@ mod config;
 mod conn;
 mod event;
 mod inbound;
+mod incoming;
 mod io;
 mod link;
 mod media;
+mod outgoing;
+mod sdp;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;

@@ -248,6 +248,30 @@ fn invite(to_user: &str, sdp: &str, branch: &str) -> Vec<u8> {
 
 const PLAIN_OFFER: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.50\r\ns=-\r\nc=IN IP4 192.0.2.50\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
+/// Binds every socket the device asked for in `ts`, from port `base` on;
+/// returns the first one's id.
+fn bind_all(d: &mut Device, ts: &[Transmit], base: u16, now: Instant) -> SocketId {
+    let sockets: Vec<SocketId> = ts
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Bind { socket, .. } => Some(*socket),
+            _ => None,
+        })
+        .collect();
+    assert!(!sockets.is_empty(), "no socket asked for: {ts:?}");
+    for (i, socket) in sockets.iter().enumerate() {
+        let local = SocketAddr::new("192.0.2.10".parse().unwrap(), base + i as u16);
+        d.handle_input(
+            Input::Bound {
+                socket: *socket,
+                local,
+            },
+            now,
+        );
+    }
+    sockets[0]
+}
+
 #[test]
 fn an_incoming_call_binds_media_answers_and_runs_on_a_20_ms_clock() {
     let t0 = Instant::now();
@@ -262,15 +286,14 @@ fn an_incoming_call_binds_media_answers_and_runs_on_a_20_ms_clock() {
         t0,
     );
     let ts = transmits(&mut d);
-    let socket = ts
-        .iter()
-        .find_map(|t| match t {
-            Transmit::Bind { socket, .. } => Some(*socket),
-            _ => None,
-        })
-        .expect("a media socket is asked for");
-    let local: SocketAddr = "192.0.2.10:41000".parse().unwrap();
-    d.handle_input(Input::Bound { socket, local }, t0);
+    // RTP, and RTCP on a port of its own (the offer has no rtcp-mux).
+    assert_eq!(
+        ts.iter()
+            .filter(|t| matches!(t, Transmit::Bind { .. }))
+            .count(),
+        2
+    );
+    let socket = bind_all(&mut d, &ts, 41000, t0);
     let ts = transmits(&mut d);
     let ok = sent(&ts, conn)
         .into_iter()
@@ -280,7 +303,8 @@ fn an_incoming_call_binds_media_answers_and_runs_on_a_20_ms_clock() {
         })
         .expect("auto answer: 200 OK");
     let answer = String::from_utf8_lossy(&ok.body).into_owned();
-    assert!(answer.contains("m=audio 41000 RTP/AVP"), "{answer}");
+    assert!(answer.contains("m=audio 41000 RTP/AVP 0\r\n"), "{answer}");
+    assert!(answer.contains("a=rtcp:41001"), "{answer}");
     let evs = events(&mut d);
     let call = evs
         .iter()
@@ -293,24 +317,38 @@ fn an_incoming_call_binds_media_answers_and_runs_on_a_20_ms_clock() {
             _ => None,
         })
         .expect("established");
-    // Media: a packet every 20 ms to the offered address, and no sooner.
-    let mut at = t0;
-    let mut packets = 0;
+    // The call's 20 ms clock: each tick plays out a frame, and the
+    // application answers with one to send; a packet goes to the offered
+    // address every 20 ms, and no sooner.
+    let peer: SocketAddr = "192.0.2.50:30000".parse().unwrap();
+    let (mut at, mut packets, mut frames) = (t0, 0, 0);
     for _ in 0..10 {
         at = d.poll_timeout().unwrap();
         assert!(at - t0 <= Duration::from_millis(200));
         d.handle_timeout(at);
+        for e in events(&mut d) {
+            if let Event::Audio { call: c, frame, .. } = e {
+                assert_eq!((c, frame.len()), (call, 160));
+                frames += 1;
+                d.send_audio(call, &[1000; 160]).unwrap();
+            }
+        }
         packets += transmits(&mut d)
             .iter()
-            .filter(|t| matches!(t, Transmit::SendTo { to, .. } if *to == "192.0.2.50:30000".parse::<SocketAddr>().unwrap()))
+            .filter(|t| matches!(t, Transmit::SendTo { to, .. } if *to == peer))
             .count();
     }
     assert!(
-        (9..=11).contains(&packets),
+        (9..=10).contains(&frames),
+        "{frames} frames in {:?}",
+        at - t0
+    );
+    assert!(
+        (8..=10).contains(&packets),
         "{packets} packets in {:?}",
         at - t0
     );
-    // The caller hangs up: the call ends, its socket is released.
+    // The caller hangs up: the call ends, its sockets are released.
     let bye = format!(
         "BYE sip:1001@192.0.2.10:40000;transport=tcp SIP/2.0\r\n\
          Via: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bKbye1\r\nMax-Forwards: 70\r\n\
@@ -329,15 +367,24 @@ fn an_incoming_call_binds_media_answers_and_runs_on_a_20_ms_clock() {
         at,
     );
     let ts = transmits(&mut d);
+    assert_eq!(
+        ts.iter()
+            .filter(|t| matches!(t, Transmit::Release { .. }))
+            .count(),
+        2
+    );
     assert!(ts
         .iter()
         .any(|t| matches!(t, Transmit::Release { socket: s } if *s == socket)));
     let evs = events(&mut d);
-    assert!(
-        evs.iter()
-            .any(|e| matches!(e, Event::CallEnded { call: c, .. } if *c == call)),
-        "{evs:?}"
-    );
+    let ended = evs
+        .iter()
+        .find_map(|e| match e {
+            Event::CallEnded { call: c, status } if *c == call => Some(status.clone()),
+            _ => None,
+        })
+        .expect("ended");
+    assert_eq!(ended.stats.packets_sent, packets as u64);
 }
 
 #[test]
@@ -355,20 +402,8 @@ fn without_auto_answer_the_application_decides() {
         },
         t0,
     );
-    let socket = transmits(&mut d)
-        .iter()
-        .find_map(|t| match t {
-            Transmit::Bind { socket, .. } => Some(*socket),
-            _ => None,
-        })
-        .unwrap();
-    d.handle_input(
-        Input::Bound {
-            socket,
-            local: "192.0.2.10:41002".parse().unwrap(),
-        },
-        t0,
-    );
+    let ts = transmits(&mut d);
+    bind_all(&mut d, &ts, 41002, t0);
     let ts = transmits(&mut d);
     assert!(sent(&ts, conn)
         .iter()
