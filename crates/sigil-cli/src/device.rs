@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sigil_endpoint::{
-    BootStep, CallOptions, CallStatus, DeviceDir, DeviceStatus, Event, RunOptions,
+    BootStep, CallOptions, CallStatus, DeviceDir, DeviceStatus, Event, FileAudio, Record,
+    RunOptions,
 };
 
 /// The device commands.
@@ -22,6 +23,12 @@ pub enum Cmd {
         /// Log boot steps and events as JSON lines on stdout.
         #[arg(long)]
         json_log: bool,
+        /// Play this WAV (8 kHz, mono, 16-bit) into answered calls, looped; default a 440 Hz tone.
+        #[arg(long, value_name = "FILE.wav")]
+        play: Option<PathBuf>,
+        /// Record each answered call into DIR/call-N.wav (8 kHz, mono, 16-bit).
+        #[arg(long, value_name = "DIR")]
+        record_dir: Option<PathBuf>,
     },
     /// What the device would use if booted now (identity, trust, configuration, problems), without network.
     Status {
@@ -41,9 +48,15 @@ pub enum Cmd {
         /// Whom to call, e.g. sip:1002@pbx.example.com.
         #[arg(long)]
         to: String,
-        /// Seconds of tone to send.
+        /// Seconds the call stays up once answered.
         #[arg(long, default_value_t = 1.0)]
         seconds: f64,
+        /// Play this WAV (8 kHz, mono, 16-bit) into the call, looped; default a 440 Hz tone.
+        #[arg(long, value_name = "FILE.wav")]
+        play: Option<PathBuf>,
+        /// Record what the call receives into this WAV (8 kHz, mono, 16-bit).
+        #[arg(long, value_name = "FILE.wav")]
+        record: Option<PathBuf>,
     },
     /// Wipe the user store (configuration, certs/, certs/trusted/); the factory partition stays.
     FactoryReset {
@@ -56,9 +69,34 @@ pub enum Cmd {
 /// Runs a device command.
 pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        Cmd::Run { data, json_log } => run_device(data, json_log),
+        Cmd::Run {
+            data,
+            json_log,
+            play,
+            record_dir,
+        } => {
+            if let Some(dir) = &record_dir {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let record = record_dir.map_or(Record::Nothing, Record::Folder);
+            let audio = FileAudio::new(play.as_deref(), record)?;
+            run_device(data, json_log, audio)
+        }
         Cmd::Status { data, json } => status(data, json),
-        Cmd::Call { data, to, seconds } => call(data, &to, seconds),
+        Cmd::Call {
+            data,
+            to,
+            seconds,
+            play,
+            record,
+        } => {
+            let audio = FileAudio::new(
+                play.as_deref(),
+                record.map_or(Record::Nothing, Record::File),
+            )?;
+            call(data, &to, seconds, audio)
+        }
         Cmd::FactoryReset { data } => {
             let device = DeviceDir::open(&data)?;
             let report = device.factory_reset()?;
@@ -85,7 +123,7 @@ fn print_step(step: &BootStep, json: bool) {
     let _ = std::io::stdout().flush();
 }
 
-fn run_device(data: PathBuf, json_log: bool) -> anyhow::Result<ExitCode> {
+fn run_device(data: PathBuf, json_log: bool, audio: FileAudio) -> anyhow::Result<ExitCode> {
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -105,6 +143,7 @@ fn run_device(data: PathBuf, json_log: bool) -> anyhow::Result<ExitCode> {
     });
     let options = RunOptions {
         events: Some(events),
+        audio: Box::new(audio),
         ..RunOptions::default()
     };
     let running = match device.boot(options, &mut |s| print_step(s, json_log)) {
@@ -219,12 +258,19 @@ fn print_call(c: &CallStatus) {
     if let Some(exposure) = &c.key_exposure {
         println!("  warning:  {exposure}");
     }
+    let s = &c.stats;
     println!(
-        "  frames:   {} sent, {} received, {} decrypt failures, {} replays",
-        c.stats.packets_sent,
-        c.stats.packets_received,
-        c.stats.srtp_auth_failures,
-        c.stats.srtp_replays
+        "  packets:  {} sent, {} received, {} lost, {} SRTP authentication failures, {} replays",
+        s.packets_sent, s.packets_received, s.packets_lost, s.srtp_auth_failures, s.srtp_replays
+    );
+    println!(
+        "  quality:  jitter {:.1} ms, round trip {}, jitter buffer {} ms, {} frames concealed, RTCP {} sent / {} received",
+        s.jitter_ms,
+        s.rtt_ms.map_or_else(|| "-".to_owned(), |r| format!("{r:.1} ms")),
+        s.jitter_buffer_delay_ms,
+        s.concealed_frames,
+        s.rtcp_sent,
+        s.rtcp_received
     );
     println!(
         "  result:   {}",
@@ -239,12 +285,16 @@ fn print_call(c: &CallStatus) {
     }
 }
 
-fn call(data: PathBuf, to: &str, seconds: f64) -> anyhow::Result<ExitCode> {
+fn call(data: PathBuf, to: &str, seconds: f64, audio: FileAudio) -> anyhow::Result<ExitCode> {
     if !(0.0..=3600.0).contains(&seconds) {
         anyhow::bail!("--seconds must be between 0 and 3600");
     }
     let device = DeviceDir::open(&data)?;
-    let running = match device.boot(RunOptions::default(), &mut |s| print_step(s, false)) {
+    let options = RunOptions {
+        audio: Box::new(audio),
+        ..RunOptions::default()
+    };
+    let running = match device.boot(options, &mut |s| print_step(s, false)) {
         Ok(r) => r,
         Err(failure) => {
             eprintln!("{failure}");

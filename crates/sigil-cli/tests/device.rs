@@ -137,7 +137,7 @@ fn call_with_srtp_succeeds_and_standard_to_a_plain_phone_is_refused() {
     assert!(t.contains("media:    SRTP AES"), "{t}");
     // Half a second of media at 50 packets a second, give or take the edges.
     let sent: u64 = t
-        .split("frames:")
+        .split("packets:")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())

@@ -39,7 +39,7 @@ pub mod status;
 pub use boot::{BootFailure, RunOptions};
 pub use device::{CallId, Device, DeviceConfig, Event};
 pub use dir::{DataDir, DeviceDir, Prepared};
-pub use driver::{CallAudio, CallOptions, EventSink, RunningDevice, ToneAudio};
+pub use driver::{CallAudio, CallOptions, EventSink, FileAudio, Record, RunningDevice, ToneAudio};
 pub use error::EndpointError;
 pub use status::{
     BootStep, CallDirection, CallStatus, ConnectionStatus, DeviceStatus, ListenerStatus, Outcome,

@@ -7,5 +7,5 @@ pub mod audio;
 pub mod blocking;
 pub(crate) mod net;
 
-pub use audio::{CallAudio, ToneAudio, FRAME_SAMPLES};
+pub use audio::{CallAudio, FileAudio, Record, ToneAudio, FRAME_SAMPLES};
 pub use blocking::{CallOptions, EventSink, RunningDevice, SHUTDOWN_WAIT};
