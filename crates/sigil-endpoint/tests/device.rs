@@ -69,6 +69,17 @@ fn call_device_directly(
     pki: &Pki,
     policy: OfferPolicy,
 ) -> (EndReason, u64) {
+    call_device_directly_as(listener, pki, policy, true)
+}
+
+/// As [`call_device_directly`]; `with_certificate: false` is a stranger
+/// with no client certificate at all.
+fn call_device_directly_as(
+    listener: std::net::SocketAddr,
+    pki: &Pki,
+    policy: OfferPolicy,
+    with_certificate: bool,
+) -> (EndReason, u64) {
     let peer = mint_device(
         &pki.ca,
         &DeviceRequest::new("00:22:ee:99:99:99".parse().unwrap()),
@@ -86,8 +97,12 @@ fn call_device_directly(
         ..TlsPolicy::default()
     };
     let store = Arc::new(sigil_trust::TrustStore::builder().builtin(false).build());
-    let resolver = Arc::new(ClientCertResolver::new([peer_identity]));
-    let connector = Connector::new("127.0.0.1", &policy_tls, store, Some(resolver)).unwrap();
+    let resolver: Option<Arc<dyn rustls::client::ResolvesClientCert>> = if with_certificate {
+        Some(Arc::new(ClientCertResolver::new([peer_identity])))
+    } else {
+        None
+    };
+    let connector = Connector::new("127.0.0.1", &policy_tls, store, resolver).unwrap();
     let mut client =
         Client::connect(connector, &listener.to_string(), ClientOptions::default()).unwrap();
     let local = client.local_addr().unwrap();
@@ -751,4 +766,101 @@ fn damaged_configuration_boots_from_the_last_good_copy() {
             status.problems
         );
     }
+}
+
+/// SPEC E8: who may call the device on its listener. `registrar` (the
+/// default) refuses everyone there with 403; `verified` answers only a peer
+/// with a verified device certificate; `any` answers a stranger too.
+#[test]
+fn inbound_policy_decides_who_may_call_on_the_listener() {
+    let pki = pki();
+    let sip = SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
+    for (n, accept, stranger_answered, device_answered) in [
+        (1, "registrar", false, false),
+        (2, "verified", false, true),
+        (3, "any", true, true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = sigil_testkit::free_port();
+        let device = device_dir(
+            &pki,
+            dir.path(),
+            &format!("00:22:ee:00:01:0{n}"),
+            &sip_config(
+                &sip,
+                &format!("sip.tls.listen = {port}\nsip.inbound.accept = {accept}\n"),
+            ),
+        );
+        let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
+        let listener = running.listener_addr().expect("listener up");
+        for (with_certificate, answered) in [(false, stranger_answered), (true, device_answered)] {
+            let (reason, _) =
+                call_device_directly_as(listener, &pki, OfferPolicy::Optional, with_certificate);
+            if answered {
+                assert_eq!(
+                    reason,
+                    EndReason::HungUp("test done".into()),
+                    "{accept}, certificate {with_certificate}"
+                );
+            } else {
+                assert!(
+                    matches!(reason, EndReason::Rejected { status: 403, .. }),
+                    "{accept}, certificate {with_certificate}: {reason:?}"
+                );
+            }
+        }
+        // Refused requests touched nothing: only answered calls are in the status.
+        let answered = running.status().calls.len();
+        assert_eq!(
+            answered,
+            usize::from(stranger_answered) + usize::from(device_answered),
+            "{accept}"
+        );
+        running.shutdown();
+    }
+}
+
+/// Device-sized listener limits: at most two connections from one address
+/// (a third is closed at once), whatever `sip.tls.listen.max` allows.
+#[test]
+fn a_third_connection_from_one_address_is_closed_at_once() {
+    use std::io::Read;
+    let pki = pki();
+    let sip = SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = sigil_testkit::free_port();
+    let device = device_dir(
+        &pki,
+        dir.path(),
+        "00:22:ee:00:02:01",
+        &sip_config(&sip, &format!("sip.tls.listen = {port}\nsip.tls.listen.max = 8\n")),
+    );
+    let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
+    let listener = running.listener_addr().expect("listener up");
+    let connect = || {
+        let s = std::net::TcpStream::connect(listener).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        s
+    };
+    let (mut first, mut second) = (connect(), connect());
+    let mut third = connect();
+    let mut buf = [0u8; 16];
+    // Closed by the device: EOF (or a reset), not a timeout.
+    match third.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) => assert!(
+            !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            "the third connection was left open: {e}"
+        ),
+        Ok(n) => panic!("the third connection got {n} bytes"),
+    }
+    // The first two stay open (a TLS server waits for the client hello).
+    for s in [&mut first, &mut second] {
+        let e = s.read(&mut buf).unwrap_err();
+        assert!(
+            matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            "{e}"
+        );
+    }
+    running.shutdown();
 }
