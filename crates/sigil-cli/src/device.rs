@@ -132,9 +132,14 @@ fn run_device(data: PathBuf, json_log: bool, audio: FileAudio) -> anyhow::Result
     let device = DeviceDir::open(&data)?;
     let events: sigil_endpoint::EventSink = Arc::new(move |e: &Event| {
         if json_log {
+            // A finished call carries its whole summary, statistics included.
+            let call = match e {
+                Event::CallEnded { status, .. } => serde_json::to_value(status).ok(),
+                _ => None,
+            };
             println!(
                 "{}",
-                serde_json::json!({"type": "event", "event": {"event": e.name(), "detail": e.to_string()}})
+                serde_json::json!({"type": "event", "event": {"event": e.name(), "detail": e.to_string(), "call": call}})
             );
         } else {
             println!("{e}");
@@ -144,6 +149,7 @@ fn run_device(data: PathBuf, json_log: bool, audio: FileAudio) -> anyhow::Result
     let options = RunOptions {
         events: Some(events),
         audio: Box::new(audio),
+        status_file: Some(running_status_file(&data)),
         ..RunOptions::default()
     };
     let running = match device.boot(options, &mut |s| print_step(s, json_log)) {
@@ -178,15 +184,56 @@ fn run_device(data: PathBuf, json_log: bool, audio: FileAudio) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where `sigil device run` keeps its status for `sigil device status`.
+fn running_status_file(data: &std::path::Path) -> PathBuf {
+    data.join("user").join("status.json")
+}
+
 fn status(data: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     let device = DeviceDir::open(&data)?;
     let status = device.offline_status();
+    // What `sigil device run` last reported (registration, connections, calls with statistics).
+    let running: Option<serde_json::Value> = std::fs::read(running_status_file(&data))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     if json {
-        println!("{}", status.to_json());
+        let mut value = serde_json::to_value(&status)?;
+        if let (Some(map), Some(running)) = (value.as_object_mut(), &running) {
+            map.insert("running".into(), running.clone());
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print_status(&status);
+        if let Some(running) = &running {
+            print_running(running);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The last status `sigil device run` wrote: registration and calls.
+fn print_running(v: &serde_json::Value) {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_owned();
+    println!(
+        "last run:      registration {} ({})",
+        text(&v["registration"]["state"]),
+        text(&v["registration"]["contact"])
+    );
+    for c in v["calls"].as_array().into_iter().flatten() {
+        let s = &c["stats"];
+        println!(
+            "  call {} {}: {}; {} sent, {} received, {} lost, jitter {} ms, rtt {} ms; {}",
+            text(&c["direction"]),
+            text(&c["peer"]),
+            text(&c["media"]),
+            s["packets_sent"],
+            s["packets_received"],
+            s["packets_lost"],
+            s["jitter_ms"],
+            s["rtt_ms"],
+            c["ended"].as_str().unwrap_or("running")
+        );
+    }
 }
 
 fn print_status(s: &DeviceStatus) {

@@ -204,4 +204,12 @@ fn run_registers_and_unregisters_on_sigterm() {
         .events()
         .iter()
         .any(|e| matches!(e, sigil_lab::RegistrarEvent::Unregistered { .. })));
+    // `device status` shows what the run last reported, beside the offline view.
+    let out = sigil(&["device", "status", "--data", &s.data(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["running"]["registration"]["state"], "idle", "{v}");
+    assert_eq!(
+        v["running"]["connections"][0]["verification"], "verified",
+        "{v}"
+    );
 }

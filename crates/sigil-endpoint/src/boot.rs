@@ -33,6 +33,10 @@ pub struct RunOptions {
     pub audio: Box<dyn CallAudio>,
     /// Write TLS secrets of the SIP connection to this file (Wireshark).
     pub key_log: Option<PathBuf>,
+    /// Keep the status (JSON) in this file, rewritten atomically after every
+    /// event but audio: what a separate process (`sigil device status`)
+    /// reads of a running device.
+    pub status_file: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -43,6 +47,7 @@ impl Default for RunOptions {
             events: None,
             audio: Box::new(ToneAudio::default()),
             key_log: None,
+            status_file: None,
         }
     }
 }
@@ -203,6 +208,7 @@ impl DeviceDir {
             base_status: steps.status.clone(),
             board: board.clone(),
             last_status: last_status.clone(),
+            status_file: options.status_file.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("sigil-device".into())

@@ -833,13 +833,17 @@ fn a_third_connection_from_one_address_is_closed_at_once() {
         &pki,
         dir.path(),
         "00:22:ee:00:02:01",
-        &sip_config(&sip, &format!("sip.tls.listen = {port}\nsip.tls.listen.max = 8\n")),
+        &sip_config(
+            &sip,
+            &format!("sip.tls.listen = {port}\nsip.tls.listen.max = 8\n"),
+        ),
     );
     let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
     let listener = running.listener_addr().expect("listener up");
     let connect = || {
         let s = std::net::TcpStream::connect(listener).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         s
     };
     let (mut first, mut second) = (connect(), connect());
@@ -849,7 +853,10 @@ fn a_third_connection_from_one_address_is_closed_at_once() {
     match third.read(&mut buf) {
         Ok(0) => {}
         Err(e) => assert!(
-            !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
             "the third connection was left open: {e}"
         ),
         Ok(n) => panic!("the third connection got {n} bytes"),
@@ -858,7 +865,10 @@ fn a_third_connection_from_one_address_is_closed_at_once() {
     for s in [&mut first, &mut second] {
         let e = s.read(&mut buf).unwrap_err();
         assert!(
-            matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
             "{e}"
         );
     }

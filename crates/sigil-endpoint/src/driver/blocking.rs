@@ -83,6 +83,8 @@ pub(crate) struct Driver {
     pub(crate) board: SharedBoard,
     /// The status when the driver stopped, for the handle.
     pub(crate) last_status: Arc<Mutex<Option<DeviceStatus>>>,
+    /// Where to keep the status for other processes.
+    pub(crate) status_file: Option<std::path::PathBuf>,
 }
 
 impl Driver {
@@ -159,12 +161,32 @@ impl Driver {
             self.commands();
             self.device.handle_timeout(Instant::now());
         }
-        let mut status = self.base_status.clone();
-        self.device.fill_status(&mut status);
+        let status = self.status();
+        self.write_status_file(&status);
         if let Ok(mut last) = self.last_status.lock() {
             *last = Some(status);
         }
         log::info!("device stopped");
+    }
+
+    fn status(&self) -> DeviceStatus {
+        let mut status = self.base_status.clone();
+        self.device.fill_status(&mut status);
+        status
+    }
+
+    /// Writes the status file (temporary file, then rename), if one is set.
+    fn write_status_file(&self, status: &DeviceStatus) {
+        let Some(path) = &self.status_file else {
+            return;
+        };
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(".tmp");
+        let written =
+            std::fs::write(&tmp, status.to_json()).and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            log::warn!("cannot write the status file {}: {e}", path.display());
+        }
     }
 
     /// Hands network reports to the device.
@@ -267,6 +289,10 @@ impl Driver {
         if let Some(sink) = &self.sink {
             sink(&event);
         }
+        if self.status_file.is_some() {
+            let status = self.status();
+            self.write_status_file(&status);
+        }
         if let Some(boot) = &self.boot {
             if boot.send(event).is_err() {
                 self.boot = None;
@@ -304,9 +330,7 @@ impl Driver {
                     let _ = reply.send(self.device.send_dtmf(call, digit, duration));
                 }
                 Command::Status { reply } => {
-                    let mut status = self.base_status.clone();
-                    self.device.fill_status(&mut status);
-                    let _ = reply.send(status);
+                    let _ = reply.send(self.status());
                 }
                 Command::Base(status) => self.base_status = *status,
                 Command::Shutdown => self.device.shutdown(now),
