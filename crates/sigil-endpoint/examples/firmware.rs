@@ -63,7 +63,7 @@ fn main() -> ExitCode {
         match running.call_and_wait(&to, options) {
             Ok(c) => {
                 println!(
-                    "call {}: {}; {} frames sent, {} received, {} decrypt failures",
+                    "call {}: {}; {} packets sent, {} received, {} SRTP authentication failures",
                     c.peer,
                     c.media,
                     c.stats.packets_sent,

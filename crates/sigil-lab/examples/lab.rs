@@ -49,7 +49,7 @@ fn run(dir: &std::path::Path) -> Result<()> {
     let _ = std::io::stdin().read_to_end(&mut sink);
     for c in sip.calls() {
         println!(
-            "far end: {} {}: {} frames received, {} decrypt failures",
+            "far end: {} {}: {} packets received, {} SRTP authentication failures",
             c.peer, c.media, c.stats.packets_received, c.stats.srtp_auth_failures
         );
     }

@@ -439,3 +439,106 @@ fn events_are_bounded_and_dropped_audio_is_counted() {
     d.fill_status(&mut status);
     assert_eq!(status.events_dropped, 10);
 }
+
+/// RFC 4733 both ways on a call whose offer had `telephone-event/8000` at
+/// PT 96: digits from the peer are reported once each, and a digit we send
+/// goes out as event packets of the peer's payload type.
+#[test]
+fn telephone_events_both_ways() {
+    use sigil_media::{Packetizer, TelephoneEvent};
+    let sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.50\r\ns=-\r\nc=IN IP4 192.0.2.50\r\nt=0 0\r\n\
+               m=audio 30000 RTP/AVP 0 96\r\na=rtpmap:96 telephone-event/8000\r\na=rtcp-mux\r\n";
+    let t0 = Instant::now();
+    let mut d = device("", t0);
+    let conn = registered(&mut d, t0);
+    d.handle_input(
+        Input::Received {
+            conn,
+            data: &invite("1001", sdp, "dtmf1"),
+        },
+        t0,
+    );
+    let ts = transmits(&mut d);
+    // rtcp-mux offered: one socket.
+    assert_eq!(
+        ts.iter()
+            .filter(|t| matches!(t, Transmit::Bind { .. }))
+            .count(),
+        1
+    );
+    let socket = bind_all(&mut d, &ts, 42000, t0);
+    let ts = transmits(&mut d);
+    let ok = sent(&ts, conn)
+        .into_iter()
+        .find_map(|m| match m {
+            Message::Response(r) if r.status == 200 => Some(r),
+            _ => None,
+        })
+        .expect("answered");
+    let answer = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(
+        answer.contains("m=audio 42000 RTP/AVP 0 96\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("a=rtcp-mux"), "{answer}");
+    let call = events(&mut d)
+        .iter()
+        .find_map(|e| match e {
+            Event::CallEstablished { call, .. } => Some(*call),
+            _ => None,
+        })
+        .unwrap();
+    // The peer presses 5: three packets of one event, the last ones ending it twice over.
+    let peer: SocketAddr = "192.0.2.50:30000".parse().unwrap();
+    let mut rtp = Packetizer::with_state(0, 0x1234_5678, 100, 8000);
+    let mut at = t0;
+    let mut digits = Vec::new();
+    for (i, (end, duration)) in [
+        (false, 160u16),
+        (false, 320),
+        (true, 480),
+        (true, 480),
+        (true, 480),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let event = TelephoneEvent {
+            event: 5,
+            end,
+            volume: 10,
+            duration,
+        };
+        let mut packet = Vec::new();
+        rtp.event(&mut packet, 96, i == 0, 8000, &event.to_bytes());
+        at += Duration::from_millis(20);
+        d.handle_input(
+            Input::Datagram {
+                socket,
+                from: peer,
+                data: &packet,
+            },
+            at,
+        );
+        d.handle_timeout(at);
+        digits.extend(events(&mut d).into_iter().filter_map(|e| match e {
+            Event::Dtmf { digit, .. } => Some(digit),
+            _ => None,
+        }));
+        let _ = transmits(&mut d);
+    }
+    assert_eq!(digits, vec!['5']);
+    // We press #: event packets (PT 96) follow on the media clock.
+    d.send_dtmf(call, '#', Duration::from_millis(100)).unwrap();
+    let mut event_packets = 0;
+    for _ in 0..20 {
+        at = d.poll_timeout().unwrap();
+        d.handle_timeout(at);
+        let _ = events(&mut d);
+        event_packets += transmits(&mut d)
+            .iter()
+            .filter(|t| matches!(t, Transmit::SendTo { to, data, .. } if *to == peer && data.get(1).map(|b| b & 0x7F) == Some(96)))
+            .count();
+    }
+    assert!(event_packets >= 5, "{event_packets} event packets");
+}
