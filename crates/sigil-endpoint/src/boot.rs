@@ -193,10 +193,11 @@ impl DeviceDir {
                 ))
             }
         };
-        let (commands_tx, commands) = mpsc::channel();
+        let (commands_tx, commands) = mpsc::sync_channel(crate::driver::blocking::MAX_COMMANDS);
         let (boot_tx, boot_rx) = mpsc::channel();
         let board = Arc::new((Mutex::new(Board::default()), Condvar::new()));
         let last_status = Arc::new(Mutex::new(None));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let driver = Driver {
             net: Net::new(device.config().connection.write_timeout),
             device,
@@ -209,6 +210,7 @@ impl DeviceDir {
             board: board.clone(),
             last_status: last_status.clone(),
             status_file: options.status_file.clone(),
+            stop: stop.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("sigil-device".into())
@@ -231,6 +233,7 @@ impl DeviceDir {
             thread: Some(thread),
             board,
             last_status,
+            stop,
         };
         let deadline = sigil_sip::timer::deadline_after(Instant::now(), options.register_timeout);
         let mut connected = false;

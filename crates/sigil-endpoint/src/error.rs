@@ -56,6 +56,9 @@ pub enum EndpointError {
     /// The call's media refused (e.g. DTMF the peer did not negotiate).
     #[error("media: {0}")]
     Media(String),
+    /// The device's command queue is full (a caller is flooding it).
+    #[error("the device is busy: too many commands queued")]
+    Busy,
     /// Not connected to the SIP server (yet, or any more).
     #[error("not connected to the SIP server")]
     NotConnected,

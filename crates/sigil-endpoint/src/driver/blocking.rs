@@ -4,7 +4,7 @@
 //! [`RunningDevice`] is the handle the application keeps.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -21,6 +21,8 @@ use crate::status::{CallStatus, DeviceStatus};
 /// How long [`RunningDevice::shutdown`] (and drop) waits for the driver to
 /// finish: calls hung up, binding removed.
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+/// Most commands queued for the driver; beyond, a command is refused as busy.
+pub const MAX_COMMANDS: usize = 64;
 /// Most reads of one socket per wake-up, so one busy peer cannot starve the rest.
 const READS_PER_WAKE: usize = 64;
 
@@ -57,7 +59,6 @@ pub(crate) enum Command {
     },
     /// The boot's status (steps, identity, trust, configuration) to report from now on.
     Base(Box<DeviceStatus>),
-    Shutdown,
 }
 
 /// What the handle can wait for: calls established and ended.
@@ -85,6 +86,8 @@ pub(crate) struct Driver {
     pub(crate) last_status: Arc<Mutex<Option<DeviceStatus>>>,
     /// Where to keep the status for other processes.
     pub(crate) status_file: Option<std::path::PathBuf>,
+    /// Set by the handle to stop: a flag, so a full command queue cannot hold it up.
+    pub(crate) stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Driver {
@@ -333,8 +336,11 @@ impl Driver {
                     let _ = reply.send(self.status());
                 }
                 Command::Base(status) => self.base_status = *status,
-                Command::Shutdown => self.device.shutdown(now),
             }
+        }
+        if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            // Idempotent: the device ignores a second shutdown.
+            self.device.shutdown(Instant::now());
         }
     }
 }
@@ -342,11 +348,12 @@ impl Driver {
 /// A booted device running on its driver thread: place and answer calls,
 /// read the status, shut down. Dropping it shuts it down.
 pub struct RunningDevice {
-    pub(crate) commands: Sender<Command>,
+    pub(crate) commands: SyncSender<Command>,
     pub(crate) waker: Arc<Waker>,
     pub(crate) thread: Option<JoinHandle<()>>,
     pub(crate) board: SharedBoard,
     pub(crate) last_status: Arc<Mutex<Option<DeviceStatus>>>,
+    pub(crate) stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for RunningDevice {
@@ -379,16 +386,22 @@ impl Default for CallOptions {
 impl RunningDevice {
     fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> Result<T, EndpointError> {
         let (reply, rx) = mpsc::channel();
-        self.commands
-            .send(make(reply))
-            .map_err(|_| EndpointError::Stopped)?;
+        match self.commands.try_send(make(reply)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(EndpointError::Busy),
+            Err(TrySendError::Disconnected(_)) => return Err(EndpointError::Stopped),
+        }
         let _ = self.waker.wake();
         rx.recv_timeout(Duration::from_secs(10))
             .map_err(|_| EndpointError::Stopped)
     }
 
     pub(crate) fn set_boot(&self, status: DeviceStatus) {
-        if self.commands.send(Command::Base(Box::new(status))).is_ok() {
+        if self
+            .commands
+            .try_send(Command::Base(Box::new(status)))
+            .is_ok()
+        {
             let _ = self.waker.wake();
         }
     }
@@ -573,9 +586,8 @@ impl RunningDevice {
 
     /// Bounded by [`SHUTDOWN_WAIT`] whatever the peers do.
     fn stop(&mut self) {
-        if self.commands.send(Command::Shutdown).is_ok() {
-            let _ = self.waker.wake();
-        }
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.waker.wake();
         let deadline = Instant::now() + SHUTDOWN_WAIT;
         let Some(thread) = self.thread.take() else {
             return;
