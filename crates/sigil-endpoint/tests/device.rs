@@ -275,23 +275,35 @@ fn provisioning_down_at_boot_keeps_the_last_good_configuration() {
     second.shutdown();
 }
 
-#[test]
-fn sip_server_restart_reconnects_and_registers_again() {
-    let pki = pki();
+/// A device registered to a lab SIP server, whose server then stops and
+/// starts again on the same address once the device saw the loss. Returns
+/// the device, the new server and the device's data directory.
+fn registered_then_server_restarted(
+    pki: &Pki,
+    mac: &str,
+) -> (sigil_endpoint::RunningDevice, SipServer, tempfile::TempDir) {
     let mut sip =
         SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
     let addr = sip.addr();
     let dir = tempfile::tempdir().unwrap();
     let device = device_dir(
-        &pki,
+        pki,
         dir.path(),
-        "00:22:ee:00:00:03",
+        mac,
         &sip_config(&sip, "sip.tls.listen = 0\n"),
     );
     let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
     assert_eq!(running.status().registration.successes, 1);
     sip.stop();
     drop(sip);
+    // Bounded: the loss is seen at the next read.
+    for _ in 0..100 {
+        if !running.status().connections[0].up {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!running.status().connections[0].up, "the loss was not seen");
     let sip = SipServer::start_on(
         addr,
         &pki.server,
@@ -300,6 +312,13 @@ fn sip_server_restart_reconnects_and_registers_again() {
         PASSWORD,
     )
     .unwrap();
+    (running, sip, dir)
+}
+
+#[test]
+fn sip_server_restart_reconnects_and_registers_again() {
+    let pki = pki();
+    let (running, sip, _dir) = registered_then_server_restarted(&pki, "00:22:ee:00:00:03");
     // Bounded wait: reconnect backoff starts at 1 s (with jitter).
     let mut registered_again = false;
     for _ in 0..100 {
@@ -679,35 +698,7 @@ fn shutdown_is_bounded_when_the_proxy_stops_reading() {
 fn shutdown_during_a_reconnect_never_registers_and_removes_the_binding() {
     use sigil_lab::RegistrarEvent;
     let pki = pki();
-    let mut sip =
-        SipServer::start(&pki.server, pki.devices.clone(), "127.0.0.1", PASSWORD).unwrap();
-    let addr = sip.addr();
-    let dir = tempfile::tempdir().unwrap();
-    let device = device_dir(
-        &pki,
-        dir.path(),
-        "00:22:ee:00:00:0c",
-        &sip_config(&sip, "sip.tls.listen = 0\n"),
-    );
-    let running = device.boot(RunOptions::default(), &mut |_| {}).unwrap();
-    sip.stop();
-    drop(sip);
-    // Bounded: the loss is seen at the next read.
-    for _ in 0..100 {
-        if !running.status().connections[0].up {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(!running.status().connections[0].up, "the loss was not seen");
-    let sip = SipServer::start_on(
-        addr,
-        &pki.server,
-        pki.devices.clone(),
-        "127.0.0.1",
-        PASSWORD,
-    )
-    .unwrap();
+    let (running, sip, _dir) = registered_then_server_restarted(&pki, "00:22:ee:00:00:0c");
     // Shutdown now: the reconnect (backoff ≤ 1 s) happens during its wait.
     running.shutdown();
     let events = sip.events();

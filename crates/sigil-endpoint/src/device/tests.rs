@@ -272,29 +272,32 @@ fn bind_all(d: &mut Device, ts: &[Transmit], base: u16, now: Instant) -> SocketI
     sockets[0]
 }
 
-#[test]
-fn an_incoming_call_binds_media_answers_and_runs_on_a_20_ms_clock() {
-    let t0 = Instant::now();
-    let mut d = device("", t0);
-    let conn = registered(&mut d, t0);
-    let _ = transmits(&mut d);
+/// An incoming call with `sdp` on a registered device that answers by
+/// itself: the sockets it asks for are bound from port `base` on. Returns
+/// the 200 OK, the call, its first socket and how many sockets it asked for.
+fn answered(
+    d: &mut Device,
+    conn: ConnId,
+    sdp: &str,
+    branch: &str,
+    base: u16,
+    now: Instant,
+) -> (Response, CallId, SocketId, usize) {
+    let _ = transmits(d);
     d.handle_input(
         Input::Received {
             conn,
-            data: &invite("1001", PLAIN_OFFER, "inv1"),
+            data: &invite("1001", sdp, branch),
         },
-        t0,
+        now,
     );
-    let ts = transmits(&mut d);
-    // RTP, and RTCP on a port of its own (the offer has no rtcp-mux).
-    assert_eq!(
-        ts.iter()
-            .filter(|t| matches!(t, Transmit::Bind { .. }))
-            .count(),
-        2
-    );
-    let socket = bind_all(&mut d, &ts, 41000, t0);
-    let ts = transmits(&mut d);
+    let ts = transmits(d);
+    let sockets = ts
+        .iter()
+        .filter(|t| matches!(t, Transmit::Bind { .. }))
+        .count();
+    let socket = bind_all(d, &ts, base, now);
+    let ts = transmits(d);
     let ok = sent(&ts, conn)
         .into_iter()
         .find_map(|m| match m {
@@ -302,21 +305,27 @@ fn an_incoming_call_binds_media_answers_and_runs_on_a_20_ms_clock() {
             _ => None,
         })
         .expect("auto answer: 200 OK");
-    let answer = String::from_utf8_lossy(&ok.body).into_owned();
-    assert!(answer.contains("m=audio 41000 RTP/AVP 0\r\n"), "{answer}");
-    assert!(answer.contains("a=rtcp:41001"), "{answer}");
-    let evs = events(&mut d);
-    let call = evs
+    let call = events(d)
         .iter()
         .find_map(|e| match e {
-            Event::CallEstablished {
-                call,
-                encrypted: false,
-                ..
-            } => Some(*call),
+            Event::CallEstablished { call, .. } => Some(*call),
             _ => None,
         })
         .expect("established");
+    (ok, call, socket, sockets)
+}
+
+#[test]
+fn an_incoming_call_binds_media_answers_and_runs_on_a_20_ms_clock() {
+    let t0 = Instant::now();
+    let mut d = device("", t0);
+    let conn = registered(&mut d, t0);
+    let (ok, call, socket, sockets) = answered(&mut d, conn, PLAIN_OFFER, "inv1", 41000, t0);
+    // RTP, and RTCP on a port of its own (the offer has no rtcp-mux).
+    assert_eq!(sockets, 2);
+    let answer = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(answer.contains("m=audio 41000 RTP/AVP 0\r\n"), "{answer}");
+    assert!(answer.contains("a=rtcp:41001"), "{answer}");
     // The call's 20 ms clock: each tick plays out a frame, and the
     // application answers with one to send; a packet goes to the offered
     // address every 20 ms, and no sooner.
@@ -451,43 +460,15 @@ fn telephone_events_both_ways() {
     let t0 = Instant::now();
     let mut d = device("", t0);
     let conn = registered(&mut d, t0);
-    d.handle_input(
-        Input::Received {
-            conn,
-            data: &invite("1001", sdp, "dtmf1"),
-        },
-        t0,
-    );
-    let ts = transmits(&mut d);
+    let (ok, call, socket, sockets) = answered(&mut d, conn, sdp, "dtmf1", 42000, t0);
     // rtcp-mux offered: one socket.
-    assert_eq!(
-        ts.iter()
-            .filter(|t| matches!(t, Transmit::Bind { .. }))
-            .count(),
-        1
-    );
-    let socket = bind_all(&mut d, &ts, 42000, t0);
-    let ts = transmits(&mut d);
-    let ok = sent(&ts, conn)
-        .into_iter()
-        .find_map(|m| match m {
-            Message::Response(r) if r.status == 200 => Some(r),
-            _ => None,
-        })
-        .expect("answered");
+    assert_eq!(sockets, 1);
     let answer = String::from_utf8_lossy(&ok.body).into_owned();
     assert!(
         answer.contains("m=audio 42000 RTP/AVP 0 96\r\n"),
         "{answer}"
     );
     assert!(answer.contains("a=rtcp-mux"), "{answer}");
-    let call = events(&mut d)
-        .iter()
-        .find_map(|e| match e {
-            Event::CallEstablished { call, .. } => Some(*call),
-            _ => None,
-        })
-        .unwrap();
     // The peer presses 5: three packets of one event, the last ones ending it twice over.
     let peer: SocketAddr = "192.0.2.50:30000".parse().unwrap();
     let mut rtp = Packetizer::with_state(0, 0x1234_5678, 100, 8000);
