@@ -1,10 +1,13 @@
 //! Drivers: what runs the sans-IO [`crate::device::Device`] over real
 //! sockets and clocks. [`blocking`] is a `mio` event loop on one thread,
 //! and [`RunningDevice`] its handle; [`audio`] is how calls' audio gets in
-//! and out.
+//! and out. `core` and `common` hold what does not depend on how the
+//! driver waits (commands, event routing, write queues, read loops).
 
 pub mod audio;
 pub mod blocking;
+mod common;
+pub(crate) mod core;
 pub(crate) mod net;
 
 pub use audio::{CallAudio, FileAudio, Record, ToneAudio, FRAME_SAMPLES};
