@@ -1,9 +1,9 @@
 //! Boot (SPEC E2): the data directory's steps (factory identity,
 //! configuration, trust store, provisioning), then the sans-IO [`Device`]
-//! on the blocking driver's thread: SIP connection, listener, registration,
-//! ready. Each step is reported as it ends. [`BootWatch`] is the part that
-//! does not depend on the driver: it builds the device and turns its events
-//! into the SIP steps.
+//! on the blocking driver's thread (or, feature `tokio`, as a Tokio task):
+//! SIP connection, listener, registration, ready. Each step is reported as
+//! it ends. [`BootWatch`] is the part both drivers share: it builds the
+//! device and turns its events into the SIP steps.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -30,7 +30,7 @@ pub struct RunOptions {
     pub auto_answer: bool,
     /// How long boot waits for the first REGISTER to succeed (default 10 s).
     pub register_timeout: Duration,
-    /// Receives every event but audio (on the driver's thread).
+    /// Receives every event but audio (on the driver's thread, or task).
     pub events: Option<EventSink>,
     /// The audio of calls (default: a 440 Hz tone out, nothing done with what comes in).
     pub audio: Box<dyn CallAudio>,
@@ -414,6 +414,107 @@ impl DeviceDir {
                 }
                 Progress::Failed(step, error) => {
                     drop(running);
+                    return Err(watch.fail(step, error));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl DeviceDir {
+    /// [`DeviceDir::boot`] on the async driver (feature `tokio`): the same
+    /// steps, reported to `observer` as they end, then the device runs as a
+    /// task on the current Tokio runtime behind the returned handle. The
+    /// steps of [`DeviceDir::prepare`] (files, and provisioning over HTTPS)
+    /// block, so they run on Tokio's blocking pool (`spawn_blocking`).
+    ///
+    /// # Errors
+    ///
+    /// The step that failed, with the status so far (as [`DeviceDir::boot`]).
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub async fn boot_async(
+        &self,
+        options: RunOptions,
+        observer: &mut (dyn FnMut(&BootStep) + Send),
+    ) -> Result<crate::driver::tokio::AsyncDevice, BootFailure> {
+        let dir = self.clone();
+        let (steps_tx, mut steps) = tokio::sync::mpsc::unbounded_channel();
+        let prepare = tokio::task::spawn_blocking(move || {
+            dir.prepare(&mut |step| {
+                let _ = steps_tx.send(step.clone());
+            })
+        });
+        // Bounded by the boot steps: the channel closes when `prepare` returns.
+        while let Some(step) = steps.recv().await {
+            observer(&step);
+        }
+        let prepared = match prepare.await {
+            Ok(prepared) => prepared,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: the runtime is shutting down.
+            Err(_) => {
+                return Err(BootFailure {
+                    step: "boot".into(),
+                    error: EndpointError::Stopped,
+                    status: Box::default(),
+                })
+            }
+        };
+        prepared.boot_async(options, observer).await
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Prepared {
+    /// The rest of [`DeviceDir::boot_async`] after [`DeviceDir::prepare`]
+    /// (feature `tokio`): SIP connection, listener, registration, ready, on
+    /// the async driver, spawned on the current Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// The step that failed, with the status so far.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub async fn boot_async(
+        self,
+        options: RunOptions,
+        observer: &mut (dyn FnMut(&BootStep) + Send),
+    ) -> Result<crate::driver::tokio::AsyncDevice, BootFailure> {
+        let (device, mut watch) = BootWatch::start(&self, &options, observer)?;
+        let (boot_tx, mut boot_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (running, driver) = crate::driver::tokio::build(
+            device,
+            options.audio,
+            options.events.clone(),
+            watch.status().clone(),
+            Some(boot_tx),
+        );
+        tokio::spawn(driver);
+        let deadline = tokio::time::Instant::from_std(watch.deadline());
+        // Bounded by the registration deadline.
+        loop {
+            let event = match tokio::time::timeout_at(deadline, boot_rx.recv()).await {
+                Ok(Some(e)) => e,
+                // The deadline, or (never expected) a driver gone before it.
+                Ok(None) | Err(_) => {
+                    running.shutdown().await;
+                    return Err(watch.timed_out());
+                }
+            };
+            match watch.event(event) {
+                Progress::Waiting => {}
+                Progress::Ready(status) => {
+                    running.set_boot(*status).await;
+                    return Ok(running);
+                }
+                Progress::Failed(step, error) => {
+                    running.shutdown().await;
                     return Err(watch.fail(step, error));
                 }
             }

@@ -22,7 +22,7 @@ use crate::status::{CallStatus, DeviceStatus};
 /// finish: calls hung up, binding removed.
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
-/// A callback for the device's events (on the driver's thread).
+/// A callback for the device's events (on the driver's thread, or the async driver's task).
 pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
 
 pub(crate) type SharedBoard = Arc<(Mutex<Board>, Condvar)>;

@@ -62,11 +62,14 @@ pub(crate) enum Command {
 /// Most ended calls the board keeps: the application collects what it waits for.
 const BOARD_ENDED: usize = 64;
 
-/// What a handle can wait for: calls established and ended.
+/// What a handle can wait for: calls established and ended, and (async
+/// driver) the status the device stopped with.
 #[derive(Default)]
 pub(crate) struct Board {
     pub(crate) established: HashSet<CallId>,
     pub(crate) ended: HashMap<CallId, CallStatus>,
+    #[cfg(feature = "tokio")]
+    pub(crate) stopped: Option<Box<DeviceStatus>>,
 }
 
 impl Board {
