@@ -1,7 +1,9 @@
 //! Boot (SPEC E2): the data directory's steps (factory identity,
 //! configuration, trust store, provisioning), then the sans-IO [`Device`]
-//! on the blocking driver's thread: SIP connection, listener, registration,
-//! ready. Each step is reported as it ends.
+//! on the blocking driver's thread (or, feature `tokio`, as a Tokio task):
+//! SIP connection, listener, registration, ready. Each step is reported as
+//! it ends. [`BootWatch`] is the part both drivers share: it builds the
+//! device and turns its events into the SIP steps.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -13,7 +15,8 @@ use rustls::pki_types::CertificateDer;
 
 use crate::device::{Device, DeviceConfig, Event};
 use crate::dir::{DataDir, DeviceDir, Prepared};
-use crate::driver::blocking::{Board, Driver};
+use crate::driver::blocking::{BlockingOutlet, Driver, MioSockets};
+use crate::driver::core::{Board, Core};
 use crate::driver::net::{Net, WAKER};
 use crate::driver::{CallAudio, EventSink, RunningDevice, ToneAudio};
 use crate::error::EndpointError;
@@ -27,7 +30,7 @@ pub struct RunOptions {
     pub auto_answer: bool,
     /// How long boot waits for the first REGISTER to succeed (default 10 s).
     pub register_timeout: Duration,
-    /// Receives every event (on the driver's thread).
+    /// Receives every event but audio (on the driver's thread, or task).
     pub events: Option<EventSink>,
     /// The audio of calls (default: a 440 Hz tone out, nothing done with what comes in).
     pub audio: Box<dyn CallAudio>,
@@ -122,13 +125,15 @@ impl Prepared {
     }
 }
 
-struct Steps<'a> {
+/// The boot steps so far, reported to the observer as they end.
+/// (Generic over the observer so that the async boot can require `Send`.)
+struct Steps<'a, O: ?Sized> {
     status: DeviceStatus,
     started: Instant,
-    observer: &'a mut dyn FnMut(&BootStep),
+    observer: &'a mut O,
 }
 
-impl Steps<'_> {
+impl<O: ?Sized + FnMut(&BootStep)> Steps<'_, O> {
     fn push(&mut self, step: &str, outcome: Outcome, detail: String) {
         let s = BootStep {
             step: step.to_owned(),
@@ -140,28 +145,45 @@ impl Steps<'_> {
         self.status.boot.push(s);
     }
 
-    fn fail(mut self, step: &str, error: EndpointError) -> BootFailure {
+    fn fail(&mut self, step: &str, error: EndpointError) -> BootFailure {
         self.push(step, Outcome::Failed, error.to_string());
         self.status.problems.push(format!("{step}: {error}"));
         BootFailure {
             step: step.to_owned(),
             error,
-            status: Box::new(self.status),
+            status: Box::new(std::mem::take(&mut self.status)),
         }
     }
 }
 
-impl DeviceDir {
-    /// Boots the device (SPEC E2): the steps of [`DeviceDir::prepare`], then
-    /// SIP to `sip.proxy` (TLS by default), the listener if configured,
-    /// REGISTER with digest authentication, ready. Each step goes to
-    /// `observer` as it ends. The device then runs on its own thread.
-    pub fn boot(
-        &self,
-        options: RunOptions,
-        observer: &mut dyn FnMut(&BootStep),
-    ) -> Result<RunningDevice, BootFailure> {
-        let prepared = self.prepare(observer);
+/// What an event did to the boot.
+pub(crate) enum Progress {
+    /// Nothing decisive yet.
+    Waiting,
+    /// Registered: the boot status, with its "ready" step.
+    Ready(Box<DeviceStatus>),
+    /// This step failed (stop the driver, then [`BootWatch::fail`]).
+    Failed(&'static str, EndpointError),
+}
+
+/// The SIP half of a boot, whatever the driver: builds the device from the
+/// prepared steps, then turns the device's events into the steps "sip
+/// connection", "sip listener", "registration" and "ready".
+pub(crate) struct BootWatch<'a, O: ?Sized> {
+    steps: Steps<'a, O>,
+    server: String,
+    listening: bool,
+    connected: bool,
+    register_timeout: Duration,
+}
+
+impl<'a, O: ?Sized + FnMut(&BootStep)> BootWatch<'a, O> {
+    /// The device for `prepared` with `options`, and the watch of its boot.
+    pub(crate) fn start(
+        prepared: &Prepared,
+        options: &RunOptions,
+        observer: &'a mut O,
+    ) -> Result<(Device, BootWatch<'a, O>), BootFailure> {
         let mut steps = Steps {
             status: prepared.status.clone(),
             started: prepared.started,
@@ -176,7 +198,148 @@ impl DeviceDir {
             Ok(d) => d,
             Err(e) => return Err(steps.fail("sip connection", e)),
         };
-        let server = device.server().to_owned();
+        let watch = BootWatch {
+            steps,
+            server: device.server().to_owned(),
+            listening,
+            connected: false,
+            register_timeout: options.register_timeout,
+        };
+        Ok((device, watch))
+    }
+
+    /// The status so far (the driver's base status until "ready").
+    pub(crate) fn status(&self) -> &DeviceStatus {
+        &self.steps.status
+    }
+
+    /// When the boot gives up waiting for the registration, from now.
+    pub(crate) fn deadline(&self) -> Instant {
+        sigil_sip::timer::deadline_after(Instant::now(), self.register_timeout)
+    }
+
+    /// `step` failed with `error`: the failure, reported.
+    pub(crate) fn fail(&mut self, step: &str, error: EndpointError) -> BootFailure {
+        self.steps.fail(step, error)
+    }
+
+    /// Nothing decisive before the deadline.
+    pub(crate) fn timed_out(&mut self) -> BootFailure {
+        let step = if self.connected {
+            "registration"
+        } else {
+            "sip connection"
+        };
+        let e =
+            EndpointError::Registration(format!("no answer within {:?}", self.register_timeout));
+        self.fail(step, e)
+    }
+
+    /// The device reported `event`.
+    pub(crate) fn event(&mut self, event: Event) -> Progress {
+        let steps = &mut self.steps;
+        let server = &self.server;
+        match event {
+            Event::Connected { tls, .. } if !self.connected => {
+                self.connected = true;
+                let (outcome, detail) = match &tls {
+                    Some(info) => {
+                        let c = crate::status::connection_status("sip", server, info, true);
+                        let outcome = if c.verification == "verified" {
+                            Outcome::Ok
+                        } else {
+                            Outcome::Warning
+                        };
+                        (
+                            outcome,
+                            format!(
+                                "{server} {} {}, server {}{}",
+                                c.version,
+                                c.cipher_suite,
+                                c.verification,
+                                c.peer_subject
+                                    .as_ref()
+                                    .map(|s| format!(" ({s})"))
+                                    .unwrap_or_default()
+                            ),
+                        )
+                    }
+                    None => {
+                        let t = steps.status.configuration.sip_transport.clone();
+                        steps.status.problems.push(format!(
+                            "sip.transport = {t}: signaling is not encrypted"
+                        ));
+                        (
+                            Outcome::Warning,
+                            format!("{server} over {}: not encrypted (sip.transport = {t})", t.to_uppercase()),
+                        )
+                    }
+                };
+                steps.push("sip connection", outcome, detail);
+                if !self.listening {
+                    steps.push("sip listener", Outcome::Skipped, "sip.tls.listen = 0".into());
+                }
+            }
+            Event::ConnectionFailed {
+                reason, diagnosis, ..
+            } if !self.connected => {
+                let detail = match diagnosis {
+                    Some(d) => format!("{d} — fix: {}", d.fix()),
+                    None => reason,
+                };
+                return Progress::Failed("sip connection", EndpointError::Sip(detail));
+            }
+            Event::Listening { addr, client_auth } => steps.push(
+                "sip listener",
+                Outcome::Ok,
+                format!("SIP over TLS on {addr}, presenting the active identity; client certificate {client_auth}"),
+            ),
+            Event::ListenFailed { reason } => {
+                steps.status.problems.push(format!("sip listener: {reason}"));
+                steps.push("sip listener", Outcome::Warning, reason);
+            }
+            Event::Registered { aor, expires, .. } => {
+                let mac = steps
+                    .status
+                    .identity
+                    .as_ref()
+                    .and_then(|i| i.factory.certificate.as_ref())
+                    .and_then(|c| c.mac)
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| "-".into());
+                steps.push(
+                    "registration",
+                    Outcome::Ok,
+                    format!(
+                        "registered {aor} as device {mac} ({} s, digest authentication)",
+                        expires.as_secs()
+                    ),
+                );
+                let elapsed = steps.started.elapsed().as_millis();
+                steps.push("ready", Outcome::Ok, format!("booted in {elapsed} ms"));
+                return Progress::Ready(Box::new(std::mem::take(&mut steps.status)));
+            }
+            Event::RegistrationFailed { reason } => {
+                return Progress::Failed("registration", EndpointError::Registration(reason));
+            }
+            _ => {}
+        }
+        Progress::Waiting
+    }
+}
+
+impl DeviceDir {
+    /// Boots the device (SPEC E2): the steps of [`DeviceDir::prepare`], then
+    /// SIP to `sip.proxy` (TLS by default), the listener if configured,
+    /// REGISTER with digest authentication, ready. Each step goes to
+    /// `observer` as it ends. The device then runs on its own thread.
+    pub fn boot(
+        &self,
+        options: RunOptions,
+        observer: &mut dyn FnMut(&BootStep),
+    ) -> Result<RunningDevice, BootFailure> {
+        let prepared = self.prepare(observer);
+        let (device, mut watch) = BootWatch::start(&prepared, &options, observer)?;
         let io = Poll::new().and_then(|poll| {
             let waker = Waker::new(poll.registry(), WAKER)?;
             Ok((poll, Arc::new(waker)))
@@ -184,7 +347,7 @@ impl DeviceDir {
         let (poll, waker) = match io {
             Ok(io) => io,
             Err(source) => {
-                return Err(steps.fail(
+                return Err(watch.fail(
                     "sip connection",
                     EndpointError::Io {
                         path: "poll".into(),
@@ -199,17 +362,23 @@ impl DeviceDir {
         let last_status = Arc::new(Mutex::new(None));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let driver = Driver {
-            net: Net::new(device.config().connection.write_timeout),
-            device,
-            poll,
+            core: Core {
+                sockets: MioSockets {
+                    poll,
+                    net: Net::new(device.config().connection.write_timeout),
+                },
+                device,
+                audio: options.audio,
+                sink: options.events.clone(),
+                base_status: watch.status().clone(),
+                status_file: options.status_file.clone(),
+            },
             commands,
-            audio: options.audio,
-            sink: options.events.clone(),
-            boot: Some(boot_tx),
-            base_status: steps.status.clone(),
-            board: board.clone(),
+            outlet: BlockingOutlet {
+                board: board.clone(),
+                boot: Some(boot_tx),
+            },
             last_status: last_status.clone(),
-            status_file: options.status_file.clone(),
             stop: stop.clone(),
         };
         let thread = std::thread::Builder::new()
@@ -218,7 +387,7 @@ impl DeviceDir {
         let thread = match thread {
             Ok(t) => t,
             Err(source) => {
-                return Err(steps.fail(
+                return Err(watch.fail(
                     "sip connection",
                     EndpointError::Io {
                         path: "thread".into(),
@@ -235,114 +404,128 @@ impl DeviceDir {
             last_status,
             stop,
         };
-        let deadline = sigil_sip::timer::deadline_after(Instant::now(), options.register_timeout);
-        let mut connected = false;
+        let deadline = watch.deadline();
         // Bounded by the registration deadline.
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
             let event = match boot_rx.recv_timeout(wait) {
                 Ok(e) => e,
                 Err(_) => {
-                    let step = if connected {
-                        "registration"
-                    } else {
-                        "sip connection"
-                    };
-                    let e = EndpointError::Registration(format!(
-                        "no answer within {:?}",
-                        options.register_timeout
-                    ));
                     drop(running);
-                    return Err(steps.fail(step, e));
+                    return Err(watch.timed_out());
                 }
             };
-            match event {
-                Event::Connected { tls, .. } if !connected => {
-                    connected = true;
-                    let (outcome, detail) = match &tls {
-                        Some(info) => {
-                            let c = crate::status::connection_status("sip", &server, info, true);
-                            let outcome = if c.verification == "verified" {
-                                Outcome::Ok
-                            } else {
-                                Outcome::Warning
-                            };
-                            (
-                                outcome,
-                                format!(
-                                    "{server} {} {}, server {}{}",
-                                    c.version,
-                                    c.cipher_suite,
-                                    c.verification,
-                                    c.peer_subject
-                                        .as_ref()
-                                        .map(|s| format!(" ({s})"))
-                                        .unwrap_or_default()
-                                ),
-                            )
-                        }
-                        None => {
-                            let t = steps.status.configuration.sip_transport.clone();
-                            steps.status.problems.push(format!(
-                                "sip.transport = {t}: signaling is not encrypted"
-                            ));
-                            (
-                                Outcome::Warning,
-                                format!("{server} over {}: not encrypted (sip.transport = {t})", t.to_uppercase()),
-                            )
-                        }
-                    };
-                    steps.push("sip connection", outcome, detail);
-                    if !listening {
-                        steps.push("sip listener", Outcome::Skipped, "sip.tls.listen = 0".into());
-                    }
-                }
-                Event::ConnectionFailed {
-                    reason, diagnosis, ..
-                } if !connected => {
-                    let detail = match diagnosis {
-                        Some(d) => format!("{d} — fix: {}", d.fix()),
-                        None => reason,
-                    };
-                    drop(running);
-                    return Err(steps.fail("sip connection", EndpointError::Sip(detail)));
-                }
-                Event::Listening { addr, client_auth } => steps.push(
-                    "sip listener",
-                    Outcome::Ok,
-                    format!("SIP over TLS on {addr}, presenting the active identity; client certificate {client_auth}"),
-                ),
-                Event::ListenFailed { reason } => {
-                    steps.status.problems.push(format!("sip listener: {reason}"));
-                    steps.push("sip listener", Outcome::Warning, reason);
-                }
-                Event::Registered { aor, expires, .. } => {
-                    let mac = steps
-                        .status
-                        .identity
-                        .as_ref()
-                        .and_then(|i| i.factory.certificate.as_ref())
-                        .and_then(|c| c.mac)
-                        .map(|m| m.to_string())
-                        .unwrap_or_else(|| "-".into());
-                    steps.push(
-                        "registration",
-                        Outcome::Ok,
-                        format!(
-                            "registered {aor} as device {mac} ({} s, digest authentication)",
-                            expires.as_secs()
-                        ),
-                    );
-                    let elapsed = steps.started.elapsed().as_millis();
-                    steps.push("ready", Outcome::Ok, format!("booted in {elapsed} ms"));
-                    running.set_boot(steps.status);
+            match watch.event(event) {
+                Progress::Waiting => {}
+                Progress::Ready(status) => {
+                    running.set_boot(*status);
                     return Ok(running);
                 }
-                Event::RegistrationFailed { reason } => {
+                Progress::Failed(step, error) => {
                     drop(running);
-                    return Err(steps.fail("registration", EndpointError::Registration(reason)));
+                    return Err(watch.fail(step, error));
                 }
-                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl DeviceDir {
+    /// [`DeviceDir::boot`] on the async driver (feature `tokio`): the same
+    /// steps, reported to `observer` as they end, then the device runs as a
+    /// task on the current Tokio runtime behind the returned handle. The
+    /// steps of [`DeviceDir::prepare`] (files, and provisioning over HTTPS)
+    /// block, so they run on Tokio's blocking pool (`spawn_blocking`).
+    ///
+    /// # Errors
+    ///
+    /// The step that failed, with the status so far (as [`DeviceDir::boot`]).
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub async fn boot_async(
+        &self,
+        options: RunOptions,
+        observer: &mut (dyn FnMut(&BootStep) + Send),
+    ) -> Result<crate::driver::tokio::AsyncDevice, BootFailure> {
+        let dir = self.clone();
+        let (steps_tx, mut steps) = tokio::sync::mpsc::unbounded_channel();
+        let prepare = tokio::task::spawn_blocking(move || {
+            dir.prepare(&mut |step| {
+                let _ = steps_tx.send(step.clone());
+            })
+        });
+        // Bounded by the boot steps: the channel closes when `prepare` returns.
+        while let Some(step) = steps.recv().await {
+            observer(&step);
+        }
+        let prepared = match prepare.await {
+            Ok(prepared) => prepared,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: the runtime is shutting down.
+            Err(_) => {
+                return Err(BootFailure {
+                    step: "boot".into(),
+                    error: EndpointError::Stopped,
+                    status: Box::default(),
+                })
+            }
+        };
+        prepared.boot_async(options, observer).await
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Prepared {
+    /// The rest of [`DeviceDir::boot_async`] after [`DeviceDir::prepare`]
+    /// (feature `tokio`): SIP connection, listener, registration, ready, on
+    /// the async driver, spawned on the current Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// The step that failed, with the status so far.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub async fn boot_async(
+        self,
+        options: RunOptions,
+        observer: &mut (dyn FnMut(&BootStep) + Send),
+    ) -> Result<crate::driver::tokio::AsyncDevice, BootFailure> {
+        let (device, mut watch) = BootWatch::start(&self, &options, observer)?;
+        let (boot_tx, mut boot_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (running, driver) = crate::driver::tokio::build(
+            device,
+            options.audio,
+            options.events.clone(),
+            watch.status().clone(),
+            Some(boot_tx),
+        );
+        tokio::spawn(driver);
+        let deadline = tokio::time::Instant::from_std(watch.deadline());
+        // Bounded by the registration deadline.
+        loop {
+            let event = match tokio::time::timeout_at(deadline, boot_rx.recv()).await {
+                Ok(Some(e)) => e,
+                // The deadline, or (never expected) a driver gone before it.
+                Ok(None) | Err(_) => {
+                    running.shutdown().await;
+                    return Err(watch.timed_out());
+                }
+            };
+            match watch.event(event) {
+                Progress::Waiting => {}
+                Progress::Ready(status) => {
+                    running.set_boot(*status).await;
+                    return Ok(running);
+                }
+                Progress::Failed(step, error) => {
+                    running.shutdown().await;
+                    return Err(watch.fail(step, error));
+                }
             }
         }
     }

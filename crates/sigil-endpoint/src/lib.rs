@@ -19,7 +19,8 @@
 //!   `poll_timeout`. Put it in your own event loop, or use
 //! - [`driver`]: the blocking `mio` driver and its handle [`RunningDevice`]
 //!   (dial, answer, hang up, DTMF, status), with [`driver::CallAudio`] for
-//!   the audio of calls.
+//!   the audio of calls; with the `tokio` feature, the async driver
+//!   `driver::tokio` and its handle `AsyncDevice` (`DeviceDir::boot_async`).
 //! - [`DeviceDir`]: the data directory (`factory/`, `user/`):
 //!   [`DeviceDir::offline_status`], [`DeviceDir::prepare`] (boot steps 1–4),
 //!   [`DeviceDir::boot`] (all of them, then the driver),
@@ -39,6 +40,8 @@ pub mod status;
 pub use boot::{BootFailure, RunOptions};
 pub use device::{CallId, Device, DeviceConfig, Event};
 pub use dir::{DataDir, DeviceDir, Prepared};
+#[cfg(feature = "tokio")]
+pub use driver::tokio::{AsyncDevice, DeviceDriver};
 pub use driver::{CallAudio, CallOptions, EventSink, FileAudio, Record, RunningDevice, ToneAudio};
 pub use error::EndpointError;
 pub use status::{

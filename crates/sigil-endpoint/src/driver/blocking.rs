@@ -1,9 +1,9 @@
-//! The blocking driver: one thread runs the sans-IO [`Device`] over real
+//! The blocking driver: one thread runs the sans-IO [`Device`](crate::Device) over real
 //! sockets with `mio`, sleeping until a socket is ready, a command arrives
 //! or the device's next deadline — never on a fixed tick (SPEC E5).
 //! [`RunningDevice`] is the handle the application keeps.
 
-use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -12,228 +12,30 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Waker};
 use sigil_srtp::negotiate::OfferPolicy;
 
-use super::audio::{CallAudio, FRAME_SAMPLES};
+use super::common::READS_PER_WAKE;
+use super::core::{self, Board, Command, Core, Outlet, Reply, Sockets};
 use super::net::{Net, Owner, Report, LISTENER, WAKER};
-use crate::device::{CallId, Device, Event, Transmit};
+use crate::device::{CallId, ConnId, Event, Transmit};
 use crate::error::EndpointError;
 use crate::status::{CallStatus, DeviceStatus};
 
 /// How long [`RunningDevice::shutdown`] (and drop) waits for the driver to
 /// finish: calls hung up, binding removed.
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
-/// Most commands queued for the driver; beyond, a command is refused as busy.
-pub const MAX_COMMANDS: usize = 64;
-/// Most reads of one socket per wake-up, so one busy peer cannot starve the rest.
-const READS_PER_WAKE: usize = 64;
 
-/// A callback for the device's events (on the driver's thread).
+/// A callback for the device's events (on the driver's thread, or the async driver's task).
 pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
-
-pub(crate) enum Command {
-    Call {
-        to: String,
-        policy: Option<OfferPolicy>,
-        reply: Sender<Result<CallId, EndpointError>>,
-    },
-    Answer {
-        call: CallId,
-        reply: Sender<Result<(), EndpointError>>,
-    },
-    Reject {
-        call: CallId,
-        status: u16,
-        reply: Sender<Result<(), EndpointError>>,
-    },
-    Hangup {
-        call: CallId,
-        reply: Sender<Result<(), EndpointError>>,
-    },
-    Dtmf {
-        call: CallId,
-        digit: char,
-        duration: Duration,
-        reply: Sender<Result<(), EndpointError>>,
-    },
-    Status {
-        reply: Sender<DeviceStatus>,
-    },
-    /// The boot's status (steps, identity, trust, configuration) to report from now on.
-    Base(Box<DeviceStatus>),
-}
-
-/// What the handle can wait for: calls established and ended.
-#[derive(Default)]
-pub(crate) struct Board {
-    established: HashSet<CallId>,
-    ended: HashMap<CallId, CallStatus>,
-}
 
 pub(crate) type SharedBoard = Arc<(Mutex<Board>, Condvar)>;
 
-/// The driver's side: everything the thread owns.
-pub(crate) struct Driver {
-    pub(crate) device: Device,
+/// The blocking driver's sockets: [`Net`] registered with one `mio::Poll`.
+pub(crate) struct MioSockets {
     pub(crate) poll: Poll,
     pub(crate) net: Net,
-    pub(crate) commands: Receiver<Command>,
-    pub(crate) audio: Box<dyn CallAudio>,
-    pub(crate) sink: Option<EventSink>,
-    /// Boot-time listener: the events that decide the boot steps.
-    pub(crate) boot: Option<Sender<Event>>,
-    pub(crate) base_status: DeviceStatus,
-    pub(crate) board: SharedBoard,
-    /// The status when the driver stopped, for the handle.
-    pub(crate) last_status: Arc<Mutex<Option<DeviceStatus>>>,
-    /// Where to keep the status for other processes.
-    pub(crate) status_file: Option<std::path::PathBuf>,
-    /// Set by the handle to stop: a flag, so a full command queue cannot hold it up.
-    pub(crate) stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl Driver {
-    /// Runs until the device has stopped.
-    pub(crate) fn run(mut self) {
-        let mut events = Events::with_capacity(256);
-        let mut busy: Vec<Owner> = Vec::new();
-        // Bounded by the device: it stops within its shutdown wait once asked.
-        loop {
-            self.pump(Instant::now());
-            if self.device.is_stopped() {
-                break;
-            }
-            let now = Instant::now();
-            let timeout = if busy.is_empty() {
-                [self.device.poll_timeout(), self.net.next_deadline()]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .map(|t| t.saturating_duration_since(now))
-            } else {
-                Some(Duration::ZERO)
-            };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    log::error!("poll failed: {e}; stopping the device");
-                    self.device.shutdown(Instant::now());
-                }
-                continue;
-            }
-            let mut reports = Vec::new();
-            let mut ready: Vec<(Owner, bool, bool)> = Vec::new();
-            for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    LISTENER => ready.push((Owner::Listener, true, false)),
-                    t => {
-                        if let Some(owner) = self.net.owner(t) {
-                            ready.push((
-                                owner,
-                                event.is_readable() || event.is_read_closed() || event.is_error(),
-                                event.is_writable(),
-                            ));
-                        }
-                    }
-                }
-            }
-            ready.extend(busy.drain(..).map(|o| (o, true, false)));
-            let now = Instant::now();
-            let registry = self.poll.registry();
-            for (owner, readable, writable) in ready {
-                let more = match owner {
-                    Owner::Listener => self.net.accept(READS_PER_WAKE, &mut reports),
-                    Owner::Stream(conn) => {
-                        if writable {
-                            self.net.check_connected(registry, conn, &mut reports);
-                            self.net.flush(registry, conn, now, &mut reports);
-                        }
-                        readable
-                            && self
-                                .net
-                                .read_stream(registry, conn, READS_PER_WAKE, &mut reports)
-                    }
-                    o @ (Owner::Flow(_) | Owner::Socket(_)) => {
-                        readable && self.net.read_datagrams(o, READS_PER_WAKE, &mut reports)
-                    }
-                };
-                if more {
-                    busy.push(owner);
-                }
-            }
-            self.net.expire(self.poll.registry(), now, &mut reports);
-            self.feed(reports);
-            self.commands();
-            self.device.handle_timeout(Instant::now());
-        }
-        let status = self.status();
-        self.write_status_file(&status);
-        if let Ok(mut last) = self.last_status.lock() {
-            *last = Some(status);
-        }
-        log::info!("device stopped");
-    }
-
-    fn status(&self) -> DeviceStatus {
-        let mut status = self.base_status.clone();
-        self.device.fill_status(&mut status);
-        status
-    }
-
-    /// Writes the status file (temporary file, then rename), if one is set.
-    fn write_status_file(&self, status: &DeviceStatus) {
-        let Some(path) = &self.status_file else {
-            return;
-        };
-        let mut tmp = path.clone().into_os_string();
-        tmp.push(".tmp");
-        let written =
-            std::fs::write(&tmp, status.to_json()).and_then(|()| std::fs::rename(&tmp, path));
-        if let Err(e) = written {
-            log::warn!("cannot write the status file {}: {e}", path.display());
-        }
-    }
-
-    /// Hands network reports to the device.
-    fn feed(&mut self, reports: Vec<Report>) {
-        for report in reports {
-            let now = Instant::now();
-            match report {
-                Report::Input(input) => self.device.handle_input(input.as_input(), now),
-                Report::Accepted {
-                    socket,
-                    peer,
-                    local,
-                } => {
-                    if let Some(id) = self.device.accept(peer, local, now) {
-                        self.net.adopt(self.poll.registry(), id, socket);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Carries out the device's network work and delivers its events until
-    /// both queues are empty.
-    fn pump(&mut self, now: Instant) {
-        // Bounded: each round's work is finite; a device that keeps asking
-        // gets the rest next time round the loop.
-        for _ in 0..64 {
-            let mut reports = Vec::new();
-            let mut any = false;
-            while let Some(t) = self.device.poll_transmit() {
-                any = true;
-                self.transmit(t, now, &mut reports);
-            }
-            any |= !reports.is_empty();
-            self.feed(reports);
-            while let Some(event) = self.device.poll_event() {
-                any = true;
-                self.deliver(event);
-            }
-            if !any {
-                return;
-            }
-        }
-    }
+impl Sockets for MioSockets {
+    type Accepted = mio::net::TcpStream;
 
     fn transmit(&mut self, t: Transmit, now: Instant, reports: &mut Vec<Report>) {
         let registry = self.poll.registry();
@@ -251,96 +53,149 @@ impl Driver {
         }
     }
 
-    fn deliver(&mut self, event: Event) {
-        match &event {
-            Event::Audio {
-                call,
-                frame,
-                concealed,
-            } => {
-                self.audio.playback(*call, frame, *concealed);
-                let mut out = [0i16; FRAME_SAMPLES];
-                if self.audio.capture(*call, &mut out) {
-                    let _ = self.device.send_audio(*call, &out);
-                }
-                return;
-            }
-            Event::CallEstablished { call, .. } => {
-                self.audio.started(*call);
-                let (lock, cvar) = &*self.board;
-                if let Ok(mut b) = lock.lock() {
-                    b.established.insert(*call);
-                }
-                cvar.notify_all();
-            }
-            Event::CallEnded { call, status } => {
-                self.audio.ended(*call);
-                let (lock, cvar) = &*self.board;
-                if let Ok(mut b) = lock.lock() {
-                    b.ended.insert(*call, (**status).clone());
-                    // Bounded: the application collects what it waits for; keep the last 64.
-                    if b.ended.len() > 64 {
-                        if let Some(oldest) = b.ended.keys().min().copied() {
-                            b.ended.remove(&oldest);
-                        }
-                    }
-                }
-                cvar.notify_all();
-            }
-            _ => {}
+    fn adopt(&mut self, conn: ConnId, socket: mio::net::TcpStream) {
+        self.net.adopt(self.poll.registry(), conn, socket);
+    }
+}
+
+/// Where the blocking driver's events go: the board the handle waits on
+/// (a condition variable), and the boot while it listens.
+pub(crate) struct BlockingOutlet {
+    pub(crate) board: SharedBoard,
+    /// Boot-time listener: the events that decide the boot steps.
+    pub(crate) boot: Option<Sender<Event>>,
+}
+
+impl BlockingOutlet {
+    fn update(&self, change: impl FnOnce(&mut Board)) {
+        let (lock, cvar) = &*self.board;
+        if let Ok(mut b) = lock.lock() {
+            change(&mut b);
         }
-        if let Some(sink) = &self.sink {
-            sink(&event);
-        }
-        if self.status_file.is_some() {
-            let status = self.status();
-            self.write_status_file(&status);
-        }
+        cvar.notify_all();
+    }
+}
+
+impl Outlet for BlockingOutlet {
+    fn established(&mut self, call: CallId) {
+        self.update(|b| b.establish(call));
+    }
+
+    fn ended(&mut self, call: CallId, status: &CallStatus) {
+        self.update(|b| b.end(call, status.clone()));
+    }
+
+    fn event(&mut self, event: Event) {
         if let Some(boot) = &self.boot {
             if boot.send(event).is_err() {
                 self.boot = None;
             }
         }
     }
+}
+
+/// Most commands queued for the driver; beyond, a command is refused as busy.
+pub const MAX_COMMANDS: usize = 64;
+
+/// The driver's side: everything the thread owns.
+pub(crate) struct Driver {
+    pub(crate) core: Core<MioSockets>,
+    pub(crate) commands: Receiver<Command>,
+    pub(crate) outlet: BlockingOutlet,
+    /// The status when the driver stopped, for the handle.
+    pub(crate) last_status: Arc<Mutex<Option<DeviceStatus>>>,
+    /// Set by the handle to stop: a flag, so a full command queue cannot hold it up.
+    pub(crate) stop: Arc<AtomicBool>,
+}
+
+impl Driver {
+    /// Runs until the device has stopped.
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(256);
+        let mut busy: Vec<Owner> = Vec::new();
+        // Bounded by the device: it stops within its shutdown wait once asked.
+        loop {
+            self.core.pump(Instant::now(), &mut self.outlet);
+            if self.core.device.is_stopped() {
+                break;
+            }
+            let now = Instant::now();
+            let MioSockets { poll, net } = &mut self.core.sockets;
+            let timeout = if busy.is_empty() {
+                [self.core.device.poll_timeout(), net.next_deadline()]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .map(|t| t.saturating_duration_since(now))
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = poll.poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    log::error!("poll failed: {e}; stopping the device");
+                    self.core.device.shutdown(Instant::now());
+                }
+                continue;
+            }
+            let mut reports = Vec::new();
+            let mut ready: Vec<(Owner, bool, bool)> = Vec::new();
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    LISTENER => ready.push((Owner::Listener, true, false)),
+                    t => {
+                        if let Some(owner) = net.owner(t) {
+                            ready.push((
+                                owner,
+                                event.is_readable() || event.is_read_closed() || event.is_error(),
+                                event.is_writable(),
+                            ));
+                        }
+                    }
+                }
+            }
+            ready.extend(busy.drain(..).map(|o| (o, true, false)));
+            let now = Instant::now();
+            let registry = poll.registry();
+            for (owner, readable, writable) in ready {
+                let more = match owner {
+                    Owner::Listener => net.accept(READS_PER_WAKE, &mut reports),
+                    Owner::Stream(conn) => {
+                        if writable {
+                            net.check_connected(registry, conn, &mut reports);
+                            net.flush(registry, conn, now, &mut reports);
+                        }
+                        readable && net.read_stream(registry, conn, READS_PER_WAKE, &mut reports)
+                    }
+                    o @ (Owner::Flow(_) | Owner::Socket(_)) => {
+                        readable && net.read_datagrams(o, READS_PER_WAKE, &mut reports)
+                    }
+                };
+                if more {
+                    busy.push(owner);
+                }
+            }
+            net.expire(registry, now, &mut reports);
+            self.core.feed(reports);
+            self.commands();
+            self.core.device.handle_timeout(Instant::now());
+        }
+        let status = self.core.status();
+        self.core.write_status_file(&status);
+        if let Ok(mut last) = self.last_status.lock() {
+            *last = Some(status);
+        }
+        log::info!("device stopped");
+    }
 
     fn commands(&mut self) {
         // Bounded by what is queued now.
         while let Ok(command) = self.commands.try_recv() {
-            let now = Instant::now();
-            match command {
-                Command::Call { to, policy, reply } => {
-                    let _ = reply.send(self.device.call(&to, policy, now));
-                }
-                Command::Answer { call, reply } => {
-                    let _ = reply.send(self.device.answer(call, now));
-                }
-                Command::Reject {
-                    call,
-                    status,
-                    reply,
-                } => {
-                    let _ = reply.send(self.device.reject(call, status, now));
-                }
-                Command::Hangup { call, reply } => {
-                    let _ = reply.send(self.device.hangup(call, now));
-                }
-                Command::Dtmf {
-                    call,
-                    digit,
-                    duration,
-                    reply,
-                } => {
-                    let _ = reply.send(self.device.send_dtmf(call, digit, duration));
-                }
-                Command::Status { reply } => {
-                    let _ = reply.send(self.status());
-                }
-                Command::Base(status) => self.base_status = *status,
-            }
+            self.core.command(command);
         }
-        if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.stop.load(Ordering::SeqCst) {
             // Idempotent: the device ignores a second shutdown.
-            self.device.shutdown(Instant::now());
+            self.core.device.shutdown(Instant::now());
         }
     }
 }
@@ -349,11 +204,11 @@ impl Driver {
 /// read the status, shut down. Dropping it shuts it down.
 pub struct RunningDevice {
     pub(crate) commands: SyncSender<Command>,
+    pub(crate) stop: Arc<AtomicBool>,
     pub(crate) waker: Arc<Waker>,
     pub(crate) thread: Option<JoinHandle<()>>,
     pub(crate) board: SharedBoard,
     pub(crate) last_status: Arc<Mutex<Option<DeviceStatus>>>,
-    pub(crate) stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for RunningDevice {
@@ -384,8 +239,14 @@ impl Default for CallOptions {
 }
 
 impl RunningDevice {
-    fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> Result<T, EndpointError> {
-        let (reply, rx) = mpsc::channel();
+    fn ask<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, EndpointError> {
+        let (tx, rx) = mpsc::channel();
+        let reply = core::reply(move |value| {
+            let _ = tx.send(value);
+        });
         match self.commands.try_send(make(reply)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(EndpointError::Busy),
@@ -397,11 +258,7 @@ impl RunningDevice {
     }
 
     pub(crate) fn set_boot(&self, status: DeviceStatus) {
-        if self
-            .commands
-            .try_send(Command::Base(Box::new(status)))
-            .is_ok()
-        {
+        if self.commands.try_send(Command::Base(Box::new(status))).is_ok() {
             let _ = self.waker.wake();
         }
     }
@@ -430,7 +287,7 @@ impl RunningDevice {
     ///
     /// # Errors
     ///
-    /// What [`Device::call`] refuses, or the device has stopped.
+    /// What [`Device::call`](crate::Device::call) refuses, or the device has stopped.
     pub fn dial(&self, to: &str, policy: Option<OfferPolicy>) -> Result<CallId, EndpointError> {
         self.ask(|reply| Command::Call {
             to: to.to_owned(),
@@ -443,7 +300,7 @@ impl RunningDevice {
     ///
     /// # Errors
     ///
-    /// What [`Device::answer`] refuses, or the device has stopped.
+    /// What [`Device::answer`](crate::Device::answer) refuses, or the device has stopped.
     pub fn answer(&self, call: CallId) -> Result<(), EndpointError> {
         self.ask(|reply| Command::Answer { call, reply })?
     }
@@ -452,7 +309,7 @@ impl RunningDevice {
     ///
     /// # Errors
     ///
-    /// What [`Device::reject`] refuses, or the device has stopped.
+    /// What [`Device::reject`](crate::Device::reject) refuses, or the device has stopped.
     pub fn reject(&self, call: CallId, status: u16) -> Result<(), EndpointError> {
         self.ask(|reply| Command::Reject {
             call,
@@ -474,7 +331,7 @@ impl RunningDevice {
     ///
     /// # Errors
     ///
-    /// What [`Device::send_dtmf`] refuses, or the device has stopped.
+    /// What [`Device::send_dtmf`](crate::Device::send_dtmf) refuses, or the device has stopped.
     pub fn send_dtmf(
         &self,
         call: CallId,
@@ -586,7 +443,7 @@ impl RunningDevice {
 
     /// Bounded by [`SHUTDOWN_WAIT`] whatever the peers do.
     fn stop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
         let _ = self.waker.wake();
         let deadline = Instant::now() + SHUTDOWN_WAIT;
         let Some(thread) = self.thread.take() else {

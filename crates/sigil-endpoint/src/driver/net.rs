@@ -10,15 +10,15 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
-use crate::device::{ConnId, Input, SocketId};
+use super::common::{
+    self, connect_timed_out, first_address, is_would_block, write_failed, write_stalled,
+    OwnedInput, ReadEnd, WriteQueue, CONNECT_TIMEOUT, DATAGRAM_MAX,
+};
+use crate::device::{ConnId, SocketId};
 
-/// How long a TCP connect may take.
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Most bytes queued for one connection: a peer that reads nothing costs
-/// its connection, never memory.
-pub(crate) const MAX_QUEUED: usize = 1024 * 1024;
-/// Largest read at once.
-pub(crate) const READ_CHUNK: usize = 16 * 1024;
+/// What the blocking driver reports to the device.
+pub(crate) type Report = common::Report<TcpStream>;
+
 /// Token of the listener.
 pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
 /// Token of the waker (commands from other threads).
@@ -29,11 +29,7 @@ pub(crate) struct Stream {
     socket: TcpStream,
     /// Still connecting: the deadline.
     connecting: Option<Instant>,
-    queue: Vec<u8>,
-    /// Since when the queue has not moved (for the write timeout).
-    stalled_since: Option<Instant>,
-    /// Close once the queue is written.
-    closing: bool,
+    queue: WriteQueue,
 }
 
 /// A UDP socket: media, or the SIP-over-UDP flow of a connection id.
@@ -50,95 +46,6 @@ pub(crate) struct Net {
     pub(crate) write_timeout: Duration,
 }
 
-/// What the driver reports back to the device after an operation.
-pub(crate) enum Report {
-    Input(OwnedInput),
-    /// An accepted connection to hand to `Device::accept`.
-    Accepted {
-        socket: TcpStream,
-        peer: SocketAddr,
-        local: SocketAddr,
-    },
-}
-
-/// [`Input`] with owned bytes.
-pub(crate) enum OwnedInput {
-    Connected {
-        conn: ConnId,
-        local: SocketAddr,
-        peer: SocketAddr,
-    },
-    ConnectFailed {
-        conn: ConnId,
-        reason: String,
-    },
-    Received {
-        conn: ConnId,
-        data: Vec<u8>,
-    },
-    Closed {
-        conn: ConnId,
-        reason: Option<String>,
-    },
-    Bound {
-        socket: SocketId,
-        local: SocketAddr,
-    },
-    BindFailed {
-        socket: SocketId,
-        reason: String,
-    },
-    Datagram {
-        socket: SocketId,
-        from: SocketAddr,
-        data: Vec<u8>,
-    },
-    Listening {
-        local: SocketAddr,
-    },
-    ListenFailed {
-        reason: String,
-    },
-}
-
-impl OwnedInput {
-    pub(crate) fn as_input(&self) -> Input<'_> {
-        match self {
-            OwnedInput::Connected { conn, local, peer } => Input::Connected {
-                conn: *conn,
-                local: *local,
-                peer: *peer,
-            },
-            OwnedInput::ConnectFailed { conn, reason } => Input::ConnectFailed {
-                conn: *conn,
-                reason: reason.clone(),
-            },
-            OwnedInput::Received { conn, data } => Input::Received { conn: *conn, data },
-            OwnedInput::Closed { conn, reason } => Input::Closed {
-                conn: *conn,
-                reason: reason.clone(),
-            },
-            OwnedInput::Bound { socket, local } => Input::Bound {
-                socket: *socket,
-                local: *local,
-            },
-            OwnedInput::BindFailed { socket, reason } => Input::BindFailed {
-                socket: *socket,
-                reason: reason.clone(),
-            },
-            OwnedInput::Datagram { socket, from, data } => Input::Datagram {
-                socket: *socket,
-                from: *from,
-                data,
-            },
-            OwnedInput::Listening { local } => Input::Listening { local: *local },
-            OwnedInput::ListenFailed { reason } => Input::ListenFailed {
-                reason: reason.clone(),
-            },
-        }
-    }
-}
-
 fn token(id: u64) -> Token {
     // Ids come from one counter in the device: unique across conns and sockets.
     Token(
@@ -149,15 +56,7 @@ fn token(id: u64) -> Token {
 }
 
 fn resolve(server: &str) -> Result<SocketAddr, String> {
-    server
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {server}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{server}: no address"))
-}
-
-fn is_would_block(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::WouldBlock
+    first_address(server, server.to_socket_addrs())
 }
 
 impl Net {
@@ -241,9 +140,7 @@ impl Net {
                     Stream {
                         socket,
                         connecting: Some(sigil_sip::timer::deadline_after(now, CONNECT_TIMEOUT)),
-                        queue: Vec::new(),
-                        stalled_since: None,
-                        closing: false,
+                        queue: WriteQueue::default(),
                     },
                 );
             }
@@ -267,9 +164,7 @@ impl Net {
                 Stream {
                     socket,
                     connecting: None,
-                    queue: Vec::new(),
-                    stalled_since: None,
-                    closing: false,
+                    queue: WriteQueue::default(),
                 },
             );
         }
@@ -294,17 +189,11 @@ impl Net {
         let Some(stream) = self.streams.get_mut(&conn) else {
             return;
         };
-        if stream.queue.len() + data.len() > MAX_QUEUED {
+        if let Err(overflow) = stream.queue.push(conn, data) {
             self.drop_stream(registry, conn);
-            out.push(Report::Input(OwnedInput::Closed {
-                conn,
-                reason: Some(format!(
-                    "more than {MAX_QUEUED} bytes unsent: the peer stopped reading"
-                )),
-            }));
+            out.push(Report::Input(overflow));
             return;
         }
-        stream.queue.extend_from_slice(data);
         self.flush(registry, conn, now, out);
     }
 
@@ -322,31 +211,13 @@ impl Net {
         if stream.connecting.is_some() {
             return;
         }
-        let mut written = 0;
-        // Bounded by the queue: every round writes something or stops.
-        while written < stream.queue.len() {
-            match stream.socket.write(&stream.queue[written..]) {
-                Ok(0) => break,
-                Ok(n) => written += n,
-                Err(e) if is_would_block(&e) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.drop_stream(registry, conn);
-                    out.push(Report::Input(OwnedInput::Closed {
-                        conn,
-                        reason: Some(format!("write failed: {e}")),
-                    }));
-                    return;
-                }
-            }
+        let socket = &mut stream.socket;
+        if let Err(e) = stream.queue.flush(now, |bytes| socket.write(bytes)) {
+            self.drop_stream(registry, conn);
+            out.push(Report::Input(write_failed(conn, &e)));
+            return;
         }
-        stream.queue.drain(..written);
-        stream.stalled_since = match (stream.queue.is_empty(), written > 0, stream.stalled_since) {
-            (true, _, _) => None,
-            (false, true, _) | (false, false, None) => Some(now),
-            (false, false, since) => since,
-        };
-        if stream.queue.is_empty() && stream.closing {
+        if stream.queue.finished() {
             self.drop_stream(registry, conn);
         }
     }
@@ -366,31 +237,15 @@ impl Net {
         if stream.connecting.is_some() {
             return false;
         }
-        let mut buf = vec![0u8; READ_CHUNK];
-        for _ in 0..max_reads {
-            match stream.socket.read(&mut buf) {
-                Ok(0) => {
-                    self.drop_stream(registry, conn);
-                    out.push(Report::Input(OwnedInput::Closed { conn, reason: None }));
-                    return false;
-                }
-                Ok(n) => out.push(Report::Input(OwnedInput::Received {
-                    conn,
-                    data: buf[..n].to_vec(),
-                })),
-                Err(e) if is_would_block(&e) => return false,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.drop_stream(registry, conn);
-                    out.push(Report::Input(OwnedInput::Closed {
-                        conn,
-                        reason: Some(format!("read failed: {e}")),
-                    }));
-                    return false;
-                }
+        let socket = &mut stream.socket;
+        match common::read_stream(conn, max_reads, |buf| socket.read(buf), out) {
+            ReadEnd::Drained => false,
+            ReadEnd::More => true,
+            ReadEnd::Closed => {
+                self.drop_stream(registry, conn);
+                false
             }
         }
-        true
     }
 
     /// A connecting stream became writable: connected, or failed.
@@ -438,7 +293,7 @@ impl Net {
         max_reads: usize,
         out: &mut Vec<Report>,
     ) -> bool {
-        let mut buf = vec![0u8; 65_536];
+        let mut buf = vec![0u8; DATAGRAM_MAX];
         for _ in 0..max_reads {
             let got = match owner {
                 Owner::Flow(conn) => match self.flows.get(&conn) {
@@ -479,7 +334,7 @@ impl Net {
         }
         let empty = match self.streams.get_mut(&conn) {
             Some(s) => {
-                s.closing = true;
+                s.queue.close();
                 s.queue.is_empty() || s.connecting.is_some()
             }
             None => return,
@@ -591,7 +446,7 @@ impl Net {
             .values()
             .filter_map(|s| {
                 s.connecting
-                    .or_else(|| s.stalled_since.map(|t| t + self.write_timeout))
+                    .or_else(|| s.queue.deadline(self.write_timeout))
             })
             .min()
     }
@@ -601,27 +456,24 @@ impl Net {
         let expired: Vec<(ConnId, bool)> = self
             .streams
             .iter()
-            .filter_map(|(id, s)| match (s.connecting, s.stalled_since) {
-                (Some(deadline), _) if deadline <= now => Some((*id, true)),
-                (None, Some(since)) if since + self.write_timeout <= now => Some((*id, false)),
+            .filter_map(|(id, s)| match s.connecting {
+                Some(deadline) if deadline <= now => Some((*id, true)),
+                None if s
+                    .queue
+                    .deadline(self.write_timeout)
+                    .is_some_and(|t| t <= now) =>
+                {
+                    Some((*id, false))
+                }
                 _ => None,
             })
             .collect();
         for (conn, connecting) in expired {
             self.drop_stream(registry, conn);
             out.push(Report::Input(if connecting {
-                OwnedInput::ConnectFailed {
-                    conn,
-                    reason: format!("TCP connect timed out after {CONNECT_TIMEOUT:?}"),
-                }
+                connect_timed_out(conn)
             } else {
-                OwnedInput::Closed {
-                    conn,
-                    reason: Some(format!(
-                        "write blocked for {:?}: the peer stopped reading",
-                        self.write_timeout
-                    )),
-                }
+                write_stalled(conn, self.write_timeout)
             }));
         }
     }
