@@ -1,204 +1,48 @@
 //! Real peers end to end: nginx as the HTTPS provisioning server and
 //! Kamailio 5.6 as registrar and proxy, both over mutual TLS with device
-//! certificates required (config in tests/kamailio/). Devices with their own
-//! data directories and MACs provision, register with digest and call each
-//! other through Kamailio; media flows device to device. Kamailio is then
-//! restarted and the devices register again on their own.
+//! certificates required (config in tests/kamailio/, set up by
+//! tests/common/). Devices with their own data directories and MACs
+//! provision, register with digest and call each other through Kamailio;
+//! media flows device to device. Kamailio is then restarted and the devices
+//! register again on their own. A known WAV played into one device over
+//! SRTP is recorded at the other and compared with what was played.
 
-use std::path::Path;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use sigil_endpoint::{CallOptions, CallStatus, DeviceDir, RunOptions, RunningDevice};
-use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
+use common::{call, callee_call, DeviceSpec, Lab};
+use sigil_endpoint::{CallOptions, FileAudio, Record, RunOptions};
 use sigil_srtp::negotiate::OfferPolicy;
-use sigil_testkit::kamailio::{self, Kamailio};
-use sigil_testkit::nginx::{mtls_server, Nginx};
-use sigil_testkit::{free_port, peer, Peer};
-
-const PASSWORD: &str = "kamailio-e2e-secret";
-
-fn configure(dir: &Path, port: u16, tcp_port: u16, udp_port: u16) {
-    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kamailio");
-    kamailio::configure(
-        &templates,
-        dir,
-        &[
-            ("@PORT@", &port.to_string()),
-            ("@TCPPORT@", &tcp_port.to_string()),
-            ("@UDPPORT@", &udp_port.to_string()),
-            ("@PASSWORD@", PASSWORD),
-        ],
-    );
-}
-
-/// Where a device gets its configuration and whom it registers with.
-struct Servers<'a> {
-    ca: &'a VendorCa,
-    www: &'a Path,
-    sip_port: u16,
-    prov_port: u16,
-}
-
-/// A device whose only configuration is the nginx provisioning server; its
-/// per-device file there holds the SIP settings.
-fn device(
-    servers: &Servers<'_>,
-    root: &Path,
-    mac: &str,
-    user: &str,
-    policy: &str,
-) -> RunningDevice {
-    device_with(servers, root, mac, user, policy, servers.sip_port, "")
-}
-
-/// As [`device`], with another proxy port and extra configuration lines.
-fn device_with(
-    servers: &Servers<'_>,
-    root: &Path,
-    mac: &str,
-    user: &str,
-    policy: &str,
-    sip_port: u16,
-    extra: &str,
-) -> RunningDevice {
-    let minted = mint_device(servers.ca, &DeviceRequest::new(mac.parse().unwrap())).unwrap();
-    minted.write_factory(&root.join("factory")).unwrap();
-    std::fs::write(
-        root.join("factory/vendor-chain.pem"),
-        servers.ca.chain_pem(),
-    )
-    .unwrap();
-    std::fs::create_dir_all(root.join("user")).unwrap();
-    std::fs::write(
-        root.join("user/config.conf"),
-        format!(
-            "prov.server = https://127.0.0.1:{}/prov\n",
-            servers.prov_port
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        servers.www.join(format!("prov/algom{}.conf", mac.replace(':', ""))),
-        format!(
-            "sip.proxy = 127.0.0.1:{sip_port}\nsip.u1.user = {user}\nsip.u1.pwd = {PASSWORD}\nsip.srtp.offer = {policy}\nsip.tls.listen = 0\n{extra}"
-        ),
-    )
-    .unwrap();
-    let running = DeviceDir::open(root)
-        .unwrap()
-        .boot(RunOptions::default(), &mut |s| println!("{user}: {s}"))
-        .unwrap_or_else(|f| panic!("{user}: {f}"));
-    let p = running.status().provisioning;
-    assert_eq!(p.result, "applied", "{user}: {p:?}");
-    assert!(
-        p.server.as_deref().unwrap_or("").starts_with("verified"),
-        "{p:?}"
-    );
-    running
-}
-
-fn call(from: &RunningDevice, to: &str, policy: OfferPolicy) -> CallStatus {
-    from.call_and_wait(
-        &format!("sip:{to}@127.0.0.1"),
-        CallOptions {
-            duration: Duration::from_secs(1),
-            policy: Some(policy),
-            ..CallOptions::default()
-        },
-    )
-    .unwrap()
-}
-
-/// The callee's record of its latest incoming call (bounded wait for it to end).
-fn callee_call(device: &RunningDevice) -> CallStatus {
-    for _ in 0..300 {
-        if let Some(c) = device.status().calls.last() {
-            if c.ended.is_some() {
-                return c.clone();
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    device.status().calls.last().cloned().expect("a call")
-}
 
 #[test]
 fn devices_register_and_call_each_other_through_kamailio() {
-    let Some(bin) = peer(Peer::Kamailio) else {
+    let Some(mut lab) = Lab::start() else {
         return;
     };
-    let Some(nginx_bin) = peer(Peer::Nginx) else {
-        return;
-    };
-    let kdir = tempfile::tempdir().unwrap();
-    let ca = VendorCa::generate("Kamailio E2E Vendor").unwrap();
-    mint_server(&ca, &ServerRequest::new(["127.0.0.1"]))
-        .unwrap()
-        .write_server(kdir.path())
-        .unwrap();
-    std::fs::write(kdir.path().join("vendor-chain.pem"), ca.chain_pem()).unwrap();
-    let port = free_port();
-    let tcp_port = free_port();
-    let udp_port = free_port();
-    configure(kdir.path(), port, tcp_port, udp_port);
-    let mut kamailio = Kamailio::start(&bin, kdir.path(), port, &[]);
-    let www = kdir.path().join("www");
-    std::fs::create_dir_all(www.join("prov")).unwrap();
-    let prov_port = free_port();
-    let _nginx = Nginx::start(
-        &nginx_bin,
-        kdir.path(),
-        &mtls_server(kdir.path(), prov_port, ""),
-        &[prov_port],
-    );
-    let servers = Servers {
-        ca: &ca,
-        www: &www,
-        sip_port: port,
-        prov_port,
-    };
-
     let dirs = tempfile::tempdir().unwrap();
     let d = dirs.path();
-    let alice = device(
-        &servers,
-        &d.join("a"),
-        "00:22:ee:10:00:01",
-        "1001",
-        "standard",
-    );
-    let bob = device(
-        &servers,
-        &d.join("b"),
-        "00:22:ee:10:00:02",
-        "1002",
-        "standard",
-    );
-    let carol = device(
-        &servers,
-        &d.join("c"),
-        "00:22:ee:10:00:03",
-        "1003",
-        "disabled",
-    );
+    let alice = lab.device(&d.join("a"), "00:22:ee:10:00:01", "1001", "standard");
+    let bob = lab.device(&d.join("b"), "00:22:ee:10:00:02", "1002", "standard");
+    let carol = lab.device(&d.join("c"), "00:22:ee:10:00:03", "1003", "disabled");
     // Kamailio writes its log line after it replied: wait for it (bounded).
     for mac in [
         "00:22:ee:10:00:01",
         "00:22:ee:10:00:02",
         "00:22:ee:10:00:03",
     ] {
-        let log = kamailio.wait_log(&format!("cn={mac}"));
-        assert!(
-            log.contains(&format!("cn={mac}")),
-            "{mac} not registered: {log}"
-        );
+        lab.assert_registered(mac);
     }
     assert_eq!(alice.status().connections[0].verification, "verified");
 
     // Standard ↔ Standard: SRTP both ways, frames decrypted on both sides.
     let a = call(&alice, "1002", OfferPolicy::Standard);
     let b = callee_call(&bob);
-    assert!(a.established && a.encrypted, "{a:?}\n{}", kamailio.log());
+    assert!(
+        a.established && a.encrypted,
+        "{a:?}\n{}",
+        lab.kamailio.log()
+    );
     assert!(a.media.starts_with("SRTP"), "{a:?}");
     assert!(
         a.stats.packets_received > 0 && a.stats.srtp_auth_failures == 0,
@@ -238,23 +82,27 @@ fn devices_register_and_call_each_other_through_kamailio() {
     );
 
     // Plain transports: signaling unencrypted, so SDES keys stay out of the SDP (SPEC M2).
-    let dave = device_with(
-        &servers,
+    let dave = lab.device_with(
         &d.join("d"),
-        "00:22:ee:10:00:04",
-        "1004",
-        "optional",
-        tcp_port,
-        "sip.transport = tcp\n",
+        DeviceSpec {
+            mac: "00:22:ee:10:00:04",
+            user: "1004",
+            policy: "optional",
+            sip_port: lab.tcp_port,
+            extra: "sip.transport = tcp\n",
+        },
+        RunOptions::default(),
     );
-    let erin = device_with(
-        &servers,
+    let erin = lab.device_with(
         &d.join("e"),
-        "00:22:ee:10:00:05",
-        "1005",
-        "optional",
-        udp_port,
-        "sip.transport = udp\n",
+        DeviceSpec {
+            mac: "00:22:ee:10:00:05",
+            user: "1005",
+            policy: "optional",
+            sip_port: lab.udp_port,
+            extra: "sip.transport = udp\n",
+        },
+        RunOptions::default(),
     );
     assert_eq!(dave.status().connections[0].verification, "not encrypted");
     let tcp_to_udp = call(&dave, "1005", OfferPolicy::Optional);
@@ -262,7 +110,7 @@ fn devices_register_and_call_each_other_through_kamailio() {
     assert!(
         tcp_to_udp.established && !tcp_to_udp.encrypted,
         "{tcp_to_udp:?}\n{}",
-        kamailio.log()
+        lab.kamailio.log()
     );
     assert!(
         tcp_to_udp.media.contains("over tcp signaling"),
@@ -290,8 +138,7 @@ fn devices_register_and_call_each_other_through_kamailio() {
     }
 
     // Kamailio restarts: every device reconnects and registers again by itself.
-    drop(kamailio);
-    kamailio = Kamailio::start(&bin, kdir.path(), port, &[]);
+    lab.restart_kamailio();
     let deadline = Instant::now() + Duration::from_secs(30);
     for dev in [&alice, &bob, &carol] {
         while dev.status().registration.successes < 2 && Instant::now() < deadline {
@@ -301,7 +148,7 @@ fn devices_register_and_call_each_other_through_kamailio() {
         assert!(
             r.successes >= 2,
             "not registered again: {r:?}\n{}",
-            kamailio.log()
+            lab.kamailio.log()
         );
     }
     // And calls work again through the new Kamailio.
@@ -309,10 +156,161 @@ fn devices_register_and_call_each_other_through_kamailio() {
     assert!(
         again.established && again.encrypted,
         "{again:?}\n{}",
-        kamailio.log()
+        lab.kamailio.log()
     );
 
     for dev in [alice, bob, carol] {
         assert_eq!(dev.shutdown().registration.state, "idle");
     }
+}
+
+/// A known signal: 250 ms of each frequency in turn (amplitude 12000, 8 kHz).
+fn steps(freqs: &[f64]) -> Vec<i16> {
+    freqs
+        .iter()
+        .flat_map(|&f| sigil_testkit::audio::tone(f, 0.25, 8000))
+        .collect()
+}
+
+/// Where `window` fits best in `source` among `offsets`: the offset with the
+/// highest normalised cross-correlation, and that correlation (1.0 = the
+/// same shape).
+fn best_alignment(window: &[i16], source: &[i16], offsets: std::ops::Range<usize>) -> (usize, f64) {
+    let norm = |s: &[i16]| s.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    let w_norm = norm(window);
+    let last = source.len().saturating_sub(window.len());
+    offsets
+        .take_while(|&offset| offset <= last)
+        .map(|offset| {
+            let part = &source[offset..offset + window.len()];
+            let dot: i64 = window
+                .iter()
+                .zip(part)
+                .map(|(&a, &b)| i64::from(a) * i64::from(b))
+                .sum();
+            let denom = w_norm * norm(part);
+            let corr = if denom > 0.0 { dot as f64 / denom } else { 0.0 };
+            (offset, corr)
+        })
+        .fold((0, f64::MIN), |best, x| if x.1 > best.1 { x } else { best })
+}
+
+/// Checks that `recording` is `source` as sent (through G.711 and the jitter
+/// buffer): a one-second stretch from 0.5 s in correlates with `source` at
+/// ≥ 0.9 (G.711 alone leaves about 0.9999), and every 250 ms step of `source` it covers has the step's
+/// frequency as the dominant one in the recording. Returns the correlation.
+fn assert_same_audio(who: &str, recording: &[i16], source: &[i16], freqs: &[f64]) -> f64 {
+    const START: usize = 4000;
+    const LEN: usize = 8000;
+    const STEP: usize = 2000;
+    assert!(
+        recording.len() >= START + LEN,
+        "{who}: only {} samples recorded",
+        recording.len()
+    );
+    let window = &recording[START..START + LEN];
+    // The recording lags what was sent by the jitter buffer and the network,
+    // well under half a second here: look that far either way.
+    let (offset, corr) = best_alignment(window, source, START - 4000..START + 4000);
+    assert!(
+        corr >= 0.9,
+        "{who}: the recording matches the played WAV at {corr:.3} only (offset {offset})"
+    );
+    // Recording sample i is source sample i + shift.
+    let shift = offset as i64 - START as i64;
+    for (k, &freq) in freqs.iter().enumerate() {
+        let (from, to) = ((k * STEP) as i64 - shift, ((k + 1) * STEP) as i64 - shift);
+        if from < 0 || to as usize > recording.len() {
+            continue;
+        }
+        // The middle of the step, away from its edges.
+        let part = &recording[from as usize + 200..to as usize - 200];
+        let (found, ratio) = sigil_media::tone::dominant_frequency(part, 300.0, 3400.0)
+            .unwrap_or_else(|| panic!("{who}: silence where {freq} Hz was sent"));
+        assert!(
+            (found - freq).abs() <= 15.0 && ratio > 0.8,
+            "{who}: step {k} should be {freq} Hz, the recording has {found} Hz (ratio {ratio:.2})"
+        );
+    }
+    corr
+}
+
+#[test]
+fn a_wav_played_into_one_device_is_recorded_at_the_other_over_srtp() {
+    let Some(lab) = Lab::start() else {
+        return;
+    };
+    let dirs = tempfile::tempdir().unwrap();
+    let d = dirs.path();
+    // Twelve steps (3 s, longer than the call, so no loop), a different
+    // sequence each way.
+    let alice_freqs = [
+        500.0, 700.0, 900.0, 1100.0, 1300.0, 1500.0, 1700.0, 1900.0, 2100.0, 2300.0, 2500.0, 2700.0,
+    ];
+    let bob_freqs = [
+        2600.0, 2400.0, 2200.0, 2000.0, 1800.0, 1600.0, 1400.0, 1200.0, 1000.0, 800.0, 600.0, 400.0,
+    ];
+    let (alice_wav, bob_wav) = (steps(&alice_freqs), steps(&bob_freqs));
+    let mut devices = Vec::new();
+    for (name, mac, user, wav) in [
+        ("alice", "00:22:ee:10:01:01", "1101", &alice_wav),
+        ("bob", "00:22:ee:10:01:02", "1102", &bob_wav),
+    ] {
+        let root = d.join(name);
+        let (play, rec) = (d.join(format!("{name}.wav")), root.join("rec"));
+        sigil_testkit::audio::write_wav(&play, 8000, wav);
+        std::fs::create_dir_all(&rec).unwrap();
+        let options = RunOptions {
+            audio: Box::new(FileAudio::new(Some(&play), Record::Folder(rec.clone())).unwrap()),
+            ..RunOptions::default()
+        };
+        let spec = DeviceSpec {
+            mac,
+            user,
+            policy: "standard",
+            sip_port: lab.sip_port,
+            extra: "",
+        };
+        devices.push((lab.device_with(&root, spec, options), rec));
+    }
+    let [(alice, alice_rec), (bob, bob_rec)] = <[_; 2]>::try_from(devices).ok().unwrap();
+
+    let a = alice
+        .call_and_wait(
+            "sip:1102@127.0.0.1",
+            CallOptions {
+                duration: Duration::from_secs(2),
+                policy: None,
+                timeout: Duration::from_secs(10),
+            },
+        )
+        .unwrap();
+    let b = callee_call(&bob);
+    assert!(
+        a.established && a.encrypted,
+        "{a:?}\n{}",
+        lab.kamailio.log()
+    );
+    assert!(b.established && b.encrypted, "{b:?}");
+    let read = |rec: &std::path::Path, id: sigil_endpoint::CallId| {
+        let path = rec.join(format!("call-{}.wav", id.0));
+        sigil_media::read_wav(&std::fs::read(&path).unwrap()).unwrap()
+    };
+    let at_bob = assert_same_audio("bob", &read(&bob_rec, b.id), &alice_wav, &alice_freqs);
+    let at_alice = assert_same_audio("alice", &read(&alice_rec, a.id), &bob_wav, &bob_freqs);
+    for (who, s) in [("alice", &a.stats), ("bob", &b.stats)] {
+        let expected = s.packets_received as i64 + s.packets_lost.max(0);
+        let loss = s.packets_lost.max(0) as f64 / expected.max(1) as f64;
+        println!(
+            "{who}: {} packets received, {} lost ({:.2} %), {} SRTP auth failures",
+            s.packets_received,
+            s.packets_lost,
+            loss * 100.0,
+            s.srtp_auth_failures
+        );
+        assert!(s.packets_received >= 50, "{who}: {s:?}");
+        assert!(loss < 0.01, "{who}: loss {loss} ≥ 1 %: {s:?}");
+        assert_eq!(s.srtp_auth_failures, 0, "{who}: {s:?}");
+    }
+    println!("correlation with the played WAV: at bob {at_bob:.4}, at alice {at_alice:.4}");
 }

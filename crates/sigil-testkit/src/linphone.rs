@@ -85,12 +85,16 @@ pub enum MediaEncryption {
     None,
     /// `media_encryption=srtp`, `media_encryption_mandatory=0`: offers
     /// `RTP/SAVP` with four `a=crypto` lines (there is no `RTP/AVP` +
-    /// `a=crypto` offer); as answerer it takes `RTP/SAVP` offers with SRTP
-    /// and `RTP/AVP` offers (with or without `a=crypto`) with plain RTP.
+    /// `a=crypto` offer); when that offer is declined with 488 it calls again
+    /// at once with `RTP/AVP` and no crypto (one linphonec call id, two
+    /// INVITEs; only the final outcome is printed). As answerer it takes
+    /// `RTP/SAVP` offers with SRTP and `RTP/AVP` offers (with or without
+    /// `a=crypto`) with plain RTP.
     SrtpOptional,
     /// `media_encryption=srtp`, `media_encryption_mandatory=1`: offers
-    /// `RTP/SAVP` with four `a=crypto` lines; as answerer it declines any
-    /// `RTP/AVP` offer, even one with `a=crypto`, with 488 Not acceptable here.
+    /// `RTP/SAVP` with four `a=crypto` lines and gives up on a 488; as
+    /// answerer it declines any `RTP/AVP` offer, even one with `a=crypto`,
+    /// with 488 Not acceptable here.
     SrtpMandatory,
 }
 
