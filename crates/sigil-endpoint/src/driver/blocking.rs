@@ -258,7 +258,11 @@ impl RunningDevice {
     }
 
     pub(crate) fn set_boot(&self, status: DeviceStatus) {
-        if self.commands.try_send(Command::Base(Box::new(status))).is_ok() {
+        if self
+            .commands
+            .try_send(Command::Base(Box::new(status)))
+            .is_ok()
+        {
             let _ = self.waker.wake();
         }
     }

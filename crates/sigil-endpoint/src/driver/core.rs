@@ -56,6 +56,8 @@ pub(crate) enum Command {
     },
     /// The boot's status (steps, identity, trust, configuration) to report from now on.
     Base(Box<DeviceStatus>),
+    /// Stop (the async handle; the blocking one sets a flag the driver checks).
+    #[cfg(feature = "tokio")]
     Shutdown,
 }
 
@@ -239,6 +241,7 @@ impl<S: Sockets> Core<S> {
             } => reply(self.device.send_dtmf(call, digit, duration)),
             Command::Status { reply } => reply(self.status()),
             Command::Base(status) => self.base_status = *status,
+            #[cfg(feature = "tokio")]
             Command::Shutdown => self.device.shutdown(now),
         }
     }
