@@ -19,6 +19,7 @@
 pub mod audio;
 pub mod hex;
 pub mod kamailio;
+#[path = "linphone/process.rs"]
 pub mod linphone;
 pub mod nginx;
 pub mod openssl;
