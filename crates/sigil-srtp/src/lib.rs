@@ -20,7 +20,6 @@ pub mod buffer;
 mod crypto;
 pub mod error;
 pub mod key;
-#[path = "negotiate/answer.rs"]
 pub mod negotiate;
 pub mod policy;
 mod replay;
