@@ -17,7 +17,6 @@
 #![warn(missing_docs)]
 
 pub mod apply;
-#[path = "download/tls.rs"]
 pub mod download;
 pub mod format;
 pub mod secret;
