@@ -19,7 +19,6 @@
 pub mod audio;
 pub mod hex;
 pub mod kamailio;
-#[path = "linphone/process.rs"]
 pub mod linphone;
 pub mod nginx;
 pub mod openssl;
