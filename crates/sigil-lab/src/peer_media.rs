@@ -200,11 +200,19 @@ mod tests {
         let sa = MediaSocket::bind(ip).unwrap();
         let sb = MediaSocket::bind(ip).unwrap();
         let (aa, ab) = (sa.local_addr().unwrap(), sb.local_addr().unwrap());
+        let started = Instant::now();
         let mut a = sa.start(ca, ab, Duration::from_millis(200), true).unwrap();
         let mut b = sb.start(cb, aa, Duration::from_millis(200), true).unwrap();
-        // Wait (bounded) until both sent their frames and the other got them.
+        // Wait (bounded) until both are done sending (200 ms) and each got
+        // everything the other sent.
         for _ in 0..300 {
-            if a.stats().packets_received >= 9 && b.stats().packets_received >= 9 {
+            let (x, y) = (a.stats(), b.stats());
+            if x.packets_sent >= 9
+                && y.packets_sent >= 9
+                && x.packets_received == y.packets_sent
+                && y.packets_received == x.packets_sent
+                && Instant::now() >= started + Duration::from_millis(300)
+            {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));

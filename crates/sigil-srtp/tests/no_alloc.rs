@@ -5,18 +5,32 @@
 #![allow(unsafe_code)] // a GlobalAlloc is an unsafe trait; it only delegates to System.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use sigil_srtp::{MasterKey, Policy, Session, Suite};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Allocations made by this thread: the test harness's other threads
+    /// (output capture, other tests) allocate too, and must not count.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: a thread being torn down has no slot left; nothing to count.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+/// This thread's allocations so far.
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
 
 // SAFETY: every call is forwarded unchanged to the system allocator.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -25,7 +39,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -56,7 +70,7 @@ fn protect_and_unprotect_do_not_allocate() {
         rx.unprotect_rtp(&mut rtp).unwrap();
         let mut forged = Vec::with_capacity(2048);
         let mut replay = Vec::with_capacity(2048);
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let before = allocations();
         for seq in 1u16..600 {
             rtp.clear();
             rtp.extend_from_slice(&header);
@@ -101,7 +115,7 @@ fn protect_and_unprotect_do_not_allocate() {
             rx.unprotect_rtcp_into(&rtcp, &mut out).unwrap();
         }
         assert_eq!(
-            ALLOCATIONS.load(Ordering::Relaxed) - before,
+            allocations() - before,
             0,
             "{suite}, KDR {kdr}: the packet path allocated"
         );
