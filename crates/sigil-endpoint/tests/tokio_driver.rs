@@ -9,72 +9,26 @@
 //! `cargo test -p sigil-endpoint --features tokio --test tokio_driver`
 #![cfg(feature = "tokio")]
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::lab_sip::*;
 use sigil_endpoint::{
     AsyncDevice, BootStep, CallDirection, CallOptions, DeviceDir, Event, Outcome, RunOptions,
 };
-use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
-use sigil_identity::{ClientCertResolver, DeviceVerifier, Identity};
-use sigil_lab::peer_media::MediaSocket;
 use sigil_lab::{RegistrarEvent, SipServer};
-use sigil_media::MediaCrypto;
-use sigil_sip::dialog::{Dialog, DialogConfig, DialogEvent, DialogOutput, EndReason};
-use sigil_sip::Message;
-use sigil_sip_tls::{Client, ClientEvent, ClientOptions, Connector, TlsPolicy};
-use sigil_srtp::negotiate::{
-    basic_audio_sdp, parse_sdp, write_sdp, Negotiator, OfferPolicy, SignalingTransport, SrtpConfig,
-};
+use sigil_sip::dialog::EndReason;
+use sigil_srtp::negotiate::OfferPolicy;
 use tokio::sync::broadcast;
 use tokio::time::timeout;
 
-const PASSWORD: &str = "device-test-secret";
 const AOR: &str = "sip:1001@127.0.0.1";
 /// Boot: TLS handshake and REGISTER on loopback (the boot's own limit is 10 s).
 const BOOT: Duration = Duration::from_secs(30);
 /// Shutdown: the driver's own bound, and some.
 const SHUTDOWN: Duration = Duration::from_secs(15);
-
-struct Pki {
-    ca: VendorCa,
-    server: Identity,
-    devices: Arc<DeviceVerifier>,
-}
-
-fn pki() -> Pki {
-    let ca = VendorCa::generate("Async Driver Test Vendor").unwrap();
-    let minted = mint_server(&ca, &ServerRequest::new(["127.0.0.1"])).unwrap();
-    let server = Identity::from_pem(
-        minted.full_chain_pem().as_bytes(),
-        Some(minted.key_pem().as_bytes()),
-        "server.pem",
-    )
-    .unwrap();
-    let devices = Arc::new(DeviceVerifier::new(&[ca.root_der().unwrap()]).unwrap());
-    Pki {
-        ca,
-        server,
-        devices,
-    }
-}
-
-/// A device data directory for `mac` with `config` as its configuration.
-fn device_dir(pki: &Pki, root: &std::path::Path, mac: &str, config: &str) -> DeviceDir {
-    let minted = mint_device(&pki.ca, &DeviceRequest::new(mac.parse().unwrap())).unwrap();
-    minted.write_factory(&root.join("factory")).unwrap();
-    std::fs::write(root.join("factory/vendor-chain.pem"), pki.ca.chain_pem()).unwrap();
-    std::fs::create_dir_all(root.join("user")).unwrap();
-    std::fs::write(root.join("user/config.conf"), config).unwrap();
-    DeviceDir::open(root).unwrap()
-}
-
-fn sip_config(sip: &SipServer, password: &str, extra: &str) -> String {
-    format!(
-        "sip.proxy = 127.0.0.1:{}\nsip.u1.user = 1001\nsip.u1.pwd = {password}\n{extra}",
-        sip.addr().port()
-    )
-}
 
 async fn boot(device: &DeviceDir, steps: &mut Vec<BootStep>) -> AsyncDevice {
     timeout(
@@ -147,11 +101,7 @@ async fn boots_registers_calls_the_srtp_peer_and_unregisters_on_shutdown() {
         &pki,
         dir.path(),
         "00:22:ee:00:01:01",
-        &sip_config(
-            &sip,
-            PASSWORD,
-            "sip.srtp.offer = standard\nsip.tls.listen = 0\n",
-        ),
+        &sip_config(&sip, "sip.srtp.offer = standard\nsip.tls.listen = 0\n"),
     );
     let mut steps = Vec::new();
     let running = boot(&device, &mut steps).await;
@@ -276,7 +226,7 @@ async fn dropping_every_handle_shuts_the_device_down_and_unregisters() {
         &pki,
         dir.path(),
         "00:22:ee:00:01:02",
-        &sip_config(&sip, PASSWORD, "sip.tls.listen = 0\n"),
+        &sip_config_with(&sip, PASSWORD, "sip.tls.listen = 0\n"),
     );
     let running = boot(&device, &mut Vec::new()).await;
     let mut events = running.subscribe();
@@ -298,7 +248,7 @@ async fn a_wrong_password_fails_the_registration_step() {
         &pki,
         dir.path(),
         "00:22:ee:00:01:03",
-        &sip_config(&sip, "not-the-password", "sip.tls.listen = 0\n"),
+        &sip_config_with(&sip, "not-the-password", "sip.tls.listen = 0\n"),
     );
     let mut steps = Vec::new();
     let failure = timeout(
@@ -318,96 +268,6 @@ async fn a_wrong_password_fails_the_registration_step() {
     assert_eq!(sip.binding(AOR), None);
 }
 
-/// A peer calling the device directly on its listener with SRTP (blocking:
-/// run it off the runtime). How the call ended and the packets the peer got.
-fn call_device_directly(listener: std::net::SocketAddr, pki: &Pki) -> (EndReason, u64) {
-    let peer = mint_device(
-        &pki.ca,
-        &DeviceRequest::new("00:22:ee:99:99:98".parse().unwrap()),
-    )
-    .unwrap();
-    let peer_identity = Identity::from_pem(
-        peer.full_chain_pem().as_bytes(),
-        Some(peer.key_pem().as_bytes()),
-        "peer.pem",
-    )
-    .unwrap();
-    // The device certificate names a MAC, not 127.0.0.1: encrypt without verifying the name.
-    let policy_tls = TlsPolicy {
-        validate: false,
-        ..TlsPolicy::default()
-    };
-    let store = Arc::new(sigil_trust::TrustStore::builder().builtin(false).build());
-    let resolver = Arc::new(ClientCertResolver::new([peer_identity]));
-    let connector = Connector::new("127.0.0.1", &policy_tls, store, Some(resolver)).unwrap();
-    let mut client =
-        Client::connect(connector, &listener.to_string(), ClientOptions::default()).unwrap();
-    let local = client.local_addr().unwrap();
-    let mut negotiator = Negotiator::new(SrtpConfig::new(
-        OfferPolicy::Standard,
-        SignalingTransport::Tls,
-    ))
-    .unwrap();
-    let socket = MediaSocket::bind(local.ip()).unwrap();
-    let mut offer = basic_audio_sdp(local.ip(), socket.local_addr().unwrap().port(), 9);
-    negotiator.create_offer(&mut offer).unwrap();
-    let config = DialogConfig::new(
-        "sip:peer@127.0.0.1".parse().unwrap(),
-        format!("sip:peer@{local};transport=tls").parse().unwrap(),
-    );
-    let mut dialog = Dialog::invite(
-        config,
-        AOR.parse().unwrap(),
-        write_sdp(&offer).into_bytes(),
-        Instant::now(),
-    );
-    let mut socket = Some(socket);
-    let mut media: Option<sigil_lab::peer_media::MediaSession> = None;
-    let mut hang_up_at = None;
-    // Bounded: 600 rounds of at most 10 ms.
-    for _ in 0..600 {
-        while let Some(out) = dialog.poll_output() {
-            match out {
-                DialogOutput::Send(m) => client.send(&m).unwrap(),
-                DialogOutput::Event(DialogEvent::Answered { body }) => {
-                    let answer = parse_sdp(&body).unwrap();
-                    let neg = negotiator.accept_answer(&answer).unwrap();
-                    let (_, accepted) = neg.srtp().next().expect("SRTP answered");
-                    let (send, receive) = accepted.sessions().unwrap();
-                    let crypto = MediaCrypto::Srtp {
-                        send: Box::new(send),
-                        receive: Box::new(receive),
-                    };
-                    let to = neg.rtp_peer(&answer).unwrap();
-                    let session = socket.take().unwrap();
-                    media = Some(
-                        session
-                            .start(crypto, to, Duration::from_millis(600), false)
-                            .unwrap(),
-                    );
-                    hang_up_at = Some(Instant::now() + Duration::from_millis(900));
-                }
-                DialogOutput::Event(DialogEvent::Terminated(reason)) => {
-                    let packets = media.as_mut().map_or(0, |m| m.stop().packets_received);
-                    return (reason, packets);
-                }
-                DialogOutput::Event(_) => {}
-            }
-        }
-        if hang_up_at.is_some_and(|t| Instant::now() >= t) {
-            hang_up_at = None;
-            dialog.hang_up("test done", Instant::now());
-            continue;
-        }
-        if let Some(ClientEvent::Message(Message::Response(r))) =
-            client.recv(Duration::from_millis(10))
-        {
-            dialog.handle_response(&r, Instant::now());
-        }
-    }
-    panic!("the direct call did not end");
-}
-
 #[tokio::test]
 async fn an_incoming_srtp_call_on_the_listener_is_answered() {
     let pki = Arc::new(pki());
@@ -418,10 +278,7 @@ async fn an_incoming_srtp_call_on_the_listener_is_answered() {
         &pki,
         dir.path(),
         "00:22:ee:00:01:04",
-        &sip_config(
-            &sip,
-            PASSWORD,
-            &format!(
+        &sip_config(&sip, &format!(
                 "sip.srtp.offer = standard\nsip.tls.listen = {port}\nsip.inbound.accept = verified\n"
             ),
         ),
@@ -436,7 +293,9 @@ async fn an_incoming_srtp_call_on_the_listener_is_answered() {
     let peer_pki = pki.clone();
     let (reason, peer_packets) = timeout(
         Duration::from_secs(30),
-        tokio::task::spawn_blocking(move || call_device_directly(listener, &peer_pki)),
+        tokio::task::spawn_blocking(move || {
+            call_device_directly_as(listener, &peer_pki, OfferPolicy::Standard, true)
+        }),
     )
     .await
     .expect("the direct call ends in time")

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use sigil_sip::dialog::{stateless_response, Dialog};
 use sigil_sip::{Message, Method, Request};
-use sigil_srtp::negotiate::{basic_audio_sdp, parse_sdp, write_sdp};
+use sigil_srtp::negotiate::{parse_sdp, write_sdp};
 
 use super::calls::{agree, media_for, Phase};
 use super::io::ConnId;
@@ -163,8 +163,7 @@ impl Device {
         // One answer m-line per offered one (RFC 3264 §6): audio from our
         // template (the negotiator keeps one stream and sets port 0 on
         // alternatives), anything else declined with port 0.
-        let mut template = basic_audio_sdp(rtp.ip(), rtp.port(), session_id);
-        sdp::set_our_formats(&mut template, rtcp.map(|a| a.port()));
+        let template = sdp::our_sdp(rtp, rtcp, session_id);
         let mut answer = template.clone();
         answer.medias.clear();
         for offered in &offer.medias {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use sigil_sip::dialog::Dialog;
 use sigil_sip::Uri;
-use sigil_srtp::negotiate::{basic_audio_sdp, parse_sdp, write_sdp, AnswerError, OfferPolicy};
+use sigil_srtp::negotiate::{parse_sdp, write_sdp, AnswerError, OfferPolicy};
 
 use super::calls::{agree, media_for, Phase};
 use super::io::Transmit;
@@ -62,8 +62,7 @@ impl Device {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let mut offer_sdp = basic_audio_sdp(rtp.ip(), rtp.port(), session_id);
-        sdp::set_our_formats(&mut offer_sdp, rtcp.map(|a| a.port()));
+        let mut offer_sdp = sdp::our_sdp(rtp, rtcp, session_id);
         let offer = match call.negotiator.create_offer(&mut offer_sdp) {
             Ok(o) => o,
             Err(e) => {

@@ -42,6 +42,14 @@ pub(crate) fn set_our_formats(sdp: &mut Sdp, rtcp_port: Option<u16>) {
     }
 }
 
+/// Our audio SDP: one m-line at `rtp` with our formats, RTCP at `rtcp`
+/// unless rtcp-mux is agreed (see [`set_our_formats`]).
+pub(crate) fn our_sdp(rtp: SocketAddr, rtcp: Option<SocketAddr>, session_id: u64) -> Sdp {
+    let mut sdp = sigil_srtp::negotiate::basic_audio_sdp(rtp.ip(), rtp.port(), session_id);
+    set_our_formats(&mut sdp, rtcp.map(|a| a.port()));
+    sdp
+}
+
 /// The formats of m-line `index` of the peer's SDP, in its order.
 pub(crate) fn peer_formats(sdp: &Sdp, index: usize) -> Vec<(u8, Option<String>)> {
     let Some(media) = sdp.medias.get(index) else {

@@ -350,23 +350,19 @@ impl RunningDevice {
         })?
     }
 
-    /// Waits until `call` is established (`Ok(true)`), ends (`Ok(false)`),
-    /// or `timeout` passes (`Err`).
-    ///
-    /// # Errors
-    ///
-    /// [`EndpointError::CallTimeout`] when neither happens in time.
-    pub fn wait_established(&self, call: CallId, timeout: Duration) -> Result<bool, EndpointError> {
+    /// Waits (at most `timeout`) until `found` finds what it looks for on the board.
+    fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        mut found: impl FnMut(&Board) -> Option<T>,
+    ) -> Result<T, EndpointError> {
         let (lock, cvar) = &*self.board;
         let deadline = sigil_sip::timer::deadline_after(Instant::now(), timeout);
         let mut board = lock.lock().map_err(|_| EndpointError::Stopped)?;
         // Bounded by the deadline.
         loop {
-            if board.established.contains(&call) {
-                return Ok(true);
-            }
-            if board.ended.contains_key(&call) {
-                return Ok(false);
+            if let Some(value) = found(&board) {
+                return Ok(value);
             }
             let now = Instant::now();
             if now >= deadline {
@@ -379,29 +375,29 @@ impl RunningDevice {
         }
     }
 
+    /// Waits until `call` is established (`Ok(true)`), ends (`Ok(false)`),
+    /// or `timeout` passes (`Err`).
+    ///
+    /// # Errors
+    ///
+    /// [`EndpointError::CallTimeout`] when neither happens in time.
+    pub fn wait_established(&self, call: CallId, timeout: Duration) -> Result<bool, EndpointError> {
+        self.wait_for(timeout, |board| {
+            if board.established.contains(&call) {
+                Some(true)
+            } else {
+                board.ended.contains_key(&call).then_some(false)
+            }
+        })
+    }
+
     /// Waits until `call` ends and returns its summary.
     ///
     /// # Errors
     ///
     /// [`EndpointError::CallTimeout`] when it does not end in time.
     pub fn wait_ended(&self, call: CallId, timeout: Duration) -> Result<CallStatus, EndpointError> {
-        let (lock, cvar) = &*self.board;
-        let deadline = sigil_sip::timer::deadline_after(Instant::now(), timeout);
-        let mut board = lock.lock().map_err(|_| EndpointError::Stopped)?;
-        // Bounded by the deadline.
-        loop {
-            if let Some(status) = board.ended.get(&call) {
-                return Ok(status.clone());
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(EndpointError::CallTimeout(timeout));
-            }
-            board = cvar
-                .wait_timeout(board, deadline - now)
-                .map_err(|_| EndpointError::Stopped)?
-                .0;
-        }
+        self.wait_for(timeout, |board| board.ended.get(&call).cloned())
     }
 
     /// Calls `to`, keeps the call up for `options.duration` once it is

@@ -15,6 +15,8 @@
 //! IP literal into an iPAddress SAN), hence the test PKI.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod lab_sip;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
