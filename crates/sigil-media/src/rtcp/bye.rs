@@ -11,7 +11,7 @@ pub const BYE: u8 = 203;
 pub struct Goodbye {
     /// The sources leaving (at most 31 are written).
     pub ssrcs: Vec<u32>,
-    /// Why (invalid UTF-8 replaced; cut to 255 bytes when written).
+    /// Why (invalid UTF-8 replaced, at most 255 bytes; cut to 255 bytes when written).
     pub reason: Option<String>,
 }
 
@@ -35,7 +35,15 @@ impl Goodbye {
                         offset: offset + 4 + need,
                         reason: "BYE reason runs past the packet",
                     })?;
-                Some(String::from_utf8_lossy(text).into_owned())
+                // Invalid UTF-8 is replaced, which can grow the text past the
+                // 255 bytes a BYE carries: cut it so what we read is what we write.
+                let mut reason = String::from_utf8_lossy(text).into_owned();
+                let mut end = reason.len().min(255);
+                while !reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                reason.truncate(end);
+                Some(reason)
             }
             None => None,
         };
@@ -58,5 +66,30 @@ impl Goodbye {
             out.extend_from_slice(&reason.as_bytes()[..end]);
         }
         finish_packet(out, start);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 200 invalid bytes become 200 replacement characters (600 bytes of
+    /// UTF-8): what is read must still fit what a BYE can carry, so that it
+    /// writes back the same (found by the fuzzer).
+    #[test]
+    fn a_lossy_reason_is_cut_to_what_a_bye_can_carry() {
+        let mut body = vec![200u8];
+        body.extend_from_slice(&[0xFF; 200]);
+        let bye = Goodbye::parse(0, &body, 0).unwrap();
+        let reason = bye.reason.clone().unwrap();
+        assert!(
+            reason.len() <= 255 && reason.chars().all(|c| c == '\u{FFFD}'),
+            "{}",
+            reason.len()
+        );
+        let mut out = Vec::new();
+        bye.write(&mut out);
+        let again = Goodbye::parse(0, &out[4..], 0).unwrap();
+        assert_eq!(again, bye);
     }
 }
