@@ -539,3 +539,135 @@ fn offer_answer_is_clean_under_valgrind() {
         }
     }
 }
+
+// ---------------------------------------------------------------- device
+
+/// A device with a factory identity for MAC 00:22:ee:01:02:03, an empty
+/// user store, a broken configuration (with the SIP password on a bad line)
+/// and a good one.
+struct DeviceFixture {
+    dir: tempfile::TempDir,
+}
+
+impl DeviceFixture {
+    fn new() -> DeviceFixture {
+        use sigil_identity::mint::{mint_device, DeviceRequest, VendorCa};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let d = dir.path();
+        let vendor = VendorCa::generate("Sigil Test Vendor").expect("a vendor CA");
+        let mac = sigil_identity::Mac::parse("00:22:ee:01:02:03").unwrap();
+        mint_device(&vendor, &DeviceRequest::new(mac))
+            .and_then(|device| device.write_factory(&d.join("factory")))
+            .expect("a factory partition");
+        std::fs::create_dir_all(d.join("user")).unwrap();
+        std::fs::write(
+            d.join("bad.conf"),
+            "sip.proxy = sip.example.com:5061\nsip.u1.user = 1001\nsip.u1.pwd = hunter2secret\n\
+             sip.transport = carrier-pigeon\nsip.u1.pwd hunter2again\nsip.srtp.offer = sometimes\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("good.conf"),
+            "sip.proxy = sip.example.com:5061\nsip.u1.pwd = hunter2secret\nfoo.bar = 1\n\
+             sip.u1.user = 1001\nsip.u1.user = 1002\n",
+        )
+        .unwrap();
+        DeviceFixture { dir }
+    }
+
+    fn args(&self, config: &str) -> Vec<String> {
+        ["factory", "user", config]
+            .iter()
+            .map(|name| self.dir.path().join(name).display().to_string())
+            .collect()
+    }
+}
+
+#[test]
+fn device_check_reports_the_identity_mac_and_every_config_error_with_secrets_masked() {
+    let Some(program) = compile("device_check", &[], Build::Plain) else {
+        return;
+    };
+    let device = DeviceFixture::new();
+    let args = device.args("bad.conf");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&program, &args, b"", None);
+    let stdout = text(&out.stdout);
+    eprintln!("{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{}", show("device_check", &out));
+    for wanted in [
+        "identity in use: factory (factory certificate; no certs/sipclient.pem is installed)",
+        "mac: 00:22:ee:01:02:03 (0022ee010203)",
+        "Manufacturer certificate: installed",
+        "config: INVALID, 3 error(s)",
+        "error line 4 col 17: invalid value for sip.transport",
+        "error line 5 col 1: line has no '='",
+        "| sip.u1.pwd ********",
+        "error line 6 col 18: invalid value for sip.srtp.offer",
+        "bad.conf:4:17: invalid value for sip.transport",
+    ] {
+        assert!(stdout.contains(wanted), "wanted {wanted:?} in:\n{stdout}");
+    }
+    assert!(!stdout.contains("hunter2"), "a secret leaked:\n{stdout}");
+
+    let args = device.args("good.conf");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&program, &args, b"", None);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", show("device_check", &out));
+    assert!(
+        stdout.contains("config: OK, 0 error(s), 2 warning(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning line 5: sip.u1.user is set again"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter2"), "a secret leaked:\n{stdout}");
+}
+
+#[test]
+fn device_check_is_clean_under_sanitizers_and_valgrind() {
+    let device = DeviceFixture::new();
+    let args = device.args("bad.conf");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let Some(program) = compile("device_check", &[], Build::Sanitized) {
+        let out = run(&program, &args, b"", None);
+        assert_eq!(out.status.code(), Some(1), "{}", show("asan", &out));
+    }
+    if let Some(program) = compile("device_check", &[], Build::Plain) {
+        if let Some(out) = run_valgrind(&program, &args, b"") {
+            assert_eq!(out.status.code(), Some(1), "{}", show("valgrind", &out));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- edges
+
+fn check_edges(out: &Output) {
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", show("api_edges", out));
+    assert!(stdout.contains(" checks, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn every_entry_point_refuses_null_and_bad_arguments_from_c() {
+    let Some(program) = compile("api_edges", &[], Build::Plain) else {
+        return;
+    };
+    let out = run(&program, &[], b"", None);
+    eprintln!("{}", text(&out.stdout));
+    check_edges(&out);
+}
+
+#[test]
+fn api_edges_are_clean_under_sanitizers_and_valgrind() {
+    if let Some(program) = compile("api_edges", &[], Build::Sanitized) {
+        check_edges(&run(&program, &[], b"", None));
+    }
+    if let Some(program) = compile("api_edges", &[], Build::Plain) {
+        if let Some(out) = run_valgrind(&program, &[], b"") {
+            check_edges(&out);
+        }
+    }
+}
