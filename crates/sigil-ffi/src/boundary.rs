@@ -202,3 +202,69 @@ pub(crate) unsafe fn bytes_mut<'a>(data: *mut u8, cap: usize) -> Result<&'a mut 
     // bytes valid for reads and writes with no other user during the call.
     Ok(unsafe { std::slice::from_raw_parts_mut(data, cap) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Thing {
+        poisoned: bool,
+        value: u32,
+    }
+
+    impl Poison for Thing {
+        fn poisoned(&mut self) -> &mut bool {
+            &mut self.poisoned
+        }
+    }
+
+    /// Panics when dropped: the payload of a panic that panics again.
+    struct Bomb;
+
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("a destructor that panics");
+        }
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status_and_never_unwinds() {
+        assert_eq!(guard(|| panic!("boom")), SigilStatus::Panic);
+        assert_eq!(
+            guard(|| std::panic::panic_any(Bomb)),
+            SigilStatus::Panic,
+            "a payload whose destructor panics is contained too"
+        );
+        guard_void(|| panic!("in a free function"));
+        assert_eq!(guard(|| Err(SigilStatus::AuthFail)), SigilStatus::AuthFail);
+        assert_eq!(guard(|| Ok(())), SigilStatus::Ok);
+    }
+
+    #[test]
+    fn a_panic_poisons_the_handle_until_it_is_freed() {
+        let handle = into_handle(Thing {
+            poisoned: false,
+            value: 0,
+        });
+        let bump = |thing: &mut Thing| {
+            thing.value += 1;
+            Ok(())
+        };
+        // SAFETY: a live handle made just above, used by this thread only.
+        unsafe {
+            assert_eq!(with_handle(handle, bump), SigilStatus::Ok);
+            assert_eq!(
+                with_handle(handle, |_: &mut Thing| panic!("half-way")),
+                SigilStatus::Panic
+            );
+            assert_eq!(with_handle(handle, bump), SigilStatus::Poisoned);
+            assert_eq!((*handle).value, 1);
+            assert_eq!(
+                with_handle(std::ptr::null_mut::<Thing>(), bump),
+                SigilStatus::NullPointer
+            );
+            free_handle(handle);
+            free_handle(std::ptr::null_mut::<Thing>());
+        }
+    }
+}
