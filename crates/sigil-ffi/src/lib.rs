@@ -88,3 +88,20 @@ use std::ffi::c_char;
 pub extern "C" fn sigil_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
+
+#[cfg(test)]
+mod tests {
+    /// What the thread-safety notes of the header promise, checked by the compiler.
+    #[test]
+    fn handles_are_as_thread_safe_as_documented() {
+        fn movable<T: Send>() {}
+        fn shared<T: Send + Sync>() {}
+        // A session or negotiator may move between threads (one user at a time).
+        movable::<crate::srtp::SigilSrtp>();
+        movable::<crate::sdp::SigilNegotiator>();
+        // Immutable handles may be used by many threads at once.
+        shared::<crate::trust::SigilTrustStore>();
+        shared::<crate::identity::SigilIdentity>();
+        shared::<crate::config::SigilConfigReport>();
+    }
+}
