@@ -356,3 +356,32 @@ fn sessions_can_move_between_threads() {
     send_and_sync::<Policy>();
     send_and_sync::<SrtpError>();
 }
+
+#[test]
+fn removing_a_stream_forgets_its_state_and_keeps_the_others() {
+    let (mut tx, mut rx) = pair(Policy::new(SUITE, key(4)));
+    let mut sent = Vec::new();
+    for ssrc in [1, 2, 3] {
+        let mut p = rtp(7, ssrc);
+        tx.protect_rtp(&mut p).unwrap();
+        sent.push(p);
+    }
+    for p in &sent {
+        rx.unprotect_rtp(&mut p.clone()).unwrap();
+    }
+    assert_eq!(rx.stream_count(), 3);
+    assert!(rx.remove_stream(1));
+    assert!(!rx.remove_stream(1), "already gone");
+    assert!(!rx.remove_stream(99), "never existed");
+    assert_eq!(rx.stream_count(), 2);
+    // SSRC 1 starts afresh: its replay history is gone, so the same packet is accepted again…
+    rx.unprotect_rtp(&mut sent[0].clone()).unwrap();
+    // …while the streams that stayed (one of them moved in the table) still refuse replays.
+    for p in &sent[1..] {
+        assert!(matches!(
+            rx.unprotect_rtp(&mut p.clone()),
+            Err(SrtpError::Replayed { .. })
+        ));
+    }
+    assert_eq!(rx.stream_count(), 3);
+}

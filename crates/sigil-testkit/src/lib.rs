@@ -1,7 +1,7 @@
 //! Test support for the Sigil workspace (never shipped in a device).
 //!
 //! - [`peer`] finds a real program a test runs against (OpenSSL, nginx,
-//!   Kamailio, linphonec, a Python module). Under `CI=true` a missing peer fails the test
+//!   Kamailio, linphonec, a Python module, gcc, libsrtp2-dev, valgrind). Under `CI=true` a missing peer fails the test
 //!   with the package to install; elsewhere the test is skipped with a loud
 //!   message on stderr, recorded in `$SIGIL_SKIP_LOG` for `./scripts/test`'s
 //!   summary line.
@@ -43,7 +43,17 @@ pub enum Peer {
     Pylibsrtp,
     /// The `linphonec` softphone (Debian `linphone-cli`).
     Linphone,
+    /// The C compiler `gcc` (Debian `gcc`), for the C programs of `sigil-ffi`.
+    Gcc,
+    /// libsrtp 2's header and library for C programs (Debian `libsrtp2-dev`):
+    /// found by its header, [`LIBSRTP2_HEADER`].
+    Libsrtp2Dev,
+    /// `valgrind` (Debian `valgrind`).
+    Valgrind,
 }
+
+/// Where Debian's `libsrtp2-dev` puts the header [`Peer::Libsrtp2Dev`] looks for.
+pub const LIBSRTP2_HEADER: &str = "/usr/include/srtp2/srtp.h";
 
 impl Peer {
     fn program(self) -> &'static str {
@@ -53,6 +63,9 @@ impl Peer {
             Peer::Kamailio => "kamailio",
             Peer::Pylibsrtp => "python3",
             Peer::Linphone => "linphonec",
+            Peer::Gcc => "gcc",
+            Peer::Libsrtp2Dev => "libsrtp2-dev",
+            Peer::Valgrind => "valgrind",
         }
     }
 
@@ -63,6 +76,9 @@ impl Peer {
             Peer::Kamailio => "Debian packages `kamailio kamailio-tls-modules`",
             Peer::Pylibsrtp => "PyPI package `pylibsrtp` (pip install pylibsrtp)",
             Peer::Linphone => "Debian package `linphone-cli`",
+            Peer::Gcc => "Debian package `gcc`",
+            Peer::Libsrtp2Dev => "Debian package `libsrtp2-dev`",
+            Peer::Valgrind => "Debian package `valgrind`",
         }
     }
 }
@@ -83,7 +99,7 @@ pub fn in_ci() -> bool {
         .unwrap_or(false)
 }
 
-/// Finds a peer program. Returns its path, or `None` after printing a loud
+/// Finds a peer program (for [`Peer::Libsrtp2Dev`], its header). Returns its path, or `None` after printing a loud
 /// skip message when it is missing outside CI.
 ///
 /// # Panics
@@ -91,7 +107,12 @@ pub fn in_ci() -> bool {
 /// Under `CI=true`, when the peer is missing: a test that needs a real peer
 /// must not pass without it.
 pub fn peer(peer: Peer) -> Option<PathBuf> {
-    let found = which(peer.program()).filter(|path| match peer {
+    let found = match peer {
+        // A development package, not a program: found by its header.
+        Peer::Libsrtp2Dev => Some(PathBuf::from(LIBSRTP2_HEADER)).filter(|path| path.is_file()),
+        _ => which(peer.program()),
+    };
+    let found = found.filter(|path| match peer {
         Peer::Pylibsrtp => Command::new(path)
             .args(["-c", "import pylibsrtp"])
             .output()

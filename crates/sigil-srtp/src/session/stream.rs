@@ -64,6 +64,24 @@ impl Session {
         Ok(())
     }
 
+    /// Forgets the stream of `ssrc` — its roll-over counter, replay windows
+    /// and SRTCP index — as libsrtp's `srtp_remove_stream` does; a later
+    /// packet of `ssrc` starts a new stream. Returns whether there was one.
+    /// The master keys' usage counts are kept: they belong to the keys.
+    pub fn remove_stream(&mut self, ssrc: u32) -> bool {
+        let Some(index) = self.by_ssrc.remove(&ssrc) else {
+            return false;
+        };
+        if index < self.streams.len() {
+            self.streams.swap_remove(index);
+        }
+        if let Some(moved) = self.streams.get(index) {
+            self.by_ssrc.insert(moved.ssrc, index);
+        }
+        self.last = 0;
+        true
+    }
+
     pub(super) fn add_stream(&mut self, ssrc: u32) -> usize {
         let index = self.streams.len();
         self.streams
