@@ -1,6 +1,6 @@
 //! Typed settings: every key of SPEC's table, checked, with documented defaults,
 //! plus Sigil's own keys (`prov.name.*`, `sip.tls.listen.client_cert`,
-//! `sip.auto_answer`).
+//! `sip.auto_answer`, `admin.password.hash`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -9,6 +9,7 @@ use sigil_srtp::Suite;
 use zeroize::Zeroizing;
 
 use crate::format::{parse_document_partial, Document, LocatedError, Warning};
+use crate::password::{check_hash, check_password, AdminPassword};
 use crate::secret::{display_value, Secret};
 use crate::values::{
     parse_bool, split_list, DownloadMethod, HostPort, InboundAccept, ListenClientCert, ProvServer,
@@ -69,9 +70,20 @@ pub mod keys {
     pub const SIP_SRTP_SUITES: &str = "sip.srtp.suites";
     /// `0` | `1`: allow SDES keys over non-TLS signaling (default `0`).
     pub const SIP_SRTP_INSECURE_SIGNALING: &str = "sip.srtp.insecure_signaling";
+    /// HTTPS port of the admin web interface, `0` = off (default 443, SPEC W1).
+    pub const WEB_HTTPS_PORT: &str = "web.https.port";
+    /// The web admin password in plain text (secret, SPEC W2). Accepted from
+    /// provisioning files and the web interface, never written: the apply
+    /// stores its hash as [`ADMIN_PASSWORD_HASH`]. Empty = back to the
+    /// built-in default `sigil`, which must be changed at the next login.
+    pub const ADMIN_PASSWORD: &str = "admin.password";
+    /// The web admin password as an Argon2id hash in PHC form (what
+    /// `config.conf` holds; see [`crate::password`]). A Sigil key beyond SPEC's table.
+    pub const ADMIN_PASSWORD_HASH: &str = "admin.password.hash";
 
-    /// Every known key, in the order settings are written.
-    pub const ALL: [&str; 23] = [
+    /// Every known key, in the order settings are written
+    /// ([`ADMIN_PASSWORD`] is known but never written: its hash is).
+    pub const ALL: [&str; 26] = [
         PROV_SERVER,
         PROV_DOWNLOAD_METHOD,
         PROV_DOWNLOAD_CERT,
@@ -95,6 +107,9 @@ pub mod keys {
         SIP_SRTP_OFFER,
         SIP_SRTP_SUITES,
         SIP_SRTP_INSECURE_SIGNALING,
+        WEB_HTTPS_PORT,
+        ADMIN_PASSWORD,
+        ADMIN_PASSWORD_HASH,
     ];
 }
 
@@ -111,6 +126,8 @@ pub const DEFAULT_TLS_LISTEN: u16 = 0;
 pub const DEFAULT_TLS_LISTEN_MAX: u8 = 8;
 /// Largest `sip.tls.listen.max`.
 pub const MAX_TLS_LISTEN_MAX: u8 = 64;
+/// Default port of the admin web interface (SPEC W1).
+pub const DEFAULT_WEB_HTTPS_PORT: u16 = 443;
 /// Longest text value (user, auth id, display name, password).
 const MAX_TEXT: usize = 256;
 
@@ -188,6 +205,11 @@ pub struct Settings {
     pub sip_srtp_suites: Vec<Suite>,
     /// `sip.srtp.insecure_signaling` (default `false`).
     pub sip_srtp_insecure_signaling: bool,
+    /// `web.https.port`: the admin web interface's HTTPS port, 0 = off (default 443).
+    pub web_https_port: u16,
+    /// `admin.password` / `admin.password.hash`: the web admin password
+    /// (default: the built-in `sigil`, to be changed). `Debug` masks it.
+    pub admin_password: AdminPassword,
     /// Keys this product does not know, kept verbatim in file order.
     pub unknown: Vec<UnknownSetting>,
 }
@@ -218,6 +240,8 @@ impl Default for Settings {
             sip_srtp_offer: SrtpOffer::Optional,
             sip_srtp_suites: Suite::ALL.to_vec(),
             sip_srtp_insecure_signaling: false,
+            web_https_port: DEFAULT_WEB_HTTPS_PORT,
+            admin_password: AdminPassword::Default,
             unknown: Vec::new(),
         }
     }
@@ -265,6 +289,16 @@ fn file_name_pattern(value: &str, placeholder: Option<&str>) -> Result<String, S
         });
     }
     Ok(value.to_owned())
+}
+
+/// A port number, `0` meaning off.
+fn port_or_off(value: &str) -> Result<u16, String> {
+    let bad = || format!("{value:?}: expected a port from 1 to 65535, or 0 for off");
+    if value.len() <= 5 && value.bytes().all(|b| b.is_ascii_digit()) {
+        value.parse::<u16>().map_err(|_| bad())
+    } else {
+        Err(bad())
+    }
 }
 
 fn text(value: &str) -> Result<String, String> {
@@ -401,14 +435,31 @@ impl Settings {
             SIP_TLS_LISTEN => {
                 self.sip_tls_listen = if empty {
                     defaults().sip_tls_listen
-                } else if value.len() <= 5 && value.bytes().all(|b| b.is_ascii_digit()) {
-                    value.parse::<u16>().map_err(|_| {
-                        format!("{value:?}: expected a port from 1 to 65535, or 0 for off")
-                    })?
                 } else {
-                    return Err(format!(
-                        "{value:?}: expected a port from 1 to 65535, or 0 for off"
-                    ));
+                    port_or_off(value)?
+                }
+            }
+            WEB_HTTPS_PORT => {
+                self.web_https_port = if empty {
+                    defaults().web_https_port
+                } else {
+                    port_or_off(value)?
+                }
+            }
+            ADMIN_PASSWORD => {
+                self.admin_password = if empty {
+                    AdminPassword::Default
+                } else {
+                    check_password(value)?;
+                    AdminPassword::Plain(Secret::new(value))
+                }
+            }
+            ADMIN_PASSWORD_HASH => {
+                self.admin_password = if empty {
+                    AdminPassword::Default
+                } else {
+                    check_hash(value)?;
+                    AdminPassword::Hash(value.to_owned())
                 }
             }
             SIP_TLS_LISTEN_MAX => {
@@ -556,10 +607,38 @@ impl Settings {
             SIP_SRTP_INSECURE_SIGNALING,
             bool_text(self.sip_srtp_insecure_signaling),
         );
+        put(WEB_HTTPS_PORT, self.web_https_port.to_string());
+        // The plain-text password is never written (`seal_secrets` hashes it first).
+        if let AdminPassword::Hash(phc) = &self.admin_password {
+            put(ADMIN_PASSWORD_HASH, phc.clone());
+        }
         for unknown in &self.unknown {
             put(&unknown.key, unknown.value.as_str().to_owned());
         }
         out
+    }
+
+    /// Replaces a plain-text admin password (`admin.password` as received)
+    /// by its Argon2id hash, so that nothing but the hash is ever written.
+    /// When `current` already holds a hash of the same password, that hash
+    /// is kept (re-applying the same provisioning file changes nothing).
+    /// [`ConfigStore::apply`](crate::ConfigStore::apply) and
+    /// [`ConfigStore::save`](crate::ConfigStore::save) call this before writing.
+    ///
+    /// # Errors
+    ///
+    /// Hashing failed (no system randomness).
+    pub fn seal_secrets(&mut self, current: &Settings) -> Result<(), String> {
+        if let AdminPassword::Plain(plain) = &self.admin_password {
+            let sealed = match &current.admin_password {
+                AdminPassword::Hash(phc) if current.admin_password.verify(plain.expose()) => {
+                    phc.clone()
+                }
+                _ => crate::password::hash_password(plain.expose())?,
+            };
+            self.admin_password = AdminPassword::Hash(sealed);
+        }
+        Ok(())
     }
 
     /// The value of `key` as text, as it would be written (`None` when unset).
@@ -1073,6 +1152,89 @@ mod tests {
             .iter()
             .any(|w| w.line == 2 && w.message.contains("no effect")));
         assert!(parse("sip.tls.listen = 0\n").unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn web_https_port_key() {
+        let s = parse("").unwrap().settings;
+        assert_eq!(s.web_https_port, 443, "default 443");
+        assert_eq!(
+            s.get(keys::WEB_HTTPS_PORT).as_deref().map(String::as_str),
+            Some("443")
+        );
+        for (text, want) in [("0", 0), ("8443", 8443), ("65535", 65535), ("", 443)] {
+            let p = parse(&format!("web.https.port = {text}\n")).unwrap();
+            assert_eq!(p.settings.web_https_port, want, "{text:?}");
+            assert!(p.warnings.is_empty(), "known key: {:?}", p.warnings);
+            let again = parse(&crate::render(&p.settings)).unwrap().settings;
+            assert_eq!(again, p.settings);
+        }
+        for bad in ["-1", "65536", "https", "4 43", "1e3", "123456"] {
+            let e = parse(&format!("web.https.port = {bad}\n")).unwrap_err();
+            assert!(
+                e[0].message.contains("invalid value for web.https.port"),
+                "{bad}: {}",
+                e[0].message
+            );
+            assert!(e[0].message.contains("0 for off"), "{}", e[0].message);
+        }
+        let mut s = Settings::default();
+        assert_eq!(s.set(keys::WEB_HTTPS_PORT, "0"), Ok(true));
+        let changes = crate::diff(&Settings::default(), &s);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].to_string(), "~ web.https.port = 0 (was 443)");
+    }
+
+    #[test]
+    fn admin_password_is_never_written_in_plain_text() {
+        let p = parse("admin.password = Tr1cky # not a comment\n").unwrap();
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        assert_eq!(p.known_keys, vec!["admin.password".to_owned()]);
+        let mut s = p.settings;
+        assert!(matches!(s.admin_password, AdminPassword::Plain(_)));
+        assert!(s.admin_password.verify("Tr1cky # not a comment"));
+        // Not rendered before sealing, and Debug masks it.
+        assert!(!crate::render(&s).contains("Tr1cky"));
+        assert!(!crate::render(&s).contains("admin.password"));
+        assert!(!format!("{s:?}").contains("Tr1cky"));
+        s.seal_secrets(&Settings::default()).unwrap();
+        let text = crate::render(&s);
+        assert!(!text.contains("Tr1cky"), "{}", text.as_str());
+        assert!(
+            text.contains("admin.password.hash = $argon2id$v=19$"),
+            "{}",
+            text.as_str()
+        );
+        // The hash reads back and verifies; a second seal of the same password keeps it.
+        let back = parse(&text).unwrap().settings;
+        assert_eq!(back, s);
+        assert!(back.admin_password.verify("Tr1cky # not a comment"));
+        assert!(!back.admin_password.verify("Tr1cky"));
+        let mut again = parse("admin.password = Tr1cky # not a comment\n")
+            .unwrap()
+            .settings;
+        again.seal_secrets(&back).unwrap();
+        assert_eq!(again.admin_password, back.admin_password);
+        // The diff masks it.
+        let changes = crate::diff(&Settings::default(), &back);
+        let shown: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, vec!["+ admin.password.hash = ********"]);
+        // Empty: back to the default.
+        let reset = parse("admin.password = \n").unwrap().settings;
+        assert!(reset.admin_password.is_default());
+        assert!(reset
+            .admin_password
+            .verify(crate::password::DEFAULT_ADMIN_PASSWORD));
+    }
+
+    #[test]
+    fn admin_password_errors_never_show_it() {
+        let e = parse(&format!("admin.password = {}\n", "q".repeat(300))).unwrap_err();
+        assert!(e[0].message.contains("invalid value for admin.password"));
+        assert!(!e[0].to_string().contains("qqq"), "{}", e[0]);
+        let e = parse("admin.password.hash = secret-text\n").unwrap_err();
+        assert!(e[0].message.contains("PHC"), "{}", e[0].message);
+        assert!(!e[0].to_string().contains("secret-text"), "{}", e[0]);
     }
 
     #[test]
