@@ -11,7 +11,8 @@
 //!   [`kamailio`] starts and stops Kamailio; [`nginx`] serves HTTPS with
 //!   client certificates required; [`linphone`] runs `linphonec` as a
 //!   softphone registered over TLS (calls, SDES-SRTP, WAV play/record);
-//!   [`audio`] writes tones and checks recordings by frequency; [`hex`]
+//!   [`Peer::Chromium`] is headless Chromium behind `chromedriver`, for the web
+//!   interface's browser tests; [`audio`] writes tones and checks recordings by frequency; [`hex`]
 //!   encodes and decodes the hex that vectors and peers use.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -43,6 +44,11 @@ pub enum Peer {
     Pylibsrtp,
     /// The `linphonec` softphone (Debian `linphone-cli`).
     Linphone,
+    /// Headless Chromium driven through WebDriver: `chromedriver` and
+    /// `chromium` (Debian `chromium`, `chromium-driver`).
+    Chromium,
+    /// The `testssl` TLS scanner (Debian `testssl.sh`).
+    Testssl,
 }
 
 impl Peer {
@@ -53,6 +59,8 @@ impl Peer {
             Peer::Kamailio => "kamailio",
             Peer::Pylibsrtp => "python3",
             Peer::Linphone => "linphonec",
+            Peer::Chromium => "chromedriver",
+            Peer::Testssl => "testssl",
         }
     }
 
@@ -63,6 +71,8 @@ impl Peer {
             Peer::Kamailio => "Debian packages `kamailio kamailio-tls-modules`",
             Peer::Pylibsrtp => "PyPI package `pylibsrtp` (pip install pylibsrtp)",
             Peer::Linphone => "Debian package `linphone-cli`",
+            Peer::Chromium => "Debian packages `chromium chromium-driver`",
+            Peer::Testssl => "Debian package `testssl.sh`",
         }
     }
 }
@@ -99,6 +109,8 @@ pub fn peer(peer: Peer) -> Option<PathBuf> {
             .unwrap_or(false),
         // The TLS module is a separate package; without it kamailio cannot listen on TLS.
         Peer::Kamailio => kamailio::module_dir().is_some(),
+        // The driver alone is not enough: it starts the browser.
+        Peer::Chromium => which("chromium").is_some(),
         _ => true,
     });
     if found.is_none() {

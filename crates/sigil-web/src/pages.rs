@@ -467,7 +467,11 @@ fn results_html(results: &[FileResult]) -> String {
 fn certificates_body(state: &AppState, csrf: &str, notice: &str) -> String {
     let data = state.certificates();
     let status = state.status();
-    let mut body = String::from(notice);
+    let mut body = if notice.is_empty() {
+        String::new()
+    } else {
+        format!("<div id=\"notice\">{notice}</div>")
+    };
     let _ = write!(
         body,
         "<section><h2>Identity in use</h2>{}<p><a href=\"/certificates/device.pem\" id=\"download-device\">Download the device certificate</a> (public part only)</p></section>",
