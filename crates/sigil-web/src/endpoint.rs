@@ -89,6 +89,13 @@ impl EndpointDevice {
         }
     }
 
+    /// Runs `work` with the running device (place a call, send DTMF…);
+    /// `None` when the SIP stack is not running. Status requests of the web
+    /// interface wait while `work` runs.
+    pub fn with_running<T>(&self, work: impl FnOnce(&RunningDevice) -> T) -> Option<T> {
+        lock(&self.running).as_ref().map(work)
+    }
+
     /// Whether the SIP stack is running.
     pub fn is_running(&self) -> bool {
         lock(&self.running).is_some()
