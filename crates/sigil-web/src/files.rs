@@ -26,19 +26,21 @@ const IDENTITY_FILES: [&str; 2] = ["sipclient.pem", "httpd.pem"];
 /// will be stored under. Refused: empty names, names longer than 100 bytes,
 /// anything with `/` or `\` (a path), `..`, a leading dot (hidden files and
 /// `.`), control characters, and characters outside
-/// `A–Z a–z 0–9 . _ - + ( ) , @ = ~` and space. The name is never joined to a
-/// path before passing this check.
+/// `A–Z a–z 0–9 . _ - + ( ) , @ = ~` and space. Blanks around the name are
+/// dropped first. The name is never joined to a path before passing this check.
 ///
 /// # Errors
 ///
 /// Why the name is refused, in words for the page.
 pub fn sanitize_file_name(name: &str) -> Result<String, String> {
+    // Blanks around the name are dropped first, so every check sees the name as stored.
+    let name = name.trim();
     let shown: String = name
         .chars()
         .take(60)
         .map(|c| if c.is_control() { '?' } else { c })
         .collect();
-    if name.trim().is_empty() {
+    if name.is_empty() {
         return Err("the upload has no file name".to_owned());
     }
     if name.len() > MAX_NAME {
@@ -70,7 +72,7 @@ pub fn sanitize_file_name(name: &str) -> Result<String, String> {
             "\"{shown}\": the character {c:?} is not accepted in a file name"
         ));
     }
-    Ok(name.trim().to_owned())
+    Ok(name.to_owned())
 }
 
 /// Writes `bytes` to `target` atomically: a fresh temporary file (mode
@@ -476,6 +478,8 @@ mod tests {
             "  ",
             "zertifikat-ä.pem",
             "a;b.pem",
+            " .cert",
+            "  .C",
         ] {
             assert!(sanitize_file_name(bad).is_err(), "{bad:?}");
         }
