@@ -29,6 +29,11 @@ pub enum Cmd {
         /// Record each answered call into DIR/call-N.wav (8 kHz, mono, 16-bit).
         #[arg(long, value_name = "DIR")]
         record_dir: Option<PathBuf>,
+        /// Serve the HTTPS admin interface on ADDR:PORT (e.g. 127.0.0.1:8443), overriding
+        /// `web.https.port` (default 443 on every address; 0 = off); `off` turns it off.
+        #[cfg(feature = "web")]
+        #[arg(long, value_name = "ADDR:PORT")]
+        web_listen: Option<String>,
     },
     /// What the device would use if booted now (identity, trust, configuration, problems), without network.
     Status {
@@ -74,13 +79,22 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             json_log,
             play,
             record_dir,
+            #[cfg(feature = "web")]
+            web_listen,
         } => {
             if let Some(dir) = &record_dir {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }
-            let record = record_dir.map_or(Record::Nothing, Record::Folder);
+            let record = record_dir.clone().map_or(Record::Nothing, Record::Folder);
             let audio = FileAudio::new(play.as_deref(), record)?;
+            #[cfg(feature = "web")]
+            {
+                let web = crate::web::listen_address(&data, web_listen.as_deref())?;
+                if let Some(listen) = web {
+                    return crate::web::run_with_web(data, json_log, play, record_dir, listen);
+                }
+            }
             run_device(data, json_log, audio)
         }
         Cmd::Status { data, json } => status(data, json),
@@ -113,7 +127,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn print_step(step: &BootStep, json: bool) {
+pub(crate) fn print_step(step: &BootStep, json: bool) {
     if json {
         let line = serde_json::json!({"type": "boot", "step": step});
         println!("{line}");
@@ -123,14 +137,9 @@ fn print_step(step: &BootStep, json: bool) {
     let _ = std::io::stdout().flush();
 }
 
-fn run_device(data: PathBuf, json_log: bool, audio: FileAudio) -> anyhow::Result<ExitCode> {
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .context("cannot install the SIGINT/SIGTERM handler")?;
-    let device = DeviceDir::open(&data)?;
-    let events: sigil_endpoint::EventSink = Arc::new(move |e: &Event| {
+/// Prints the device's events (JSON lines or text).
+pub(crate) fn event_printer(json_log: bool) -> sigil_endpoint::EventSink {
+    Arc::new(move |e: &Event| {
         if json_log {
             // A finished call carries its whole summary, statistics included.
             let call = match e {
@@ -145,7 +154,33 @@ fn run_device(data: PathBuf, json_log: bool, audio: FileAudio) -> anyhow::Result
             println!("{e}");
         }
         let _ = std::io::stdout().flush();
-    });
+    })
+}
+
+/// Prints how the device stopped.
+pub(crate) fn print_stopped(status: &DeviceStatus, json_log: bool) {
+    if json_log {
+        println!(
+            "{}",
+            serde_json::json!({"type": "stopped", "registration": status.registration.state, "calls": status.calls.len()})
+        );
+    } else {
+        println!(
+            "stopped: registration {}, {} call(s)",
+            status.registration.state,
+            status.calls.len()
+        );
+    }
+}
+
+fn run_device(data: PathBuf, json_log: bool, audio: FileAudio) -> anyhow::Result<ExitCode> {
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .context("cannot install the SIGINT/SIGTERM handler")?;
+    let device = DeviceDir::open(&data)?;
+    let events = event_printer(json_log);
     let options = RunOptions {
         events: Some(events),
         audio: Box::new(audio),
@@ -169,23 +204,12 @@ fn run_device(data: PathBuf, json_log: bool, audio: FileAudio) -> anyhow::Result
     // Sleeps until SIGINT or SIGTERM: no polling.
     let _ = signals.forever().next();
     let status = running.shutdown();
-    if json_log {
-        println!(
-            "{}",
-            serde_json::json!({"type": "stopped", "registration": status.registration.state, "calls": status.calls.len()})
-        );
-    } else {
-        println!(
-            "stopped: registration {}, {} call(s)",
-            status.registration.state,
-            status.calls.len()
-        );
-    }
+    print_stopped(&status, json_log);
     Ok(ExitCode::SUCCESS)
 }
 
 /// Where `sigil device run` keeps its status for `sigil device status`.
-fn running_status_file(data: &std::path::Path) -> PathBuf {
+pub(crate) fn running_status_file(data: &std::path::Path) -> PathBuf {
     data.join("user").join("status.json")
 }
 

@@ -16,6 +16,8 @@ mod sdp;
 mod sip;
 mod srtp;
 mod trust;
+#[cfg(feature = "web")]
+mod web;
 
 /// Sigil: the security stack of a SIP endpoint device.
 #[derive(Debug, Parser)]

@@ -68,7 +68,11 @@ fn scene(policy: &str) -> Scene {
     std::fs::create_dir_all(d.join("device/user")).unwrap();
     std::fs::write(
         d.join("device/user/config.conf"),
-        format!("prov.server = https://{}/cfg\n", prov.addr()),
+        // No admin web interface here (tests/web.rs has its own).
+        format!(
+            "prov.server = https://{}/cfg\nweb.https.port = 0\n",
+            prov.addr()
+        ),
     )
     .unwrap();
     Scene { dir, sip, prov }

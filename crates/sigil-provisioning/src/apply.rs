@@ -60,6 +60,9 @@ pub enum ApplyError {
     /// The active configuration is larger than a configuration may be.
     #[error("{} is larger than {MAX_FILE_BYTES} bytes", .0.display())]
     TooLarge(PathBuf),
+    /// The admin password could not be hashed, so nothing was written.
+    #[error("cannot hash admin.password, nothing applied: {0}")]
+    Seal(String),
     /// A test interrupted the apply on purpose ([`ApplyOptions::fail_at`]).
     #[error("apply interrupted at {0:?} (failure injection)")]
     Interrupted(FailPoint),
@@ -304,8 +307,13 @@ impl ConfigStore {
                 ),
             });
         }
-        let parsed = Settings::from_documents_over(current.settings.clone(), &[&incoming])
+        let mut parsed = Settings::from_documents_over(current.settings.clone(), &[&incoming])
             .map_err(ApplyError::Invalid)?;
+        // `admin.password` arrives in plain text; only its hash is ever written.
+        parsed
+            .settings
+            .seal_secrets(&current.settings)
+            .map_err(ApplyError::Seal)?;
         warnings.extend(parsed.warnings);
         let changes = diff(&current.settings, &parsed.settings);
         let written = if changes.is_empty() && current.exists {
@@ -333,7 +341,8 @@ impl ConfigStore {
     }
 
     /// Writes complete settings as the active configuration, atomically
-    /// (keeping the installer's comments of unchanged keys).
+    /// (keeping the installer's comments of unchanged keys). A plain-text
+    /// admin password is hashed first ([`Settings::seal_secrets`]).
     ///
     /// A damaged active file is replaced without becoming the backup.
     ///
@@ -350,13 +359,17 @@ impl ConfigStore {
             current.source,
             ConfigSource::Backup { .. } | ConfigSource::DamagedDefaults { .. }
         );
+        let mut settings = settings.clone();
+        settings
+            .seal_secrets(&current.settings)
+            .map_err(ApplyError::Seal)?;
         let text = if current.document.items.is_empty() {
-            render(settings)
+            render(&settings)
         } else {
-            render_onto(settings, &current.document)
+            render_onto(&settings, &current.document)
         };
         self.write_atomic(text.as_bytes(), options, !damaged)?;
-        Ok(diff(&current.settings, settings))
+        Ok(diff(&current.settings, &settings))
     }
 
     /// temp file → fsync → backup → rename → fsync directory.
@@ -492,6 +505,54 @@ mod tests {
             .unwrap();
         assert!(!third.written);
         assert!(third.changes.is_empty());
+    }
+
+    #[test]
+    fn admin_password_is_stored_as_a_hash_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::new(dir.path());
+        let report = store
+            .apply(
+                "prov.conf",
+                b"sip.proxy = a.example\nadmin.password = Door-Phone-42\n",
+                ApplyOptions::default(),
+            )
+            .unwrap();
+        let shown: Vec<String> = report.changes.iter().map(ToString::to_string).collect();
+        assert!(
+            shown.contains(&"+ admin.password.hash = ********".to_owned()),
+            "{shown:?}"
+        );
+        let text = fs::read_to_string(store.path()).unwrap();
+        assert!(!text.contains("Door-Phone-42"), "{text}");
+        assert!(text.contains("admin.password.hash = $argon2id$"), "{text}");
+        let loaded = store.load().unwrap().settings;
+        assert!(loaded.admin_password.verify("Door-Phone-42"));
+        // The same file again: the stored hash still matches, nothing rewritten.
+        let again = store
+            .apply(
+                "prov.conf",
+                b"admin.password = Door-Phone-42\n",
+                ApplyOptions::default(),
+            )
+            .unwrap();
+        assert!(!again.written, "{:?}", again.changes);
+        // save() seals too.
+        let mut settings = loaded.clone();
+        settings.set("admin.password", "Other-Pass-7").unwrap();
+        store.save(&settings, ApplyOptions::default()).unwrap();
+        let text = fs::read_to_string(store.path()).unwrap();
+        assert!(!text.contains("Other-Pass-7"), "{text}");
+        assert!(store
+            .load()
+            .unwrap()
+            .settings
+            .admin_password
+            .verify("Other-Pass-7"));
+        // The backup holds only the old hash.
+        assert!(!fs::read_to_string(store.backup_path())
+            .unwrap()
+            .contains("Door-Phone-42"));
     }
 
     #[test]

@@ -19,6 +19,7 @@
 pub mod apply;
 pub mod download;
 pub mod format;
+pub mod password;
 pub mod secret;
 pub mod settings;
 pub mod values;
@@ -29,6 +30,7 @@ pub use apply::{
     BACKUP_FILE, CONFIG_FILE,
 };
 pub use format::{parse_document, Document, LocatedError, Warning};
+pub use password::AdminPassword;
 pub use secret::Secret;
 pub use settings::{keys, Parsed, Settings};
 pub use write::{diff, render, render_onto, Change};

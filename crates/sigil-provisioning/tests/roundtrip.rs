@@ -61,6 +61,7 @@ prop_compose! {
         offer in prop_oneof![Just(SrtpOffer::Disabled), Just(SrtpOffer::Optional), Just(SrtpOffer::Standard)],
         suites in subset(Suite::ALL.to_vec(), 1),
         insecure in any::<bool>(),
+        web_port in any::<u16>(),
         unknown in proptest::collection::btree_map("x[a-z0-9._-]{0,12}", text(), 0..4),
     ) -> Settings {
         let prov_server = server.map(|(scheme, authority, path)| ProvServer { scheme, authority, path });
@@ -94,6 +95,7 @@ prop_compose! {
             sip_srtp_offer: offer,
             sip_srtp_suites: suites,
             sip_srtp_insecure_signaling: insecure,
+            web_https_port: web_port,
             unknown: unknown
                 .into_iter()
                 .filter(|(k, _)| !keys::ALL.contains(&k.as_str()))

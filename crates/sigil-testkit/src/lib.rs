@@ -11,7 +11,8 @@
 //!   [`kamailio`] starts and stops Kamailio; [`nginx`] serves HTTPS with
 //!   client certificates required; [`linphone`] runs `linphonec` as a
 //!   softphone registered over TLS (calls, SDES-SRTP, WAV play/record);
-//!   [`audio`] writes tones and checks recordings by frequency; [`hex`]
+//!   [`Peer::Chromium`] is headless Chromium behind `chromedriver`, for the web
+//!   interface's browser tests; [`audio`] writes tones and checks recordings by frequency; [`hex`]
 //!   encodes and decodes the hex that vectors and peers use.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -50,6 +51,11 @@ pub enum Peer {
     Libsrtp2Dev,
     /// `valgrind` (Debian `valgrind`).
     Valgrind,
+    /// Headless Chromium driven through WebDriver: `chromedriver` and
+    /// `chromium` (Debian `chromium`, `chromium-driver`).
+    Chromium,
+    /// The `testssl` TLS scanner (Debian `testssl.sh`).
+    Testssl,
 }
 
 /// Where Debian's `libsrtp2-dev` puts the header [`Peer::Libsrtp2Dev`] looks for.
@@ -66,6 +72,8 @@ impl Peer {
             Peer::Gcc => "gcc",
             Peer::Libsrtp2Dev => "libsrtp2-dev",
             Peer::Valgrind => "valgrind",
+            Peer::Chromium => "chromedriver",
+            Peer::Testssl => "testssl",
         }
     }
 
@@ -79,6 +87,8 @@ impl Peer {
             Peer::Gcc => "Debian package `gcc`",
             Peer::Libsrtp2Dev => "Debian package `libsrtp2-dev`",
             Peer::Valgrind => "Debian package `valgrind`",
+            Peer::Chromium => "Debian packages `chromium chromium-driver`",
+            Peer::Testssl => "Debian package `testssl.sh`",
         }
     }
 }
@@ -120,6 +130,8 @@ pub fn peer(peer: Peer) -> Option<PathBuf> {
             .unwrap_or(false),
         // The TLS module is a separate package; without it kamailio cannot listen on TLS.
         Peer::Kamailio => kamailio::module_dir().is_some(),
+        // The driver alone is not enough: it starts the browser.
+        Peer::Chromium => which("chromium").is_some(),
         _ => true,
     });
     if found.is_none() {

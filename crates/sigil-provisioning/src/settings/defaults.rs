@@ -4,6 +4,7 @@
 use sigil_srtp::Suite;
 
 use super::Settings;
+use crate::password::AdminPassword;
 use crate::secret::Secret;
 use crate::values::{InboundAccept, ListenClientCert, SipTransport, SrtpOffer, TlsVersion};
 
@@ -20,6 +21,8 @@ pub const DEFAULT_TLS_LISTEN: u16 = 0;
 pub const DEFAULT_TLS_LISTEN_MAX: u8 = 8;
 /// Largest `sip.tls.listen.max`.
 pub const MAX_TLS_LISTEN_MAX: u8 = 64;
+/// Default port of the admin web interface (SPEC W1).
+pub const DEFAULT_WEB_HTTPS_PORT: u16 = 443;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -47,6 +50,8 @@ impl Default for Settings {
             sip_srtp_offer: SrtpOffer::Optional,
             sip_srtp_suites: Suite::ALL.to_vec(),
             sip_srtp_insecure_signaling: false,
+            web_https_port: DEFAULT_WEB_HTTPS_PORT,
+            admin_password: AdminPassword::Default,
             unknown: Vec::new(),
         }
     }

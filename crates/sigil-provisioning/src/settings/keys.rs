@@ -50,9 +50,20 @@ pub const SIP_SRTP_OFFER: &str = "sip.srtp.offer";
 pub const SIP_SRTP_SUITES: &str = "sip.srtp.suites";
 /// `0` | `1`: allow SDES keys over non-TLS signaling (default `0`).
 pub const SIP_SRTP_INSECURE_SIGNALING: &str = "sip.srtp.insecure_signaling";
+/// HTTPS port of the admin web interface, `0` = off (default 443, SPEC W1).
+pub const WEB_HTTPS_PORT: &str = "web.https.port";
+/// The web admin password in plain text (secret, SPEC W2). Accepted from
+/// provisioning files and the web interface, never written: the apply
+/// stores its hash as [`ADMIN_PASSWORD_HASH`]. Empty = back to the
+/// built-in default `sigil`, which must be changed at the next login.
+pub const ADMIN_PASSWORD: &str = "admin.password";
+/// The web admin password as an Argon2id hash in PHC form (what
+/// `config.conf` holds; see [`crate::password`]). A Sigil key beyond SPEC's table.
+pub const ADMIN_PASSWORD_HASH: &str = "admin.password.hash";
 
-/// Every known key, in the order settings are written.
-pub const ALL: [&str; 23] = [
+/// Every known key, in the order settings are written
+/// ([`ADMIN_PASSWORD`] is known but never written: its hash is).
+pub const ALL: [&str; 26] = [
     PROV_SERVER,
     PROV_DOWNLOAD_METHOD,
     PROV_DOWNLOAD_CERT,
@@ -76,4 +87,7 @@ pub const ALL: [&str; 23] = [
     SIP_SRTP_OFFER,
     SIP_SRTP_SUITES,
     SIP_SRTP_INSECURE_SIGNALING,
+    WEB_HTTPS_PORT,
+    ADMIN_PASSWORD,
+    ADMIN_PASSWORD_HASH,
 ];

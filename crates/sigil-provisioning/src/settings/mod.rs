@@ -1,6 +1,6 @@
 //! Typed settings: every key of SPEC's table, checked, with documented defaults,
 //! plus Sigil's own keys (`prov.name.*`, `sip.tls.listen.client_cert`,
-//! `sip.auto_answer`).
+//! `sip.auto_answer`, `admin.password.hash`).
 
 mod cross_field;
 mod defaults;
@@ -17,6 +17,7 @@ use sigil_srtp::Suite;
 use zeroize::Zeroizing;
 
 use crate::format::Warning;
+use crate::password::AdminPassword;
 use crate::secret::{display_value, Secret};
 use crate::values::{
     DownloadMethod, HostPort, InboundAccept, ListenClientCert, ProvServer, SipTransport, SrtpOffer,
@@ -25,7 +26,7 @@ use crate::values::{
 
 pub use defaults::{
     DEFAULT_NAME_DEVICE, DEFAULT_NAME_GENERIC, DEFAULT_NAME_MODEL, DEFAULT_TLS_LISTEN,
-    DEFAULT_TLS_LISTEN_MAX, MAX_TLS_LISTEN_MAX,
+    DEFAULT_TLS_LISTEN_MAX, DEFAULT_WEB_HTTPS_PORT, MAX_TLS_LISTEN_MAX,
 };
 
 /// A key the product does not know, kept verbatim (value wiped on drop).
@@ -102,6 +103,11 @@ pub struct Settings {
     pub sip_srtp_suites: Vec<Suite>,
     /// `sip.srtp.insecure_signaling` (default `false`).
     pub sip_srtp_insecure_signaling: bool,
+    /// `web.https.port`: the admin web interface's HTTPS port, 0 = off (default 443).
+    pub web_https_port: u16,
+    /// `admin.password` / `admin.password.hash`: the web admin password
+    /// (default: the built-in `sigil`, to be changed). `Debug` masks it.
+    pub admin_password: AdminPassword,
     /// Keys this product does not know, kept verbatim in file order.
     pub unknown: Vec<UnknownSetting>,
 }
@@ -360,6 +366,89 @@ mod tests {
             .iter()
             .any(|w| w.line == 2 && w.message.contains("no effect")));
         assert!(parse("sip.tls.listen = 0\n").unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn web_https_port_key() {
+        let s = parse("").unwrap().settings;
+        assert_eq!(s.web_https_port, 443, "default 443");
+        assert_eq!(
+            s.get(keys::WEB_HTTPS_PORT).as_deref().map(String::as_str),
+            Some("443")
+        );
+        for (text, want) in [("0", 0), ("8443", 8443), ("65535", 65535), ("", 443)] {
+            let p = parse(&format!("web.https.port = {text}\n")).unwrap();
+            assert_eq!(p.settings.web_https_port, want, "{text:?}");
+            assert!(p.warnings.is_empty(), "known key: {:?}", p.warnings);
+            let again = parse(&crate::render(&p.settings)).unwrap().settings;
+            assert_eq!(again, p.settings);
+        }
+        for bad in ["-1", "65536", "https", "4 43", "1e3", "123456"] {
+            let e = parse(&format!("web.https.port = {bad}\n")).unwrap_err();
+            assert!(
+                e[0].message.contains("invalid value for web.https.port"),
+                "{bad}: {}",
+                e[0].message
+            );
+            assert!(e[0].message.contains("0 for off"), "{}", e[0].message);
+        }
+        let mut s = Settings::default();
+        assert_eq!(s.set(keys::WEB_HTTPS_PORT, "0"), Ok(true));
+        let changes = crate::diff(&Settings::default(), &s);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].to_string(), "~ web.https.port = 0 (was 443)");
+    }
+
+    #[test]
+    fn admin_password_is_never_written_in_plain_text() {
+        let p = parse("admin.password = Tr1cky # not a comment\n").unwrap();
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        assert_eq!(p.known_keys, vec!["admin.password".to_owned()]);
+        let mut s = p.settings;
+        assert!(matches!(s.admin_password, AdminPassword::Plain(_)));
+        assert!(s.admin_password.verify("Tr1cky # not a comment"));
+        // Not rendered before sealing, and Debug masks it.
+        assert!(!crate::render(&s).contains("Tr1cky"));
+        assert!(!crate::render(&s).contains("admin.password"));
+        assert!(!format!("{s:?}").contains("Tr1cky"));
+        s.seal_secrets(&Settings::default()).unwrap();
+        let text = crate::render(&s);
+        assert!(!text.contains("Tr1cky"), "{}", text.as_str());
+        assert!(
+            text.contains("admin.password.hash = $argon2id$v=19$"),
+            "{}",
+            text.as_str()
+        );
+        // The hash reads back and verifies; a second seal of the same password keeps it.
+        let back = parse(&text).unwrap().settings;
+        assert_eq!(back, s);
+        assert!(back.admin_password.verify("Tr1cky # not a comment"));
+        assert!(!back.admin_password.verify("Tr1cky"));
+        let mut again = parse("admin.password = Tr1cky # not a comment\n")
+            .unwrap()
+            .settings;
+        again.seal_secrets(&back).unwrap();
+        assert_eq!(again.admin_password, back.admin_password);
+        // The diff masks it.
+        let changes = crate::diff(&Settings::default(), &back);
+        let shown: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, vec!["+ admin.password.hash = ********"]);
+        // Empty: back to the default.
+        let reset = parse("admin.password = \n").unwrap().settings;
+        assert!(reset.admin_password.is_default());
+        assert!(reset
+            .admin_password
+            .verify(crate::password::DEFAULT_ADMIN_PASSWORD));
+    }
+
+    #[test]
+    fn admin_password_errors_never_show_it() {
+        let e = parse(&format!("admin.password = {}\n", "q".repeat(300))).unwrap_err();
+        assert!(e[0].message.contains("invalid value for admin.password"));
+        assert!(!e[0].to_string().contains("qqq"), "{}", e[0]);
+        let e = parse("admin.password.hash = secret-text\n").unwrap_err();
+        assert!(e[0].message.contains("PHC"), "{}", e[0].message);
+        assert!(!e[0].to_string().contains("secret-text"), "{}", e[0]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use zeroize::Zeroizing;
 
 use super::{keys, Settings};
+use crate::password::AdminPassword;
 
 impl Settings {
     /// Every setting as `(key, value)` text in the written order: known keys
@@ -83,10 +84,38 @@ impl Settings {
             SIP_SRTP_INSECURE_SIGNALING,
             bool_text(self.sip_srtp_insecure_signaling),
         );
+        put(WEB_HTTPS_PORT, self.web_https_port.to_string());
+        // The plain-text password is never written (`seal_secrets` hashes it first).
+        if let AdminPassword::Hash(phc) = &self.admin_password {
+            put(ADMIN_PASSWORD_HASH, phc.clone());
+        }
         for unknown in &self.unknown {
             put(&unknown.key, unknown.value.as_str().to_owned());
         }
         out
+    }
+
+    /// Replaces a plain-text admin password (`admin.password` as received)
+    /// by its Argon2id hash, so that nothing but the hash is ever written.
+    /// When `current` already holds a hash of the same password, that hash
+    /// is kept (re-applying the same provisioning file changes nothing).
+    /// [`ConfigStore::apply`](crate::ConfigStore::apply) and
+    /// [`ConfigStore::save`](crate::ConfigStore::save) call this before writing.
+    ///
+    /// # Errors
+    ///
+    /// Hashing failed (no system randomness).
+    pub fn seal_secrets(&mut self, current: &Settings) -> Result<(), String> {
+        if let AdminPassword::Plain(plain) = &self.admin_password {
+            let sealed = match &current.admin_password {
+                AdminPassword::Hash(phc) if current.admin_password.verify(plain.expose()) => {
+                    phc.clone()
+                }
+                _ => crate::password::hash_password(plain.expose())?,
+            };
+            self.admin_password = AdminPassword::Hash(sealed);
+        }
+        Ok(())
     }
 
     /// The value of `key` as text, as it would be written (`None` when unset).

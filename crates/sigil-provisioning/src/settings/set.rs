@@ -5,11 +5,22 @@ use sigil_srtp::Suite;
 use zeroize::Zeroizing;
 
 use super::{keys, Settings, UnknownSetting, MAX_TLS_LISTEN_MAX};
+use crate::password::{check_hash, check_password, AdminPassword};
 use crate::secret::Secret;
 use crate::values::{parse_bool, split_list, TlsCipher};
 
 /// Longest text value (user, auth id, display name, password).
 const MAX_TEXT: usize = 256;
+
+/// A port number, `0` meaning off.
+fn port_or_off(value: &str) -> Result<u16, String> {
+    let bad = || format!("{value:?}: expected a port from 1 to 65535, or 0 for off");
+    if value.len() <= 5 && value.bytes().all(|b| b.is_ascii_digit()) {
+        value.parse::<u16>().map_err(|_| bad())
+    } else {
+        Err(bad())
+    }
+}
 
 fn file_name_pattern(value: &str, placeholder: Option<&str>) -> Result<String, String> {
     if value.is_empty() || value.len() > 128 {
@@ -165,14 +176,31 @@ impl Settings {
             SIP_TLS_LISTEN => {
                 self.sip_tls_listen = if empty {
                     defaults().sip_tls_listen
-                } else if value.len() <= 5 && value.bytes().all(|b| b.is_ascii_digit()) {
-                    value.parse::<u16>().map_err(|_| {
-                        format!("{value:?}: expected a port from 1 to 65535, or 0 for off")
-                    })?
                 } else {
-                    return Err(format!(
-                        "{value:?}: expected a port from 1 to 65535, or 0 for off"
-                    ));
+                    port_or_off(value)?
+                }
+            }
+            WEB_HTTPS_PORT => {
+                self.web_https_port = if empty {
+                    defaults().web_https_port
+                } else {
+                    port_or_off(value)?
+                }
+            }
+            ADMIN_PASSWORD => {
+                self.admin_password = if empty {
+                    AdminPassword::Default
+                } else {
+                    check_password(value)?;
+                    AdminPassword::Plain(Secret::new(value))
+                }
+            }
+            ADMIN_PASSWORD_HASH => {
+                self.admin_password = if empty {
+                    AdminPassword::Default
+                } else {
+                    check_hash(value)?;
+                    AdminPassword::Hash(value.to_owned())
                 }
             }
             SIP_TLS_LISTEN_MAX => {
