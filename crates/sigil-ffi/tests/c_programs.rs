@@ -39,14 +39,25 @@ fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The static library cargo built with these tests. `cargo build` copies it
+/// to `<profile>/`; `cargo test` may leave it in `<profile>/deps/` only.
 fn static_lib() -> PathBuf {
-    let lib = profile_dir().join("libsigil_ffi.a");
-    assert!(
-        lib.is_file(),
-        "{} is missing: cargo builds it with the tests (crate-type staticlib)",
-        lib.display()
-    );
-    lib
+    let profile = profile_dir();
+    let candidates = [
+        profile.join("libsigil_ffi.a"),
+        profile.join("deps/libsigil_ffi.a"),
+    ];
+    candidates
+        .iter()
+        .find(|lib| lib.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "libsigil_ffi.a is in neither {} nor {}: cargo builds it with the tests (crate-type staticlib)",
+                candidates[0].display(),
+                candidates[1].display()
+            )
+        })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
