@@ -18,7 +18,6 @@
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use sigil_endpoint::{DeviceDir, RunOptions, RunningDevice};
 use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
@@ -137,11 +136,8 @@ fn run() -> Result<bool, Error> {
     )?;
     let device = DeviceDir::open(dir.path())?;
     println!("booting {}:", dir.path().display());
-    let options = RunOptions {
-        register_timeout: Duration::from_secs(5),
-        ..RunOptions::default()
-    };
-    let running = match device.boot(options, &mut |step| println!("  {step}")) {
+    // Default options: a 440 Hz tone for calls, auto answer, 10 s for the first REGISTER.
+    let running = match device.boot(RunOptions::default(), &mut |step| println!("  {step}")) {
         Ok(running) => running,
         Err(failure) => {
             stop.shutdown();
