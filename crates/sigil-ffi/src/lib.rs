@@ -19,6 +19,62 @@
 //! - **configuration** (`sigil_config_*`): a configuration text checked,
 //!   with every error located (file, line, column) and secrets masked.
 //!
+//! # Calling it
+//!
+//! C includes `sigil.h` and links `libsigil_ffi.a`; the same functions are
+//! `unsafe extern "C"` items of this crate's rlib. Protecting the reference
+//! packet of libsrtp's test driver (key and output in SPEC.md's test
+//! vectors) as a C program would, with sessions keyed from an `a=crypto`
+//! line:
+//!
+//! ```
+//! use std::ptr::null_mut;
+//! use sigil_ffi::srtp::*;
+//! use sigil_ffi::{SigilStatus, SigilText};
+//!
+//! let line = c"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:4fl6DT4Bi+DWT6MsBt5BOQ7Gda1Jiv7rtpYLOqvm";
+//! let (mut tx, mut rx): (*mut SigilSrtp, *mut SigilSrtp) = (null_mut(), null_mut());
+//! // SAFETY: valid out-pointers and a NUL-terminated line; `error` may be NULL.
+//! unsafe {
+//!     assert_eq!(sigil_srtp_create_from_crypto(&mut tx, SIGIL_SRTP_OUTBOUND, line.as_ptr(), null_mut()), SigilStatus::Ok);
+//!     assert_eq!(sigil_srtp_create_from_crypto(&mut rx, SIGIL_SRTP_INBOUND, line.as_ptr(), null_mut()), SigilStatus::Ok);
+//! }
+//!
+//! // The caller's buffer: the RTP packet plus room for the SRTP trailer.
+//! let rtp = hex("800f1234decafbadcafebabe abababababababababababababababab");
+//! let mut buf = [0u8; 28 + SIGIL_SRTP_MAX_TRAILER_LEN];
+//! buf[..28].copy_from_slice(&rtp);
+//! let mut len = rtp.len();
+//! // SAFETY: live sessions; `buf` holds `buf.len()` bytes, `len` of them in use.
+//! unsafe {
+//!     assert_eq!(sigil_srtp_protect_rtp(tx, buf.as_mut_ptr(), &mut len, buf.len()), SigilStatus::Ok);
+//!     assert_eq!(&buf[..len], &hex("800f1234decafbadcafebabe 4e55dc4ce79978d88ca4d215949d2402 b78d6acc99ea179b8dbb")[..]);
+//!     let protected = buf;
+//!     assert_eq!(sigil_srtp_unprotect_rtp(rx, buf.as_mut_ptr(), &mut len), SigilStatus::Ok);
+//!     assert_eq!(&buf[..len], &rtp[..]);
+//!
+//!     // The same packet again: refused, with the reason on the session.
+//!     let (mut again, mut again_len) = (protected, 38);
+//!     assert_eq!(sigil_srtp_unprotect_rtp(rx, again.as_mut_ptr(), &mut again_len), SigilStatus::ReplayFail);
+//!     let mut why = [0u8; 256];
+//!     let mut text = SigilText { ptr: why.as_mut_ptr().cast(), cap: why.len(), len: 0 };
+//!     assert_eq!(sigil_srtp_last_error(rx, &mut text), SigilStatus::Ok);
+//!     assert!(std::str::from_utf8(&why[..text.len])?.contains("replayed"));
+//!
+//!     sigil_srtp_free(tx);
+//!     sigil_srtp_free(rx);
+//! }
+//! # fn hex(text: &str) -> Vec<u8> {
+//! #     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+//! #     digits.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap()).collect()
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `examples/offer_answer.rs` runs an SDES offer/answer and media through
+//! the C API; the C programs under the repository's `examples/c/` use the
+//! header.
+//!
 //! # Rules every entry point keeps
 //!
 //! - **Opaque handles, caller-owned buffers.** Handles are made by a

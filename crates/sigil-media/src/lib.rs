@@ -60,6 +60,9 @@
 //! assert!(purity > 0.9);
 //! assert_eq!(bob.stats().packets_received, 50);
 //! ```
+//!
+//! `examples/udp_call.rs` runs the same loop over UDP on 127.0.0.1, with
+//! SRTP keys from sigil-srtp, DTMF, RTCP and a BYE.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -4,29 +4,63 @@
 //! the public web PKI roots built into the firmware (webpki-roots), the
 //! vendor CA chain, and whatever the installer uploaded to `certs/trusted/`.
 //!
-//! ```no_run
+//! ```
 //! use std::sync::Arc;
-//! use sigil_trust::{ExpectedName, NameCheck, ServerVerifier, TrustStore};
+//! use sigil_trust::pki_types::{CertificateDer, UnixTime};
+//! use sigil_trust::{ExpectedName, Layer, NameCheck, RefuseReason, ServerVerifier, TrustStore, VerifyError};
 //!
-//! // Build the store: built-in roots + vendor chain + every file of the user folder.
+//! // A vendor CA and the SIP server certificate it issued (made here with rcgen;
+//! // a device ships the vendor chain and meets the server's chain in the handshake).
+//! # use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+//! # let ca_key = KeyPair::generate()?;
+//! # let mut ca = CertificateParams::default();
+//! # ca.distinguished_name.push(DnType::CommonName, "Example Vendor CA");
+//! # ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+//! # let vendor_pem = ca.self_signed(&ca_key)?.pem();
+//! # let server_key = KeyPair::generate()?;
+//! # let server = CertificateParams::new(vec!["sip.example.com".to_owned()])?
+//! #     .signed_by(&server_key, &Issuer::new(ca, &ca_key))?;
+//! let chain: Vec<CertificateDer<'static>> = vec![server.der().clone()];
+//!
+//! // Build the store: built-in roots + vendor chain + the installer's uploads
+//! // (on a device: `.vendor_file(path)?` and `.user_dir(path)?`).
 //! let store = TrustStore::builder()
-//!     .vendor_file("factory/vendor-chain.pem".as_ref())?
-//!     .user_dir("user/certs/trusted".as_ref())?
+//!     .vendor_bytes("vendor-chain.pem", vendor_pem.as_bytes())?
+//!     .user_bytes("oops.pem", server_key.serialize_pem().as_bytes())
 //!     .build();
-//! for refused in store.refused() {
-//!     eprintln!("{}: {}", refused.path, refused.reason); // e.g. "… belongs in certs/"
-//! }
+//! // A key uploaded by mistake is refused with a reason; the rest loads.
+//! assert_eq!(store.refused()[0].reason, RefuseReason::PrivateKey);
+//! println!("{}: {}", store.refused()[0].path, store.refused()[0].reason);
 //! println!("{}", store.listing().to_json());
 //!
 //! // Verify a chain without a handshake (what `sigil trust verify` does) …
-//! # let chain: Vec<rustls::pki_types::CertificateDer<'static>> = vec![];
-//! match store.verify(&chain, &ExpectedName::sip("example.com", false), rustls::pki_types::UnixTime::now()) {
-//!     Ok(verified) => println!("verified: {verified}"),
-//!     Err(reason) => println!("not verified: {reason}"), // typed: UnknownIssuer { issuer, .. }, Expired { .. }, …
+//! let now = UnixTime::now();
+//! let verified = store.verify(&chain, &ExpectedName::sip("sip.example.com", false), now)?;
+//! assert_eq!(verified.anchor_layer, Layer::Vendor);
+//! assert_eq!(verified.matched, "DNS:sip.example.com");
+//! println!("verified: {verified}");
+//!
+//! // … refusals say what to do about them …
+//! match store.verify(&chain, &ExpectedName::host("pbx.example.org"), now) {
+//!     Err(VerifyError::NameMismatch { presented, .. }) => assert_eq!(presented, ["DNS:sip.example.com"]),
+//!     other => panic!("expected a name mismatch, got {other:?}"),
+//! }
+//! let without_vendor = TrustStore::builder().build();
+//! match without_vendor.verify(&chain, &ExpectedName::sip("sip.example.com", false), now) {
+//!     Err(e @ VerifyError::UnknownIssuer { .. }) => {
+//!         assert!(e.to_string().contains("upload the CA certificate \"CN=Example Vendor CA\""), "{e}")
+//!     }
+//!     other => panic!("expected an unknown issuer, got {other:?}"),
 //! }
 //!
-//! // … or plug the verifier into rustls.
+//! // … and the same checks run inside rustls.
 //! let verifier = Arc::new(ServerVerifier::new(Arc::new(store), NameCheck::Sip { strict: false }));
+//! let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+//!     .with_safe_default_protocol_versions()?
+//!     .dangerous() // rustls' name for "a verifier of your own"; this one verifies
+//!     .with_custom_certificate_verifier(verifier)
+//!     .with_no_client_auth();
+//! # let _ = config;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -4,21 +4,71 @@
 //! `certs/trusted/`), Settings, Provisioning, Maintenance — and the JSON API
 //! under `/api/` that the pages and fleet scripts use.
 //!
-//! ```no_run
+//! ```
 //! use std::sync::Arc;
 //! use sigil_endpoint::{DeviceDir, RunOptions};
 //! use sigil_web::{EndpointDevice, WebConfig, WebServer};
+//! # use sigil_identity::mint::{mint_device, DeviceRequest, VendorCa};
+//! # let data = tempfile::tempdir()?; // a device data directory: factory partition …
+//! # let mac = sigil_identity::Mac::parse("00:22:ee:01:02:03")?;
+//! # mint_device(&VendorCa::generate("Example Devices")?, &DeviceRequest::new(mac))?
+//! #     .write_factory(&data.path().join("factory"))?;
 //!
-//! let dir = DeviceDir::open("/data/device")?;
+//! let dir = DeviceDir::open(data.path())?; // factory/ and user/
 //! let device = Arc::new(EndpointDevice::new(dir.clone(), Box::new(RunOptions::default)));
-//! device.boot(); // the SIP side, on its own thread
+//! // device.boot(); would start the SIP side on its own thread; the web side does not need it.
 //! let web = WebServer::start(
-//!     WebConfig::new(dir.data_dir().clone(), "0.0.0.0:443".parse()?),
+//!     WebConfig::new(dir.data_dir().clone(), "127.0.0.1:0".parse()?), // "0.0.0.0:443" on a device
 //!     device,
 //! )?;
-//! println!("admin interface on https://{}", web.local_addr());
+//! let base = format!("https://{}", web.local_addr());
+//!
+//! // An administrator's HTTPS client, trusting the httpd.pem generated at first start.
+//! let httpd_pem = std::fs::read(data.path().join("user/certs/httpd.pem"))?;
+//! # let roots: Vec<ureq::tls::Certificate<'static>> = rustls::pki_types::pem::PemObject::pem_slice_iter(&httpd_pem[..])
+//! #     .map(|c: Result<rustls::pki_types::CertificateDer<'static>, _>| c.map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()))
+//! #     .collect::<Result<_, _>>()?;
+//! # let tls = ureq::tls::TlsConfig::builder()
+//! #     .provider(ureq::tls::TlsProvider::Rustls)
+//! #     .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
+//! #     .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+//! #     .build();
+//! # let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).build().into();
+//! # let call = |method: &str, path: &str, session: Option<(&str, &str)>, body: &str| -> Result<(u16, Option<String>, serde_json::Value), Box<dyn std::error::Error>> {
+//! #     let request = ureq::http::Request::builder().method(method).uri(format!("{base}{path}"))
+//! #         .header("Content-Type", "application/json");
+//! #     let request = match session {
+//! #         Some((cookie, csrf)) => request.header("Cookie", cookie).header(sigil_web::CSRF_HEADER, csrf),
+//! #         None => request,
+//! #     };
+//! #     let mut response = agent.run(request.body(body.to_owned())?)?;
+//! #     let cookie = response.headers().get("set-cookie").and_then(|v| v.to_str().ok())
+//! #         .and_then(|v| v.split(';').next()).map(str::to_owned);
+//! #     let text = response.body_mut().read_to_string()?;
+//! #     Ok((response.status().as_u16(), cookie, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)))
+//! # };
+//! // `call(method, path, session, JSON body)` → (status, session cookie, JSON answer).
+//!
+//! // A fresh device: log in with the default password …
+//! let (status, cookie, answer) = call("POST", "/api/login", None, r#"{"password": "sigil"}"#)?;
+//! assert_eq!((status, answer["must_change_password"].as_bool()), (200, Some(true)));
+//! let session = (cookie.as_deref().ok_or("no session cookie")?, answer["csrf_token"].as_str().ok_or("no token")?);
+//! // … and nothing but a password change is allowed until it is changed.
+//! assert_eq!(call("GET", "/api/status", Some(session), "")?.0, 403);
+//! let new = r#"{"old": "sigil", "new": "lobby door 17, second floor"}"#;
+//! assert_eq!(call("POST", "/api/password", Some(session), new)?.0, 200);
+//!
+//! // Now the status: the device's MAC and its manufacturer certificate.
+//! let (status, _, answer) = call("GET", "/api/status", Some(session), "")?;
+//! assert_eq!(status, 200);
+//! assert_eq!(answer["mac"], "00:22:ee:01:02:03");
+//! assert_eq!(answer["manufacturer_certificate"]["state"], "installed");
+//! web.shutdown();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! `examples/admin_api.rs` does the same as a program; `examples/firmware_web.rs`
+//! is the firmware binary with the web interface beside the device.
 //!
 //! - HTTPS only, on `certs/httpd.pem` (made self-signed at first start when
 //!   absent, SPEC ID4), TLS 1.2/1.3 with the SIP side's suite policy (ECDHE +
