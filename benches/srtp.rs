@@ -550,6 +550,55 @@ fn primitives(c: &mut Criterion) {
             })
         });
         group.finish();
+
+        // AES-GCM, the AEAD suites' primitive: in place, tag apart, 12-byte
+        // header as AAD (RFC 7714 §8.2).
+        for (bits, key_len) in [(128, 16), (256, 32)] {
+            let mut group = c.benchmark_group(format!("aes_gcm_{bits}/{payload}"));
+            group.throughput(Throughput::Elements(1));
+            let nonce = [9u8; 12];
+            let mut buf = data[12..].to_vec();
+            let aad = &data[..12];
+            let alg = if key_len == 16 {
+                &ring::aead::AES_128_GCM
+            } else {
+                &ring::aead::AES_256_GCM
+            };
+            let ring_key = ring::aead::LessSafeKey::new(
+                ring::aead::UnboundKey::new(alg, &key[..key_len]).expect("key"),
+            );
+            group.bench_function("ring_seal", |b| {
+                b.iter_custom(|iters| {
+                    cpu_loop(iters, || {
+                        ring_key
+                            .seal_in_place_separate_tag(
+                                ring::aead::Nonce::assume_unique_for_key(nonce),
+                                ring::aead::Aad::from(aad),
+                                black_box(&mut buf),
+                            )
+                            .expect("seal")
+                    })
+                })
+            });
+            use aes_gcm::aead::AeadInPlace;
+            use aes_gcm::KeyInit as _;
+            let rc128 = aes_gcm::Aes128Gcm::new_from_slice(&key[..16]).expect("16");
+            let rc256 = aes_gcm::Aes256Gcm::new_from_slice(&key).expect("32");
+            group.bench_function("rustcrypto_seal", |b| {
+                b.iter_custom(|iters| {
+                    cpu_loop(iters, || {
+                        let n = (&nonce).into();
+                        if key_len == 16 {
+                            rc128.encrypt_in_place_detached(n, aad, black_box(&mut buf))
+                        } else {
+                            rc256.encrypt_in_place_detached(n, aad, black_box(&mut buf))
+                        }
+                        .expect("seal")
+                    })
+                })
+            });
+            group.finish();
+        }
     }
 }
 

@@ -201,8 +201,8 @@ fn real_stack_offers_under_each_policy() {
             baresip("RTP/AVP"),
             [
                 plain_disabled,
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 4",
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 4",
+                "SRTP AEAD_AES_256_GCM, tag 6",
+                "SRTP AEAD_AES_256_GCM, tag 6",
             ],
         ),
         (
@@ -210,8 +210,8 @@ fn real_stack_offers_under_each_policy() {
             baresip("RTP/SAVP"),
             [
                 srtp_disabled,
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 4",
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 4",
+                "SRTP AEAD_AES_256_GCM, tag 6",
+                "SRTP AEAD_AES_256_GCM, tag 6",
             ],
         ),
         (
@@ -228,8 +228,8 @@ fn real_stack_offers_under_each_policy() {
             pjsip("RTP/AVP"),
             [
                 plain_disabled,
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 3",
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 3",
+                "SRTP AEAD_AES_256_GCM, tag 1",
+                "SRTP AEAD_AES_256_GCM, tag 1",
             ],
         ),
         (
@@ -237,8 +237,8 @@ fn real_stack_offers_under_each_policy() {
             pjsip("RTP/SAVP"),
             [
                 srtp_disabled,
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 3",
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 3",
+                "SRTP AEAD_AES_256_GCM, tag 1",
+                "SRTP AEAD_AES_256_GCM, tag 1",
             ],
         ),
         (
@@ -326,7 +326,7 @@ fn our_offers_have_the_documented_shapes() {
             SignalingTransport::Tls,
             false,
             "RTP/AVP",
-            4,
+            6,
         ),
         (
             OfferPolicy::Optional,
@@ -340,21 +340,21 @@ fn our_offers_have_the_documented_shapes() {
             SignalingTransport::Udp,
             true,
             "RTP/AVP",
-            4,
+            6,
         ),
         (
             OfferPolicy::Standard,
             SignalingTransport::Tls,
             false,
             "RTP/SAVP",
-            4,
+            6,
         ),
         (
             OfferPolicy::Standard,
             SignalingTransport::Tcp,
             true,
             "RTP/SAVP",
-            4,
+            6,
         ),
     ] {
         let mut us =
