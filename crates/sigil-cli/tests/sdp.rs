@@ -26,12 +26,12 @@ fn offers_follow_the_policy() {
     assert!(sdp.starts_with("v=0\r\n"));
     assert!(sdp.contains("m=audio 4000 RTP/AVP 0\r\n"), "{sdp}");
     assert!(sdp.contains("a=rtpmap:0 PCMU/8000\r\n"));
-    assert_eq!(sdp.matches("a=crypto:").count(), 4);
+    assert_eq!(sdp.matches("a=crypto:").count(), 6);
 
     let (code, sdp, _) = offer(&["--policy", "standard", "--transport", "tls"]);
     assert_eq!(code, 0);
     assert!(sdp.contains("m=audio 4000 RTP/SAVP 0\r\n"));
-    assert_eq!(sdp.matches("a=crypto:").count(), 4);
+    assert_eq!(sdp.matches("a=crypto:").count(), 6);
 
     let (code, sdp, note) = offer(&["--policy", "disabled"]);
     assert_eq!(code, 0);
@@ -93,8 +93,8 @@ fn answer_to_our_own_offer() {
         "answer in the offer's profile: {sdp}"
     );
     assert_eq!(sdp.matches("a=crypto:").count(), 1);
-    assert!(sdp.contains("a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:"));
-    assert_eq!(summary, "SRTP AES_256_CM_HMAC_SHA1_80, tag 1\n");
+    assert!(sdp.contains("a=crypto:1 AEAD_AES_256_GCM inline:"));
+    assert_eq!(summary, "SRTP AEAD_AES_256_GCM, tag 1\n");
     // A fresh key, not the offered one.
     let offered = offer_sdp
         .lines()
@@ -182,13 +182,13 @@ fn accept_reports_srtp_with_suite_and_tag() {
             "optional",
             "optional",
             None,
-            "srtp AES_256_CM_HMAC_SHA1_80 tag 1\n",
+            "srtp AEAD_AES_256_GCM tag 1\n",
         ),
         (
             "standard",
             "standard",
             None,
-            "srtp AES_256_CM_HMAC_SHA1_80 tag 1\n",
+            "srtp AEAD_AES_256_GCM tag 1\n",
         ),
         (
             "standard",
@@ -263,8 +263,8 @@ fn accept_ignores_crypto_in_an_answer_to_an_offer_without_any() {
 
 #[test]
 fn accept_answers_picking_what_we_did_not_offer() {
-    // Issue 11 item 3b. Our offers carry tags 1..=4: AES_256_CM_HMAC_SHA1_80,
-    // AES_256_CM_HMAC_SHA1_32, AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32.
+    // Issue 11 item 3b. Our offers carry tags 1..=6 in `Suite::ALL` order:
+    // AEAD_AES_256_GCM, AEAD_AES_128_GCM, AES_256_CM_HMAC_SHA1_80, ...
     let tag_9 = format!("9 AES_CM_128_HMAC_SHA1_80 inline:{K30}");
     let wrong_suite = format!("1 AES_CM_128_HMAC_SHA1_80 inline:{K30}");
     let (_, optional, _) = offer(&["--policy", "optional"]);
@@ -288,7 +288,7 @@ fn accept_answers_picking_what_we_did_not_offer() {
     );
     assert_eq!(
         (code, out.as_str()),
-        (0, "plain: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_80 but was offered with AES_256_CM_HMAC_SHA1_80\n")
+        (0, "plain: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_80 but was offered with AEAD_AES_256_GCM\n")
     );
 
     let (_, standard, _) = offer(&["--policy", "standard"]);
@@ -311,7 +311,7 @@ fn accept_answers_picking_what_we_did_not_offer() {
     );
     assert_eq!(
         (code, out.as_str()),
-        (2, "srtp required: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_80 but was offered with AES_256_CM_HMAC_SHA1_80\n")
+        (2, "srtp required: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_80 but was offered with AEAD_AES_256_GCM\n")
     );
     let (code, out, _) = accept(
         &["--policy", "standard"],
