@@ -18,6 +18,7 @@
 
 pub mod buffer;
 mod crypto;
+pub mod dtls;
 pub mod error;
 mod gcm;
 pub mod key;
