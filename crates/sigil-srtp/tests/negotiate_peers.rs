@@ -161,6 +161,7 @@ fn answer(policy: OfferPolicy, offer_text: &str) -> String {
                         assert!(cryptos.is_empty());
                         assert_ne!(m.port, 0);
                     }
+                    MediaOutcome::Dtls(a) => panic!("keying is sdes, yet {}", a.summary()),
                     MediaOutcome::Declined(_) => {
                         assert_eq!(m.port, 0, "declined m-line has port 0")
                     }

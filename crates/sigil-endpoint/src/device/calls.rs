@@ -168,6 +168,14 @@ pub(super) fn media_for(neg: &Negotiation) -> Result<(Crypto, String, bool), Str
                 let why = why.strip_prefix("plain RTP: ").unwrap_or(&why);
                 return Ok((Crypto::Plain, format!("plain RTP ({why})"), false));
             }
+            // The device offers and accepts SDES only (its SrtpConfig keeps
+            // keying sdes): DTLS-SRTP on the media socket is not wired in yet.
+            MediaOutcome::Dtls(agreement) => {
+                return Err(format!(
+                    "{} was agreed, but this device does not run DTLS-SRTP handshakes",
+                    agreement.summary()
+                ))
+            }
             // A declined alternative before the m-line in use is not a failure.
             MediaOutcome::Declined(reason) if neg.media_index().is_none() => {
                 return Err(format!("audio declined: {reason}"))
