@@ -46,6 +46,7 @@ impl Default for Settings {
             sip_tls_listen_client_cert: ListenClientCert::Requested,
             sip_srtp_offer: SrtpOffer::Optional,
             sip_srtp_suites: Suite::ALL.to_vec(),
+            sip_srtp_keying: sigil_srtp::negotiate::Keying::Sdes,
             sip_srtp_insecure_signaling: false,
             unknown: Vec::new(),
         }

@@ -46,13 +46,15 @@ pub const SIP_INBOUND_ACCEPT: &str = "sip.inbound.accept";
 pub const SIP_TLS_LISTEN_CLIENT_CERT: &str = "sip.tls.listen.client_cert";
 /// `disabled` | `optional` | `standard` (default `optional`).
 pub const SIP_SRTP_OFFER: &str = "sip.srtp.offer";
-/// SRTP suites in preference order (default: all four, AES-256 first).
+/// SRTP suites in preference order (default: all six, AEAD AES-GCM first).
 pub const SIP_SRTP_SUITES: &str = "sip.srtp.suites";
+/// `sdes` | `dtls` | `both`: how media keys are agreed (default `sdes`, SPEC M5).
+pub const SIP_SRTP_KEYING: &str = "sip.srtp.keying";
 /// `0` | `1`: allow SDES keys over non-TLS signaling (default `0`).
 pub const SIP_SRTP_INSECURE_SIGNALING: &str = "sip.srtp.insecure_signaling";
 
 /// Every known key, in the order settings are written.
-pub const ALL: [&str; 23] = [
+pub const ALL: [&str; 24] = [
     PROV_SERVER,
     PROV_DOWNLOAD_METHOD,
     PROV_DOWNLOAD_CERT,
@@ -75,5 +77,6 @@ pub const ALL: [&str; 23] = [
     SIP_INBOUND_ACCEPT,
     SIP_SRTP_OFFER,
     SIP_SRTP_SUITES,
+    SIP_SRTP_KEYING,
     SIP_SRTP_INSECURE_SIGNALING,
 ];

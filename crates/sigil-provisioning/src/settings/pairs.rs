@@ -79,6 +79,7 @@ impl Settings {
                 .collect::<Vec<_>>()
                 .join(","),
         );
+        put(SIP_SRTP_KEYING, self.sip_srtp_keying.name().to_owned());
         put(
             SIP_SRTP_INSECURE_SIGNALING,
             bool_text(self.sip_srtp_insecure_signaling),
