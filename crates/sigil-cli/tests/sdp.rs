@@ -386,3 +386,96 @@ fn accept_refuses_invalid_sdp_and_foreign_offers_with_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("reading our offer /nonexistent/offer.sdp"));
 }
+
+const OUR_FP: &str =
+    "4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF";
+const THEIR_FP: &str =
+    "11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00";
+
+#[test]
+fn dtls_keying_offers_answers_and_accepts() {
+    // dtls: UDP/TLS/RTP/SAVP, our fingerprint, actpass, no key (so UDP signaling is fine).
+    let args = [
+        "--policy",
+        "standard",
+        "--transport",
+        "udp",
+        "--keying",
+        "dtls",
+        "--fingerprint",
+        OUR_FP,
+    ];
+    let (code, offer_sdp, note) = offer(&args);
+    assert_eq!(code, 0, "{note}");
+    assert!(
+        offer_sdp.contains("m=audio 4000 UDP/TLS/RTP/SAVP 0\r\n"),
+        "{offer_sdp}"
+    );
+    assert!(offer_sdp.contains(&format!("a=fingerprint:sha-256 {OUR_FP}\r\n")));
+    assert!(offer_sdp.contains("a=setup:actpass\r\n"));
+    assert!(!offer_sdp.contains("a=crypto"));
+    assert_eq!(note, "offer UDP/TLS/RTP/SAVP with DTLS-SRTP\n");
+
+    // The peer answers (another sigil, keying both, its own fingerprint).
+    let (code, answer_sdp, summary) = answer(
+        &[
+            "--policy",
+            "standard",
+            "--keying",
+            "both",
+            "--fingerprint",
+            &format!("sha-256 {THEIR_FP}"),
+        ],
+        &offer_sdp,
+    );
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(summary, "DTLS-SRTP, DTLS client\n");
+    assert!(
+        answer_sdp.contains("m=audio 4002 UDP/TLS/RTP/SAVP 0\r\n"),
+        "{answer_sdp}"
+    );
+    assert!(answer_sdp.contains("a=setup:active\r\n"));
+    assert!(answer_sdp.contains(&format!("a=fingerprint:sha-256 {THEIR_FP}\r\n")));
+
+    let (code, out, err) = accept(&args, &offer_sdp, &answer_sdp);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, format!("dtls server sha-256 {THEIR_FP}\n").as_str()),
+        "{err}"
+    );
+
+    // both: SDES lines and a fingerprint; without --fingerprint a certificate is made.
+    let (code, both, note) = offer(&["--policy", "optional", "--keying", "both"]);
+    assert_eq!(code, 0, "{note}");
+    assert!(both.contains("m=audio 4000 RTP/AVP 0\r\n"));
+    assert_eq!(both.matches("a=crypto:").count(), 6);
+    assert!(both.contains("a=fingerprint:sha-256 "));
+    assert!(
+        note.starts_with("made a self-signed DTLS certificate: sha-256 "),
+        "{note}"
+    );
+    // An SDES-only answerer takes the crypto.
+    let (code, _, summary) = answer(&["--policy", "optional"], &both);
+    assert_eq!(
+        (code, summary.as_str()),
+        (0, "SRTP AEAD_AES_256_GCM, tag 1\n")
+    );
+    // A DTLS-only offer to an SDES-only answerer: 488 with the reason.
+    let (code, out, _) = answer(&["--policy", "optional"], &offer_sdp);
+    assert_eq!(code, 2);
+    assert_eq!(
+        out,
+        "reject 488: the offer is DTLS-SRTP only (UDP/TLS/RTP/SAVP) but sip.srtp.keying is sdes\n"
+    );
+    // A malformed fingerprint is refused with the reason.
+    let (code, _, err) = offer(&[
+        "--policy",
+        "standard",
+        "--keying",
+        "dtls",
+        "--fingerprint",
+        "AB:CD",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("32 bytes"), "{err}");
+}
