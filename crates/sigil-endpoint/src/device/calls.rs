@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use sigil_media::{CallStats, MediaConfig, Negotiated, WallClock};
 use sigil_sip::dialog::{Dialog, DialogConfig, DialogEvent, DialogOutput};
 use sigil_sip::Uri;
-use sigil_srtp::negotiate::{MediaOutcome, Negotiation, Negotiator, OfferPolicy, Sdp};
+use sigil_srtp::dtls::{DtlsIdentity, DtlsSrtp};
+use sigil_srtp::negotiate::{
+    DtlsAgreement, MediaOutcome, Negotiation, Negotiator, OfferPolicy, Sdp,
+};
 
 use super::conn::Role;
 use super::io::{ConnId, SocketId, Transmit};
@@ -69,6 +72,9 @@ pub(crate) struct Call {
     pub(super) phase: Phase,
     pub(super) media: Option<CallMedia>,
     pub(super) media_desc: String,
+    /// The certificate this call's DTLS-SRTP presents (a per-call
+    /// self-signed one), when `sip.srtp.keying` is `dtls` or `both`.
+    pub(super) dtls_identity: Option<DtlsIdentity>,
     pub(super) encrypted: bool,
     pub(super) key_exposure: Option<String>,
     pub(super) established: bool,
@@ -148,33 +154,39 @@ impl Call {
     }
 }
 
-/// The media a negotiation calls for: crypto, a description, encrypted or not.
-pub(super) fn media_for(neg: &Negotiation) -> Result<(Crypto, String, bool), String> {
+/// How a call's media is keyed: ready now (SDES or plain), or by a
+/// DTLS-SRTP handshake on the media port.
+pub(super) enum Keys {
+    Ready(Crypto),
+    Dtls(DtlsAgreement),
+}
+
+/// The media a negotiation calls for: keys, a description, encrypted or not.
+pub(super) fn media_for(neg: &Negotiation) -> Result<(Keys, String, bool), String> {
     if let Some((_, agreement)) = neg.srtp().next() {
         let (send, receive) = agreement.sessions().map_err(|e| e.to_string())?;
         return Ok((
-            Crypto::Srtp {
+            Keys::Ready(Crypto::Srtp {
                 send: Box::new(send),
                 receive: Box::new(receive),
-            },
+            }),
             format!("SRTP {}", agreement.suite),
             true,
         ));
+    }
+    if let Some((_, agreement)) = neg.dtls().next() {
+        return Ok((Keys::Dtls(agreement.clone()), agreement.summary(), true));
     }
     for m in &neg.media {
         match &m.outcome {
             MediaOutcome::Plain(reason) => {
                 let why = reason.to_string();
                 let why = why.strip_prefix("plain RTP: ").unwrap_or(&why);
-                return Ok((Crypto::Plain, format!("plain RTP ({why})"), false));
-            }
-            // The device offers and accepts SDES only (its SrtpConfig keeps
-            // keying sdes): DTLS-SRTP on the media socket is not wired in yet.
-            MediaOutcome::Dtls(agreement) => {
-                return Err(format!(
-                    "{} was agreed, but this device does not run DTLS-SRTP handshakes",
-                    agreement.summary()
-                ))
+                return Ok((
+                    Keys::Ready(Crypto::Plain),
+                    format!("plain RTP ({why})"),
+                    false,
+                ));
             }
             // A declined alternative before the m-line in use is not a failure.
             MediaOutcome::Declined(reason) if neg.media_index().is_none() => {
@@ -263,7 +275,16 @@ impl Device {
         peer: String,
         policy: OfferPolicy,
     ) -> Result<Call, EndpointError> {
-        let negotiator = Negotiator::new(self.config.srtp_config(policy))
+        // A per-call self-signed certificate for DTLS-SRTP (RFC 5763 §5):
+        // its fingerprint goes into our SDP over SIP/TLS.
+        let dtls_identity = match self.config.settings.sip_srtp_keying.dtls() {
+            true => {
+                Some(DtlsIdentity::generate().map_err(|e| EndpointError::Config(e.to_string()))?)
+            }
+            false => None,
+        };
+        let fingerprint = dtls_identity.as_ref().map(|i| i.fingerprint().clone());
+        let negotiator = Negotiator::new(self.config.call_srtp_config(policy, fingerprint))
             .map_err(|e| EndpointError::Config(e.to_string()))?;
         Ok(Call {
             id: CallId(self.next_id()),
@@ -280,6 +301,7 @@ impl Device {
             phase: Phase::Binding,
             media: None,
             media_desc: "none".into(),
+            dtls_identity,
             encrypted: false,
             key_exposure: None,
             established: false,
@@ -348,7 +370,7 @@ impl Device {
         if let Some(media) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
             media.receive((socket, from), data, now, id, &mut out);
         }
-        self.media_out(out);
+        self.media_out(out, now);
     }
 
     pub(super) fn hangup_call(
@@ -413,7 +435,7 @@ impl Device {
                     m.handle_timeout(now, id, &mut out);
                 }
             }
-            self.media_out(out);
+            self.media_out(out, now);
         }
     }
 
@@ -490,11 +512,74 @@ impl Device {
         });
     }
 
-    fn media_out(&mut self, out: MediaOut) {
+    fn media_out(&mut self, out: MediaOut, now: Instant) {
         self.transmits.extend(out.transmits);
         for e in out.events {
             self.event(e);
         }
+        if let Some((id, desc)) = out.keyed {
+            if let Some(call) = self.calls.get_mut(&id) {
+                // "DTLS-SRTP, DTLS client, PCMU/8000" → "SRTP <suite> (DTLS-SRTP), PCMU/8000"
+                let codec = call
+                    .media_desc
+                    .rsplit_once(", ")
+                    .map(|(_, codec)| codec.to_owned());
+                call.media_desc = match codec {
+                    Some(codec) => format!("{desc}, {codec}"),
+                    None => desc,
+                };
+            }
+        }
+        if let Some((id, reason)) = out.failed {
+            log::warn!("{id}: media failed: {reason}");
+            if let Some(call) = self.calls.get_mut(&id) {
+                call.media_desc = format!("none ({reason})");
+                call.encrypted = false;
+            }
+            let _ = self.hangup_call(id, &reason, now);
+        }
+    }
+
+    /// Media could not start: the call ends (BYE) with `why`.
+    pub(super) fn media_failed(&mut self, id: CallId, why: &str, now: Instant) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.media_desc = format!("none ({why})");
+            call.encrypted = false;
+        }
+        let _ = self.hangup_call(id, why, now);
+    }
+
+    /// Starts a call's media: SDES or plain at once; with DTLS-SRTP the
+    /// handshake on the RTP socket first (a client sends its ClientHello now).
+    pub(super) fn start_media(
+        &mut self,
+        id: CallId,
+        config: MediaConfig,
+        keys: Keys,
+        route: super::media::Route,
+        now: Instant,
+    ) -> Result<(), String> {
+        let media = match keys {
+            Keys::Ready(crypto) => CallMedia::new(config, crypto, route, now),
+            Keys::Dtls(agreement) => {
+                let identity = self
+                    .calls
+                    .get(&id)
+                    .and_then(|c| c.dtls_identity.clone())
+                    .ok_or("DTLS-SRTP agreed without a certificate of ours")?;
+                let dtls =
+                    DtlsSrtp::new(&identity, agreement.role, agreement.peer_fingerprints, now)
+                        .map_err(|e| e.to_string())?;
+                CallMedia::with_dtls(config, dtls, route)
+            }
+        };
+        let mut out = MediaOut::default();
+        if let Some(call) = self.calls.get_mut(&id) {
+            let media = call.media.insert(media);
+            media.start(now, id, &mut out);
+        }
+        self.media_out(out, now);
+        Ok(())
     }
 
     /// The wall-clock time at `now` (for RTCP), from the anchor given at construction.

@@ -129,6 +129,21 @@ impl DeviceConfig {
             .with_insecure_signaling(s.sip_srtp_insecure_signaling)
     }
 
+    /// The SRTP configuration of one call: [`Config::srtp_config`] with
+    /// `sip.srtp.keying` and the fingerprint of the call's DTLS certificate
+    /// (`None` keeps SDES keying).
+    pub fn call_srtp_config(
+        &self,
+        policy: OfferPolicy,
+        fingerprint: Option<sigil_srtp::dtls::Fingerprint>,
+    ) -> SrtpConfig {
+        let config = self.srtp_config(policy);
+        match fingerprint {
+            Some(f) => config.with_keying(self.settings.sip_srtp_keying, Some(f)),
+            None => config,
+        }
+    }
+
     /// `sip.srtp.offer` as the negotiator's policy.
     pub fn offer_policy(&self) -> OfferPolicy {
         self.settings
