@@ -217,6 +217,12 @@ impl CallMedia {
         }
         if let Some(dtls) = &mut self.dtls {
             if demux(data) == Demuxed::Dtls {
+                // Only the RTP port runs a handshake (a peer without
+                // rtcp-mux may start another on the RTCP port: ignored).
+                if Some(socket) == self.route.rtcp_socket {
+                    self.foreign += 1;
+                    return;
+                }
                 if let Err(e) = dtls.handle_datagram(data, now) {
                     out.failed = Some((call, e.to_string()));
                 }
