@@ -161,6 +161,15 @@ pub(super) enum Keys {
     Dtls(DtlsAgreement),
 }
 
+/// With DTLS-SRTP no key travels in the SDP, but the fingerprints do: what
+/// SDES keys would have been exposed to, a substituted fingerprint is too.
+pub(super) fn dtls_exposure(sdes: Option<String>) -> Option<String> {
+    sdes.map(|why| {
+        let how = why.strip_prefix("keys sent ").unwrap_or(&why);
+        format!("DTLS fingerprints exchanged {how}: a man in the middle could substitute them")
+    })
+}
+
 /// The media a negotiation calls for: keys, a description, encrypted or not.
 pub(super) fn media_for(neg: &Negotiation) -> Result<(Keys, String, bool), String> {
     if let Some((_, agreement)) = neg.srtp().next() {

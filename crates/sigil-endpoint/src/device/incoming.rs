@@ -9,7 +9,7 @@ use sigil_sip::dialog::{stateless_response, Dialog};
 use sigil_sip::{Message, Method, Request};
 use sigil_srtp::negotiate::{parse_sdp, write_sdp};
 
-use super::calls::{agree, media_for, Phase};
+use super::calls::{agree, dtls_exposure, media_for, Keys, Phase};
 use super::io::ConnId;
 use super::media::Route;
 use super::sdp;
@@ -268,6 +268,10 @@ impl Device {
                     rtcp_socket: call.rtcp.filter(|_| !media.mux).map(|s| s.id),
                     peer_rtp: media.peer_rtp,
                     peer_rtcp: media.peer_rtcp,
+                };
+                let exposure = match keys {
+                    Keys::Dtls(_) => dtls_exposure(exposure),
+                    Keys::Ready(_) => exposure,
                 };
                 if let Err(why) = self.start_media(id, config, keys, route, now) {
                     self.media_failed(id, &why, now);

@@ -9,7 +9,7 @@ use sigil_sip::dialog::Dialog;
 use sigil_sip::Uri;
 use sigil_srtp::negotiate::{parse_sdp, write_sdp, AnswerError, OfferPolicy};
 
-use super::calls::{agree, media_for, Phase};
+use super::calls::{agree, dtls_exposure, media_for, Keys, Phase};
 use super::io::Transmit;
 use super::media::Route;
 use super::sdp;
@@ -155,6 +155,10 @@ impl Device {
         };
         let desc = format!("{desc}, {}", agreed.codec.codec.rtpmap());
         call.media_desc = desc.clone();
+        let exposure = match crypto {
+            Keys::Dtls(_) => dtls_exposure(exposure),
+            Keys::Ready(_) => exposure,
+        };
         if let Err(why) = self.start_media(id, config, crypto, route, now) {
             self.media_failed(id, &why, now);
             return;
