@@ -180,7 +180,12 @@ fn devices_call_each_other_with_dtls_srtp_through_kamailio() {
     };
     let alice = lab.device_with(
         &d.join("a"),
-        spec("00:22:ee:10:01:01", "1101", "sip.srtp.keying = dtls\n"),
+        // Its factory certificate (ECDSA P-256) as the DTLS certificate.
+        spec(
+            "00:22:ee:10:01:01",
+            "1101",
+            "sip.srtp.keying = dtls\nsip.srtp.dtls.device_cert = 1\n",
+        ),
         RunOptions::default(),
     );
     let bob = lab.device_with(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sigil_media::{CallStats, MediaConfig, Negotiated, WallClock};
 use sigil_sip::dialog::{Dialog, DialogConfig, DialogEvent, DialogOutput};
 use sigil_sip::Uri;
-use sigil_srtp::dtls::{DtlsIdentity, DtlsSrtp};
+use sigil_srtp::dtls::{demux, Demuxed, DtlsIdentity, DtlsSrtp};
 use sigil_srtp::negotiate::{
     DtlsAgreement, MediaOutcome, Negotiation, Negotiator, OfferPolicy, Sdp,
 };
@@ -20,6 +20,10 @@ use super::sdp;
 use super::{CallId, Device, Event, MAX_FINISHED};
 use crate::error::EndpointError;
 use crate::status::{CallDirection, CallStatus};
+
+/// Most DTLS datagrams kept for a call whose media has not started: a
+/// handshake flight (a ClientHello and a retransmission or two).
+const MAX_EARLY_DTLS: usize = 8;
 
 /// Where a call stands, beyond its dialog.
 pub(super) enum Phase {
@@ -75,6 +79,9 @@ pub(crate) struct Call {
     /// The certificate this call's DTLS-SRTP presents (a per-call
     /// self-signed one), when `sip.srtp.keying` is `dtls` or `both`.
     pub(super) dtls_identity: Option<DtlsIdentity>,
+    /// DTLS datagrams that came before the media started (the peer's
+    /// ClientHello can overtake the SIP answer): fed to it when it starts.
+    pub(super) early_dtls: Vec<(SocketId, SocketAddr, Vec<u8>)>,
     pub(super) encrypted: bool,
     pub(super) key_exposure: Option<String>,
     pub(super) established: bool,
@@ -286,11 +293,16 @@ impl Device {
     ) -> Result<Call, EndpointError> {
         // A per-call self-signed certificate for DTLS-SRTP (RFC 5763 §5):
         // its fingerprint goes into our SDP over SIP/TLS.
-        let dtls_identity = match self.config.settings.sip_srtp_keying.dtls() {
-            true => {
+        // (Or the device's own, with sip.srtp.dtls.device_cert = 1.)
+        let dtls_identity = match (
+            self.config.settings.sip_srtp_keying.dtls(),
+            &self.config.dtls_identity,
+        ) {
+            (false, _) => None,
+            (true, Some(device)) => Some(device.clone()),
+            (true, None) => {
                 Some(DtlsIdentity::generate().map_err(|e| EndpointError::Config(e.to_string()))?)
             }
-            false => None,
         };
         let fingerprint = dtls_identity.as_ref().map(|i| i.fingerprint().clone());
         let negotiator = Negotiator::new(self.config.call_srtp_config(policy, fingerprint))
@@ -311,6 +323,7 @@ impl Device {
             media: None,
             media_desc: "none".into(),
             dtls_identity,
+            early_dtls: Vec::new(),
             encrypted: false,
             key_exposure: None,
             established: false,
@@ -376,8 +389,17 @@ impl Device {
             return;
         };
         let mut out = MediaOut::default();
-        if let Some(media) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
-            media.receive((socket, from), data, now, id, &mut out);
+        if let Some(call) = self.calls.get_mut(&id) {
+            match call.media.as_mut() {
+                Some(media) => media.receive((socket, from), data, now, id, &mut out),
+                None if call.dtls_identity.is_some()
+                    && demux(data) == Demuxed::Dtls
+                    && call.early_dtls.len() < MAX_EARLY_DTLS =>
+                {
+                    call.early_dtls.push((socket, from, data.to_vec()));
+                }
+                None => {}
+            }
         }
         self.media_out(out, now);
     }
@@ -584,8 +606,12 @@ impl Device {
         };
         let mut out = MediaOut::default();
         if let Some(call) = self.calls.get_mut(&id) {
+            let early = std::mem::take(&mut call.early_dtls);
             let media = call.media.insert(media);
             media.start(now, id, &mut out);
+            for (socket, from, data) in early {
+                media.receive((socket, from), &data, now, id, &mut out);
+            }
         }
         self.media_out(out, now);
         Ok(())

@@ -59,6 +59,10 @@ pub struct DeviceConfig {
     pub wall_clock: SystemTime,
     /// How long shutdown waits for calls to end and the binding to go.
     pub shutdown_wait: Duration,
+    /// The certificate DTLS-SRTP presents in every call
+    /// (`sip.srtp.dtls.device_cert = 1`: the device's own); `None` makes a
+    /// self-signed one per call.
+    pub dtls_identity: Option<sigil_srtp::dtls::DtlsIdentity>,
 }
 
 impl std::fmt::Debug for DeviceConfig {
@@ -94,6 +98,7 @@ impl DeviceConfig {
             user_agent: concat!("sigil/", env!("CARGO_PKG_VERSION")).to_owned(),
             wall_clock,
             shutdown_wait: Duration::from_secs(2),
+            dtls_identity: None,
         }
     }
 

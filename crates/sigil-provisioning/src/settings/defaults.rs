@@ -47,6 +47,7 @@ impl Default for Settings {
             sip_srtp_offer: SrtpOffer::Optional,
             sip_srtp_suites: Suite::ALL.to_vec(),
             sip_srtp_keying: sigil_srtp::negotiate::Keying::Sdes,
+            sip_srtp_dtls_device_cert: false,
             sip_srtp_insecure_signaling: false,
             unknown: Vec::new(),
         }

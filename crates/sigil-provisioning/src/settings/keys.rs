@@ -50,11 +50,15 @@ pub const SIP_SRTP_OFFER: &str = "sip.srtp.offer";
 pub const SIP_SRTP_SUITES: &str = "sip.srtp.suites";
 /// `sdes` | `dtls` | `both`: how media keys are agreed (default `sdes`, SPEC M5).
 pub const SIP_SRTP_KEYING: &str = "sip.srtp.keying";
+/// `0` | `1`: DTLS-SRTP presents the device's own certificate (its active
+/// identity, when that is an ECDSA key) instead of a self-signed one made
+/// per call (default `0`). A Sigil key beyond SPEC's table.
+pub const SIP_SRTP_DTLS_DEVICE_CERT: &str = "sip.srtp.dtls.device_cert";
 /// `0` | `1`: allow SDES keys over non-TLS signaling (default `0`).
 pub const SIP_SRTP_INSECURE_SIGNALING: &str = "sip.srtp.insecure_signaling";
 
 /// Every known key, in the order settings are written.
-pub const ALL: [&str; 24] = [
+pub const ALL: [&str; 25] = [
     PROV_SERVER,
     PROV_DOWNLOAD_METHOD,
     PROV_DOWNLOAD_CERT,
@@ -78,5 +82,6 @@ pub const ALL: [&str; 24] = [
     SIP_SRTP_OFFER,
     SIP_SRTP_SUITES,
     SIP_SRTP_KEYING,
+    SIP_SRTP_DTLS_DEVICE_CERT,
     SIP_SRTP_INSECURE_SIGNALING,
 ];

@@ -103,6 +103,9 @@ pub struct Settings {
     pub sip_srtp_suites: Vec<Suite>,
     /// `sip.srtp.keying` (default [`Keying::Sdes`], SPEC M5).
     pub sip_srtp_keying: Keying,
+    /// `sip.srtp.dtls.device_cert` (default `false`: a self-signed
+    /// certificate per call).
+    pub sip_srtp_dtls_device_cert: bool,
     /// `sip.srtp.insecure_signaling` (default `false`).
     pub sip_srtp_insecure_signaling: bool,
     /// Keys this product does not know, kept verbatim in file order.

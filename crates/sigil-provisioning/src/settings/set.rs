@@ -239,6 +239,13 @@ impl Settings {
                         .map_err(|e: sigil_srtp::negotiate::ConfigError| e.to_string())?
                 };
             }
+            SIP_SRTP_DTLS_DEVICE_CERT => {
+                self.sip_srtp_dtls_device_cert = if empty {
+                    defaults().sip_srtp_dtls_device_cert
+                } else {
+                    parse_bool(value)?
+                }
+            }
             SIP_SRTP_INSECURE_SIGNALING => {
                 self.sip_srtp_insecure_signaling = if empty {
                     defaults().sip_srtp_insecure_signaling
