@@ -19,7 +19,9 @@
 //!   and `hmac`/`sha1` driven the fastest way we found (AES key schedule
 //!   borrowed, never copied; HMAC pad states precomputed and cloned): AES-CTR over
 //!   the payload and HMAC-SHA1 over header, payload and ROC (or SRTCP index),
-//!   tag appended — no header parsing, no replay or ROC state.
+//!   tag appended — no header parsing, no replay or ROC state. For the AEAD
+//!   suites: ring's AES-GCM (the bare AEAD) sealing / opening the payload with
+//!   the header (and SRTCP index) as AAD, tag appended.
 //!
 //! The `hmac_sha1` and `aes_ctr` groups compare the primitive crates alone
 //! (RustCrypto vs ring for HMAC-SHA1; ring exposes no raw AES-CTR).
@@ -34,7 +36,12 @@ use criterion::{criterion_group, Criterion, Throughput};
 use hmac::{Hmac, Mac};
 use sigil_srtp::{MasterKey, Policy, Session, Suite};
 
-const SUITES: [Suite; 2] = [Suite::AesCm128HmacSha1_80, Suite::Aes256CmHmacSha1_80];
+const SUITES: [Suite; 4] = [
+    Suite::AesCm128HmacSha1_80,
+    Suite::Aes256CmHmacSha1_80,
+    Suite::AeadAes128Gcm,
+    Suite::AeadAes256Gcm,
+];
 const PAYLOADS: [usize; 2] = [160, 1200];
 const BATCH: usize = 2048;
 const SSRC: u32 = 0xdeca_fbad;
@@ -81,10 +88,23 @@ struct Primitives {
     aes: Aes,
     mac: Hmac<sha1::Sha1>,
     salt: [u8; 16],
+    /// The AEAD suites: ring's AES-GCM under the suite's key.
+    gcm: Option<ring::aead::LessSafeKey>,
 }
 
 impl Primitives {
     fn new(suite: Suite) -> Self {
+        let gcm = suite.is_aead().then(|| {
+            let key = master(suite);
+            let alg = if suite.key_len() == 32 {
+                &ring::aead::AES_256_GCM
+            } else {
+                &ring::aead::AES_128_GCM
+            };
+            ring::aead::LessSafeKey::new(
+                ring::aead::UnboundKey::new(alg, &key[..suite.key_len()]).expect("key"),
+            )
+        });
         let key = master(suite);
         let aes = if suite.key_len() == 32 {
             Aes::A256(aes::Aes256::new_from_slice(&key[..32]).expect("32"))
@@ -97,7 +117,50 @@ impl Primitives {
             aes,
             mac: <Hmac<sha1::Sha1> as Mac>::new_from_slice(&key[..20]).expect("any length"),
             salt,
+            gcm,
         }
+    }
+
+    /// AES-GCM over `buf[from..to]` with `buf[..from]` ‖ `extra` as AAD; appends the 16-byte tag.
+    #[inline]
+    fn gcm_seal(&self, buf: &mut Vec<u8>, from: usize, to: usize, extra: &[u8]) {
+        let key = self.gcm.as_ref().expect("AEAD suite");
+        let mut aad = [0u8; 16];
+        aad[..from].copy_from_slice(&buf[..from]);
+        aad[from..from + extra.len()].copy_from_slice(extra);
+        let nonce =
+            ring::aead::Nonce::assume_unique_for_key(self.salt[..12].try_into().expect("12"));
+        let tag = key
+            .seal_in_place_separate_tag(
+                nonce,
+                ring::aead::Aad::from(&aad[..from + extra.len()]),
+                &mut buf[from..to],
+            )
+            .expect("seal");
+        buf.extend_from_slice(tag.as_ref());
+    }
+
+    /// The receiving side: opens `buf[from..len - 16 - trailer_len]` against the tag, truncates.
+    #[inline]
+    fn gcm_open(&self, buf: &mut Vec<u8>, from: usize, trailer_len: usize) {
+        let key = self.gcm.as_ref().expect("AEAD suite");
+        let end = buf.len() - trailer_len - 16;
+        let mut aad = [0u8; 16];
+        aad[..from].copy_from_slice(&buf[..from]);
+        aad[from..from + trailer_len].copy_from_slice(&buf[end + 16..]);
+        let tag: [u8; 16] = buf[end..end + 16].try_into().expect("16");
+        let nonce =
+            ring::aead::Nonce::assume_unique_for_key(self.salt[..12].try_into().expect("12"));
+        let (head, rest) = buf.split_at_mut(from);
+        key.open_in_place_separate_tag(
+            nonce,
+            ring::aead::Aad::from(&aad[..from + trailer_len]),
+            ring::aead::Tag::from(tag),
+            &mut rest[..end - head.len()],
+            0..,
+        )
+        .expect("authentic");
+        buf.truncate(end);
     }
 
     /// AES-CTR over `buf[from..to]`, then HMAC-SHA1 over `buf ‖ trailer`; appends the 10-byte tag.
@@ -178,12 +241,23 @@ mod libsrtp {
             let mut policy: ffi::srtp_policy_t = unsafe { std::mem::zeroed() };
             // SAFETY: the setters only write into the given crypto policies.
             unsafe {
-                if suite == Suite::Aes256CmHmacSha1_80 {
-                    ffi::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&mut policy.rtp);
-                    ffi::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&mut policy.rtcp);
-                } else {
-                    ffi::srtp_crypto_policy_set_rtp_default(&mut policy.rtp);
-                    ffi::srtp_crypto_policy_set_rtcp_default(&mut policy.rtcp);
+                match suite {
+                    Suite::Aes256CmHmacSha1_80 => {
+                        ffi::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&mut policy.rtp);
+                        ffi::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&mut policy.rtcp);
+                    }
+                    Suite::AeadAes128Gcm => {
+                        ffi::srtp_crypto_policy_set_aes_gcm_128_16_auth(&mut policy.rtp);
+                        ffi::srtp_crypto_policy_set_aes_gcm_128_16_auth(&mut policy.rtcp);
+                    }
+                    Suite::AeadAes256Gcm => {
+                        ffi::srtp_crypto_policy_set_aes_gcm_256_16_auth(&mut policy.rtp);
+                        ffi::srtp_crypto_policy_set_aes_gcm_256_16_auth(&mut policy.rtcp);
+                    }
+                    _ => {
+                        ffi::srtp_crypto_policy_set_rtp_default(&mut policy.rtp);
+                        ffi::srtp_crypto_policy_set_rtcp_default(&mut policy.rtcp);
+                    }
                 }
             }
             policy.ssrc.type_ = if outbound {
@@ -414,8 +488,32 @@ fn libsrtp_runner(op: Op, suite: Suite, packets: Vec<Vec<u8>>) -> Runner {
     })
 }
 
-fn primitives_runner(op: Op, suite: Suite, packets: Vec<Vec<u8>>) -> Runner {
+fn primitives_runner(op: Op, suite: Suite, payload: usize, packets: Vec<Vec<u8>>) -> Runner {
     let prim = Primitives::new(suite);
+    let aead = suite.is_aead();
+    // AEAD: packets sealed by the primitive itself, so that opening succeeds
+    // (ring wipes the buffer of a failed open, which would cost extra).
+    let packets = if aead && !op.protects() {
+        (0..BATCH)
+            .map(|i| {
+                if op.rtcp() {
+                    let mut p = rtcp(payload);
+                    let e_index = (0x8000_0000 | i as u32).to_be_bytes();
+                    let end = p.len();
+                    prim.gcm_seal(&mut p, 8, end, &e_index);
+                    p.extend_from_slice(&e_index);
+                    p
+                } else {
+                    let mut p = rtp(payload, i as u16);
+                    let end = p.len();
+                    prim.gcm_seal(&mut p, 12, end, &[]);
+                    p
+                }
+            })
+            .collect()
+    } else {
+        packets
+    };
     let mut buf: Vec<u8> = Vec::with_capacity(2048);
     let mut index = 0u32;
     let mut seq = 0u16;
@@ -429,21 +527,36 @@ fn primitives_runner(op: Op, suite: Suite, packets: Vec<Vec<u8>>) -> Runner {
             |_, p| {
                 buf.clear();
                 buf.extend_from_slice(p);
-                match op {
-                    Op::ProtectRtp => {
+                match (op, aead) {
+                    (Op::ProtectRtp, false) => {
                         seq = seq.wrapping_add(1);
                         buf[2..4].copy_from_slice(&seq.to_be_bytes());
                         let end = buf.len();
                         prim.seal(&mut buf, 12, end, &[0, 0, 0, 0]);
                     }
-                    Op::UnprotectRtp => prim.open(&mut buf, 12, 0, &[0, 0, 0, 0]),
-                    Op::ProtectRtcp => {
+                    (Op::UnprotectRtp, false) => prim.open(&mut buf, 12, 0, &[0, 0, 0, 0]),
+                    (Op::ProtectRtcp, false) => {
                         index = index.wrapping_add(1);
                         buf.extend_from_slice(&(0x8000_0000 | index).to_be_bytes());
                         let end = buf.len() - 4;
                         prim.seal(&mut buf, 8, end, &[]);
                     }
-                    Op::UnprotectRtcp => prim.open(&mut buf, 8, 4, &[]),
+                    (Op::UnprotectRtcp, false) => prim.open(&mut buf, 8, 4, &[]),
+                    (Op::ProtectRtp, true) => {
+                        seq = seq.wrapping_add(1);
+                        buf[2..4].copy_from_slice(&seq.to_be_bytes());
+                        let end = buf.len();
+                        prim.gcm_seal(&mut buf, 12, end, &[]);
+                    }
+                    (Op::UnprotectRtp, true) => prim.gcm_open(&mut buf, 12, 0),
+                    (Op::ProtectRtcp, true) => {
+                        index = index.wrapping_add(1);
+                        let e_index = (0x8000_0000 | index).to_be_bytes();
+                        let end = buf.len();
+                        prim.gcm_seal(&mut buf, 8, end, &e_index);
+                        buf.extend_from_slice(&e_index);
+                    }
+                    (Op::UnprotectRtcp, true) => prim.gcm_open(&mut buf, 8, 4),
                 }
                 black_box(&buf);
             },
@@ -458,7 +571,7 @@ fn runners(op: Op, suite: Suite, payload: usize) -> Vec<(&'static str, Runner)> 
         vec![("sigil", sigil_runner(op, suite, packets.clone()))];
     #[cfg(feature = "libsrtp-bench")]
     all.push(("libsrtp", libsrtp_runner(op, suite, packets.clone())));
-    all.push(("primitives", primitives_runner(op, suite, packets)));
+    all.push(("primitives", primitives_runner(op, suite, payload, packets)));
     all
 }
 
@@ -550,6 +663,55 @@ fn primitives(c: &mut Criterion) {
             })
         });
         group.finish();
+
+        // AES-GCM, the AEAD suites' primitive: in place, tag apart, 12-byte
+        // header as AAD (RFC 7714 §8.2).
+        for (bits, key_len) in [(128, 16), (256, 32)] {
+            let mut group = c.benchmark_group(format!("aes_gcm_{bits}/{payload}"));
+            group.throughput(Throughput::Elements(1));
+            let nonce = [9u8; 12];
+            let mut buf = data[12..].to_vec();
+            let aad = &data[..12];
+            let alg = if key_len == 16 {
+                &ring::aead::AES_128_GCM
+            } else {
+                &ring::aead::AES_256_GCM
+            };
+            let ring_key = ring::aead::LessSafeKey::new(
+                ring::aead::UnboundKey::new(alg, &key[..key_len]).expect("key"),
+            );
+            group.bench_function("ring_seal", |b| {
+                b.iter_custom(|iters| {
+                    cpu_loop(iters, || {
+                        ring_key
+                            .seal_in_place_separate_tag(
+                                ring::aead::Nonce::assume_unique_for_key(nonce),
+                                ring::aead::Aad::from(aad),
+                                black_box(&mut buf),
+                            )
+                            .expect("seal")
+                    })
+                })
+            });
+            use aes_gcm::aead::AeadInPlace;
+            use aes_gcm::KeyInit as _;
+            let rc128 = aes_gcm::Aes128Gcm::new_from_slice(&key[..16]).expect("16");
+            let rc256 = aes_gcm::Aes256Gcm::new_from_slice(&key).expect("32");
+            group.bench_function("rustcrypto_seal", |b| {
+                b.iter_custom(|iters| {
+                    cpu_loop(iters, || {
+                        let n = (&nonce).into();
+                        if key_len == 16 {
+                            rc128.encrypt_in_place_detached(n, aad, black_box(&mut buf))
+                        } else {
+                            rc256.encrypt_in_place_detached(n, aad, black_box(&mut buf))
+                        }
+                        .expect("seal")
+                    })
+                })
+            });
+            group.finish();
+        }
     }
 }
 

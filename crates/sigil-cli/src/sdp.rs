@@ -1,4 +1,5 @@
-//! `sigil sdp`: SDP offers and answers under the SDP SRTP Offer policy (SDES, RFC 4568).
+//! `sigil sdp`: SDP offers and answers under the SDP SRTP Offer policy, with
+//! SDES keys (RFC 4568) and/or DTLS-SRTP fingerprints (RFC 5763, RFC 8842).
 
 use std::io::Read;
 use std::net::IpAddr;
@@ -6,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use sigil_srtp::dtls::{DtlsIdentity, DtlsRole, Fingerprint};
 use sigil_srtp::negotiate::{
-    basic_audio_sdp, parse_sdp, parse_suites, write_sdp, AnswerError, MediaOutcome, Negotiation,
-    Negotiator, OfferPolicy, Sdp, SignalingTransport, SrtpConfig, MAX_SDP_LEN,
+    basic_audio_sdp, parse_sdp, parse_suites, write_sdp, AnswerError, Keying, MediaOutcome,
+    Negotiation, Negotiator, OfferPolicy, Sdp, SignalingTransport, SrtpConfig, MAX_SDP_LEN,
 };
 use zeroize::Zeroizing;
 
@@ -69,9 +71,19 @@ pub struct Settings {
     #[arg(long)]
     allow_insecure_signaling: bool,
     /// SRTP suites in preference order, comma separated (default: all,
-    /// AES_256_CM_HMAC_SHA1_80 first).
+    /// AEAD_AES_256_GCM first).
     #[arg(long, value_name = "LIST")]
     suites: Option<String>,
+    /// How keys are agreed: sdes (a=crypto), dtls (UDP/TLS/RTP/SAVP with
+    /// a=fingerprint and a=setup) or both.
+    #[arg(long, default_value = "sdes")]
+    keying: Keying,
+    /// The SHA-256 fingerprint of our DTLS certificate (`AB:CD:…`, optionally
+    /// prefixed `sha-256 `). With --keying dtls|both and no fingerprint, a
+    /// fresh self-signed certificate is made and its fingerprint printed on
+    /// stderr.
+    #[arg(long, value_name = "SHA256")]
+    fingerprint: Option<String>,
 }
 
 impl Settings {
@@ -80,6 +92,28 @@ impl Settings {
             .with_insecure_signaling(self.allow_insecure_signaling);
         if let Some(list) = &self.suites {
             config = config.with_suites(parse_suites(list)?);
+        }
+        if self.keying.dtls() {
+            let fingerprint = match &self.fingerprint {
+                Some(text) => {
+                    let text = text.trim();
+                    let full = if text.contains(' ') {
+                        text.to_owned()
+                    } else {
+                        format!("sha-256 {text}")
+                    };
+                    Fingerprint::parse(&full).context("--fingerprint")?
+                }
+                None => {
+                    let identity = DtlsIdentity::generate()?;
+                    eprintln!(
+                        "made a self-signed DTLS certificate: {}",
+                        identity.fingerprint()
+                    );
+                    identity.fingerprint().clone()
+                }
+            };
+            config = config.with_keying(self.keying, Some(fingerprint));
         }
         Ok(Negotiator::new(config)?)
     }
@@ -152,11 +186,23 @@ fn accept(settings: &Settings, offer_path: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The line `sigil sdp accept` prints for what runs: `srtp SUITE tag N` or
-/// `plain: REASON`.
+/// The line `sigil sdp accept` prints for what runs: `srtp SUITE tag N`,
+/// `dtls client|server FINGERPRINT` or `plain: REASON`.
 fn accepted(negotiation: &Negotiation) -> anyhow::Result<String> {
     if let Some((_, agreement)) = negotiation.srtp().next() {
         return Ok(format!("srtp {} tag {}", agreement.suite, agreement.tag));
+    }
+    if let Some((_, agreement)) = negotiation.dtls().next() {
+        let role = match agreement.role {
+            DtlsRole::Client => "client",
+            DtlsRole::Server => "server",
+        };
+        let peer: Vec<String> = agreement
+            .peer_fingerprints
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        return Ok(format!("dtls {role} {}", peer.join(", ")));
     }
     for media in &negotiation.media {
         if let MediaOutcome::Plain(reason) = &media.outcome {

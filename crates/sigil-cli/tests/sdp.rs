@@ -26,12 +26,12 @@ fn offers_follow_the_policy() {
     assert!(sdp.starts_with("v=0\r\n"));
     assert!(sdp.contains("m=audio 4000 RTP/AVP 0\r\n"), "{sdp}");
     assert!(sdp.contains("a=rtpmap:0 PCMU/8000\r\n"));
-    assert_eq!(sdp.matches("a=crypto:").count(), 4);
+    assert_eq!(sdp.matches("a=crypto:").count(), 6);
 
     let (code, sdp, _) = offer(&["--policy", "standard", "--transport", "tls"]);
     assert_eq!(code, 0);
     assert!(sdp.contains("m=audio 4000 RTP/SAVP 0\r\n"));
-    assert_eq!(sdp.matches("a=crypto:").count(), 4);
+    assert_eq!(sdp.matches("a=crypto:").count(), 6);
 
     let (code, sdp, note) = offer(&["--policy", "disabled"]);
     assert_eq!(code, 0);
@@ -93,8 +93,8 @@ fn answer_to_our_own_offer() {
         "answer in the offer's profile: {sdp}"
     );
     assert_eq!(sdp.matches("a=crypto:").count(), 1);
-    assert!(sdp.contains("a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:"));
-    assert_eq!(summary, "SRTP AES_256_CM_HMAC_SHA1_80, tag 1\n");
+    assert!(sdp.contains("a=crypto:1 AEAD_AES_256_GCM inline:"));
+    assert_eq!(summary, "SRTP AEAD_AES_256_GCM, tag 1\n");
     // A fresh key, not the offered one.
     let offered = offer_sdp
         .lines()
@@ -182,13 +182,13 @@ fn accept_reports_srtp_with_suite_and_tag() {
             "optional",
             "optional",
             None,
-            "srtp AES_256_CM_HMAC_SHA1_80 tag 1\n",
+            "srtp AEAD_AES_256_GCM tag 1\n",
         ),
         (
             "standard",
             "standard",
             None,
-            "srtp AES_256_CM_HMAC_SHA1_80 tag 1\n",
+            "srtp AEAD_AES_256_GCM tag 1\n",
         ),
         (
             "standard",
@@ -263,8 +263,8 @@ fn accept_ignores_crypto_in_an_answer_to_an_offer_without_any() {
 
 #[test]
 fn accept_answers_picking_what_we_did_not_offer() {
-    // Issue 11 item 3b. Our offers carry tags 1..=4: AES_256_CM_HMAC_SHA1_80,
-    // AES_256_CM_HMAC_SHA1_32, AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32.
+    // Issue 11 item 3b. Our offers carry tags 1..=6 in `Suite::ALL` order:
+    // AEAD_AES_256_GCM, AEAD_AES_128_GCM, AES_256_CM_HMAC_SHA1_80, ...
     let tag_9 = format!("9 AES_CM_128_HMAC_SHA1_80 inline:{K30}");
     let wrong_suite = format!("1 AES_CM_128_HMAC_SHA1_80 inline:{K30}");
     let (_, optional, _) = offer(&["--policy", "optional"]);
@@ -288,7 +288,7 @@ fn accept_answers_picking_what_we_did_not_offer() {
     );
     assert_eq!(
         (code, out.as_str()),
-        (0, "plain: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_80 but was offered with AES_256_CM_HMAC_SHA1_80\n")
+        (0, "plain: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_80 but was offered with AEAD_AES_256_GCM\n")
     );
 
     let (_, standard, _) = offer(&["--policy", "standard"]);
@@ -311,7 +311,7 @@ fn accept_answers_picking_what_we_did_not_offer() {
     );
     assert_eq!(
         (code, out.as_str()),
-        (2, "srtp required: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_80 but was offered with AES_256_CM_HMAC_SHA1_80\n")
+        (2, "srtp required: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_80 but was offered with AEAD_AES_256_GCM\n")
     );
     let (code, out, _) = accept(
         &["--policy", "standard"],
@@ -385,4 +385,97 @@ fn accept_refuses_invalid_sdp_and_foreign_offers_with_exit_1() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("reading our offer /nonexistent/offer.sdp"));
+}
+
+const OUR_FP: &str =
+    "4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF";
+const THEIR_FP: &str =
+    "11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00";
+
+#[test]
+fn dtls_keying_offers_answers_and_accepts() {
+    // dtls: UDP/TLS/RTP/SAVP, our fingerprint, actpass, no key (so UDP signaling is fine).
+    let args = [
+        "--policy",
+        "standard",
+        "--transport",
+        "udp",
+        "--keying",
+        "dtls",
+        "--fingerprint",
+        OUR_FP,
+    ];
+    let (code, offer_sdp, note) = offer(&args);
+    assert_eq!(code, 0, "{note}");
+    assert!(
+        offer_sdp.contains("m=audio 4000 UDP/TLS/RTP/SAVP 0\r\n"),
+        "{offer_sdp}"
+    );
+    assert!(offer_sdp.contains(&format!("a=fingerprint:sha-256 {OUR_FP}\r\n")));
+    assert!(offer_sdp.contains("a=setup:actpass\r\n"));
+    assert!(!offer_sdp.contains("a=crypto"));
+    assert_eq!(note, "offer UDP/TLS/RTP/SAVP with DTLS-SRTP\n");
+
+    // The peer answers (another sigil, keying both, its own fingerprint).
+    let (code, answer_sdp, summary) = answer(
+        &[
+            "--policy",
+            "standard",
+            "--keying",
+            "both",
+            "--fingerprint",
+            &format!("sha-256 {THEIR_FP}"),
+        ],
+        &offer_sdp,
+    );
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(summary, "DTLS-SRTP, DTLS client\n");
+    assert!(
+        answer_sdp.contains("m=audio 4002 UDP/TLS/RTP/SAVP 0\r\n"),
+        "{answer_sdp}"
+    );
+    assert!(answer_sdp.contains("a=setup:active\r\n"));
+    assert!(answer_sdp.contains(&format!("a=fingerprint:sha-256 {THEIR_FP}\r\n")));
+
+    let (code, out, err) = accept(&args, &offer_sdp, &answer_sdp);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, format!("dtls server sha-256 {THEIR_FP}\n").as_str()),
+        "{err}"
+    );
+
+    // both: SDES lines and a fingerprint; without --fingerprint a certificate is made.
+    let (code, both, note) = offer(&["--policy", "optional", "--keying", "both"]);
+    assert_eq!(code, 0, "{note}");
+    assert!(both.contains("m=audio 4000 RTP/AVP 0\r\n"));
+    assert_eq!(both.matches("a=crypto:").count(), 6);
+    assert!(both.contains("a=fingerprint:sha-256 "));
+    assert!(
+        note.starts_with("made a self-signed DTLS certificate: sha-256 "),
+        "{note}"
+    );
+    // An SDES-only answerer takes the crypto.
+    let (code, _, summary) = answer(&["--policy", "optional"], &both);
+    assert_eq!(
+        (code, summary.as_str()),
+        (0, "SRTP AEAD_AES_256_GCM, tag 1\n")
+    );
+    // A DTLS-only offer to an SDES-only answerer: 488 with the reason.
+    let (code, out, _) = answer(&["--policy", "optional"], &offer_sdp);
+    assert_eq!(code, 2);
+    assert_eq!(
+        out,
+        "reject 488: the offer is DTLS-SRTP only (UDP/TLS/RTP/SAVP) but sip.srtp.keying is sdes\n"
+    );
+    // A malformed fingerprint is refused with the reason.
+    let (code, _, err) = offer(&[
+        "--policy",
+        "standard",
+        "--keying",
+        "dtls",
+        "--fingerprint",
+        "AB:CD",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("32 bytes"), "{err}");
 }

@@ -313,3 +313,57 @@ fn key_file_errors_explain_without_showing_the_key() {
     );
     assert!(!err.contains("s3cr3t"), "{err}");
 }
+
+/// 16 + 12 and 32 + 12 bytes of master key ‖ salt (RFC 7714 §14.1 lengths), Base64.
+const GCM_128_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw==";
+const GCM_256_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKis=";
+
+#[test]
+fn aead_suites_protect_unprotect_and_bench() {
+    for (suite, key) in [
+        ("AEAD_AES_128_GCM", GCM_128_KEY),
+        ("AEAD_AES_256_GCM", GCM_256_KEY),
+    ] {
+        let out = sigil_with_stdin(
+            &["srtp", "protect", "--suite", suite, "--key", key],
+            &format!("{PLAIN}\n"),
+        );
+        assert!(out.status.success(), "{out:?}");
+        let protected = lines(&out);
+        // Header in the clear, payload encrypted, 16-byte tag appended.
+        assert_eq!(protected[0].len(), PLAIN.len() + 32, "{suite}");
+        assert_eq!(&protected[0][..24], &PLAIN[..24]);
+        assert_ne!(&protected[0][24..56], &PLAIN[24..56]);
+        let out = sigil_with_stdin(
+            &["srtp", "unprotect", "--suite", suite, "--key", key],
+            &format!("{}\n", protected[0]),
+        );
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(lines(&out), [PLAIN]);
+        // An AES-CM key length is refused for a GCM suite.
+        let out = sigil_with_stdin(
+            &["srtp", "protect", "--suite", suite, "--key", KEY],
+            &format!("{PLAIN}\n"),
+        );
+        assert!(!out.status.success(), "{out:?}");
+
+        let out = sigil_with_stdin(
+            &[
+                "srtp",
+                "bench",
+                "--suite",
+                suite,
+                "--payload",
+                "160",
+                "--seconds",
+                "0.1",
+            ],
+            "",
+        );
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("protect_pps="),
+            "{out:?}"
+        );
+    }
+}

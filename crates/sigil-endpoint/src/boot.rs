@@ -121,7 +121,62 @@ impl Prepared {
         if self.settings.sip_tls_listen != 0 {
             config.inbound_anchors = inbound_anchors(&self.dir);
         }
+        if self.settings.sip_srtp_keying.dtls() && self.settings.sip_srtp_dtls_device_cert {
+            config.dtls_identity = self.dtls_identity();
+        }
         config
+    }
+
+    /// The active identity (override, else factory) as the certificate
+    /// DTLS-SRTP presents, when its key is ECDSA in PKCS#8 (what DTLS-SRTP
+    /// signs with here); otherwise a warning, and calls make their own.
+    fn dtls_identity(&self) -> Option<sigil_srtp::dtls::DtlsIdentity> {
+        use sigil_identity::ActiveIdentity;
+        let factory = sigil_identity::FactoryPartition::new(self.dir.factory());
+        let user = sigil_identity::UserStore::new(self.dir.user());
+        let files = match self.identities.status().active {
+            ActiveIdentity::Override => vec![user.sipclient_path()],
+            ActiveIdentity::Factory => vec![factory.cert_path(), factory.key_path()],
+            ActiveIdentity::None => {
+                log::warn!("sip.srtp.dtls.device_cert = 1 but the device has no identity: DTLS-SRTP uses a certificate per call");
+                return None;
+            }
+        };
+        let mut text = Vec::new();
+        for file in &files {
+            match std::fs::read(file) {
+                Ok(bytes) => text.extend(bytes),
+                Err(e) => {
+                    log::warn!(
+                        "DTLS-SRTP: cannot read {}: {e}; using a certificate per call",
+                        file.display()
+                    );
+                    return None;
+                }
+            }
+            text.push(b'\n');
+        }
+        // id-ecPublicKey (1.2.840.10045.2.1), the algorithm of an ECDSA PKCS#8 key.
+        const EC_KEY_OID: [u8; 9] = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+        let parsed = sigil_identity::parse_identity_pem(&text, "the device identity");
+        let usable = parsed.ok().and_then(|mut pem| {
+            let leaf = pem.certificates.first()?.to_vec();
+            match pem.take_key()? {
+                rustls_pki_types::PrivateKeyDer::Pkcs8(key)
+                    if key.secret_pkcs8_der().windows(9).any(|w| w == EC_KEY_OID) =>
+                {
+                    Some(sigil_srtp::dtls::DtlsIdentity::from_der(
+                        leaf,
+                        key.secret_pkcs8_der().to_vec(),
+                    ))
+                }
+                _ => None,
+            }
+        });
+        if usable.is_none() {
+            log::warn!("sip.srtp.dtls.device_cert = 1 but the device key is not an ECDSA PKCS#8 key (DTLS-SRTP here signs with ECDSA): using a certificate per call");
+        }
+        usable
     }
 }
 

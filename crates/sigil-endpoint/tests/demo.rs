@@ -10,7 +10,7 @@ fn demo_runs_and_every_check_holds() {
         assert!(c.ok, "demo check failed: {}: {}\n{text}", c.what, c.detail);
     }
     assert!(report.ok());
-    assert!(text.contains("SRTP AES"), "{text}");
+    assert!(text.contains("SRTP AEAD_AES_256_GCM"), "{text}");
     assert!(text.contains("plain RTP"), "{text}");
     assert!(text.contains("SRTP required"), "{text}");
 }

@@ -164,6 +164,82 @@ fn devices_register_and_call_each_other_through_kamailio() {
     }
 }
 
+#[test]
+fn devices_call_each_other_with_dtls_srtp_through_kamailio() {
+    let Some(lab) = Lab::start() else {
+        return;
+    };
+    let dirs = tempfile::tempdir().unwrap();
+    let d = dirs.path();
+    let spec = |mac, user, keying| DeviceSpec {
+        mac,
+        user,
+        policy: "standard",
+        sip_port: lab.sip_port,
+        extra: keying,
+    };
+    let alice = lab.device_with(
+        &d.join("a"),
+        // Its factory certificate (ECDSA P-256) as the DTLS certificate.
+        spec(
+            "00:22:ee:10:01:01",
+            "1101",
+            "sip.srtp.keying = dtls\nsip.srtp.dtls.device_cert = 1\n",
+        ),
+        RunOptions::default(),
+    );
+    let bob = lab.device_with(
+        &d.join("b"),
+        spec("00:22:ee:10:01:02", "1102", "sip.srtp.keying = both\n"),
+        RunOptions::default(),
+    );
+    let carol = lab.device_with(
+        &d.join("c"),
+        spec("00:22:ee:10:01:03", "1103", ""),
+        RunOptions::default(),
+    );
+    for mac in [
+        "00:22:ee:10:01:01",
+        "00:22:ee:10:01:02",
+        "00:22:ee:10:01:03",
+    ] {
+        lab.assert_registered(mac);
+    }
+    // dtls → both: UDP/TLS/RTP/SAVP offered, DTLS-SRTP on the media port,
+    // fingerprints checked, SRTP keyed from the handshake both ways.
+    let a = call(&alice, "1102", OfferPolicy::Standard);
+    let b = callee_call(&bob);
+    for (who, c) in [("caller", &a), ("callee", &b)] {
+        assert!(
+            c.established && c.encrypted,
+            "{who}: {c:?}\n{}",
+            lab.kamailio.log()
+        );
+        assert!(
+            c.media.starts_with("SRTP AEAD_AES_256_GCM (DTLS-SRTP)"),
+            "{who}: {c:?}"
+        );
+        assert!(
+            c.stats.packets_received > 0 && c.stats.srtp_auth_failures == 0,
+            "{who}: {c:?}"
+        );
+    }
+    // both → sdes-only: the SDES half of the offer is taken.
+    let c = call(&bob, "1103", OfferPolicy::Standard);
+    assert!(c.established && c.encrypted, "{c:?}");
+    assert!(c.media.starts_with("SRTP AEAD_AES_256_GCM, "), "{c:?}");
+    // dtls → sdes-only: the callee declines the DTLS-only offer (488, with the reason).
+    let refused = call(&alice, "1103", OfferPolicy::Standard);
+    assert!(!refused.established, "{refused:?}");
+    assert!(
+        refused.ended.as_deref().unwrap_or("").contains("488"),
+        "{refused:?}"
+    );
+    for dev in [alice, bob, carol] {
+        assert_eq!(dev.shutdown().registration.state, "idle");
+    }
+}
+
 /// A known signal: 250 ms of each frequency in turn (amplitude 12000, 8 kHz).
 fn steps(freqs: &[f64]) -> Vec<i16> {
     freqs

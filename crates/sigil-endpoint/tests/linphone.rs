@@ -101,6 +101,7 @@ fn mode_name(mode: MediaEncryption) -> &'static str {
         MediaEncryption::None => "none",
         MediaEncryption::SrtpOptional => "srtp optional",
         MediaEncryption::SrtpMandatory => "srtp mandatory",
+        MediaEncryption::DtlsMandatory => "dtls mandatory",
     }
 }
 

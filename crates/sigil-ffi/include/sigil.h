@@ -37,11 +37,11 @@
 
 /**
  * The most bytes protecting adds to a packet: SRTCP's E flag and index
- * (4), an MKI (up to 4) and the 80-bit tag (10). A buffer with this much
- * room after the packet always suffices (as libsrtp's
- * `SRTP_MAX_TRAILER_LEN`).
+ * (4), an MKI (up to 4) and the tag (10 for the HMAC-SHA1-80 suites, 16
+ * for AEAD AES-GCM). A buffer with this much room after the packet always
+ * suffices (as libsrtp's `SRTP_MAX_TRAILER_LEN`).
  */
-#define SIGIL_SRTP_MAX_TRAILER_LEN 18
+#define SIGIL_SRTP_MAX_TRAILER_LEN 24
 
 /**
  * `name_kind` of `sigil_trust_verify`: a DNS host name, or an IP address
@@ -623,7 +623,7 @@ sigil_status sigil_identity_report(const sigil_identity *identity, sigil_text *r
  *   Offer setting).
  * - `transport`: the SIP transport the SDP travels over: `"udp"`, `"tcp"`
  *   or `"tls"`.
- * - `suites`: optional (NULL: all four, AES_256_CM_HMAC_SHA1_80 first):
+ * - `suites`: optional (NULL: all six, AEAD_AES_256_GCM first):
  *   suite names in preference order, separated by commas or spaces.
  * - `allow_insecure_signaling`: non-zero lets SDES keys travel over UDP/TCP
  *   signaling (anyone reading the signaling can then decrypt the media).
@@ -807,14 +807,16 @@ sigil_status sigil_negotiator_rekey(sigil_negotiator *negotiator);
  * - `out`: receives the new session (set to NULL on failure).
  * - `direction`: `SIGIL_SRTP_OUTBOUND` (protect) or `SIGIL_SRTP_INBOUND`
  *   (unprotect).
- * - `suite`: an RFC 4568 / RFC 6188 suite name (`"AES_CM_128_HMAC_SHA1_80"`,
- *   `"AES_CM_128_HMAC_SHA1_32"`, `"AES_256_CM_HMAC_SHA1_80"`,
- *   `"AES_256_CM_HMAC_SHA1_32"`) for the default key, used for every SSRC
+ * - `suite`: an RFC 4568 / RFC 6188 / RFC 7714 suite name
+ *   (`"AES_CM_128_HMAC_SHA1_80"`, `"AES_CM_128_HMAC_SHA1_32"`,
+ *   `"AES_256_CM_HMAC_SHA1_80"`, `"AES_256_CM_HMAC_SHA1_32"`,
+ *   `"AEAD_AES_128_GCM"`, `"AEAD_AES_256_GCM"`) for the default key, used for every SSRC
  *   without a stream of its own; or NULL for a session with no default key
  *   (then `key_salt` must be NULL and `key_salt_len` 0; add streams with
  *   `sigil_srtp_add_stream`).
  * - `key_salt`, `key_salt_len`: master key followed by master salt (30
- *   bytes for the AES-128 suites, 46 for AES-256). Copied; the library's
+ *   bytes for the AES-CM-128 suites, 46 for AES-CM-256, 28 for
+ *   AEAD_AES_128_GCM, 44 for AEAD_AES_256_GCM). Copied; the library's
  *   copy is wiped when the session is freed.
  * - `error`: optional (may be NULL): why the session could not be made.
  *

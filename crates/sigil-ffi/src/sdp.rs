@@ -106,6 +106,8 @@ fn suite_name(suite: Suite) -> *const c_char {
         Suite::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32\0",
         Suite::Aes256CmHmacSha1_80 => "AES_256_CM_HMAC_SHA1_80\0",
         Suite::Aes256CmHmacSha1_32 => "AES_256_CM_HMAC_SHA1_32\0",
+        Suite::AeadAes128Gcm => "AEAD_AES_128_GCM\0",
+        Suite::AeadAes256Gcm => "AEAD_AES_256_GCM\0",
     };
     name.as_ptr().cast()
 }
@@ -116,7 +118,7 @@ fn suite_name(suite: Suite) -> *const c_char {
 ///   Offer setting).
 /// - `transport`: the SIP transport the SDP travels over: `"udp"`, `"tcp"`
 ///   or `"tls"`.
-/// - `suites`: optional (NULL: all four, AES_256_CM_HMAC_SHA1_80 first):
+/// - `suites`: optional (NULL: all six, AEAD_AES_256_GCM first):
 ///   suite names in preference order, separated by commas or spaces.
 /// - `allow_insecure_signaling`: non-zero lets SDES keys travel over UDP/TCP
 ///   signaling (anyone reading the signaling can then decrypt the media).

@@ -19,10 +19,10 @@ pub const SIGIL_SRTP_OUTBOUND: c_int = 0;
 /// `direction` of `sigil_srtp_create`: a session that unprotects what we receive.
 pub const SIGIL_SRTP_INBOUND: c_int = 1;
 /// The most bytes protecting adds to a packet: SRTCP's E flag and index
-/// (4), an MKI (up to 4) and the 80-bit tag (10). A buffer with this much
-/// room after the packet always suffices (as libsrtp's
-/// `SRTP_MAX_TRAILER_LEN`).
-pub const SIGIL_SRTP_MAX_TRAILER_LEN: usize = 18;
+/// (4), an MKI (up to 4) and the tag (10 for the HMAC-SHA1-80 suites, 16
+/// for AEAD AES-GCM). A buffer with this much room after the packet always
+/// suffices (as libsrtp's `SRTP_MAX_TRAILER_LEN`).
+pub const SIGIL_SRTP_MAX_TRAILER_LEN: usize = 24;
 
 /// An SRTP/SRTCP session for one direction (opaque).
 ///
@@ -156,14 +156,16 @@ unsafe fn refuse(error: *mut SigilText, (status, reason): (SigilStatus, String))
 /// - `out`: receives the new session (set to NULL on failure).
 /// - `direction`: `SIGIL_SRTP_OUTBOUND` (protect) or `SIGIL_SRTP_INBOUND`
 ///   (unprotect).
-/// - `suite`: an RFC 4568 / RFC 6188 suite name (`"AES_CM_128_HMAC_SHA1_80"`,
-///   `"AES_CM_128_HMAC_SHA1_32"`, `"AES_256_CM_HMAC_SHA1_80"`,
-///   `"AES_256_CM_HMAC_SHA1_32"`) for the default key, used for every SSRC
+/// - `suite`: an RFC 4568 / RFC 6188 / RFC 7714 suite name
+///   (`"AES_CM_128_HMAC_SHA1_80"`, `"AES_CM_128_HMAC_SHA1_32"`,
+///   `"AES_256_CM_HMAC_SHA1_80"`, `"AES_256_CM_HMAC_SHA1_32"`,
+///   `"AEAD_AES_128_GCM"`, `"AEAD_AES_256_GCM"`) for the default key, used for every SSRC
 ///   without a stream of its own; or NULL for a session with no default key
 ///   (then `key_salt` must be NULL and `key_salt_len` 0; add streams with
 ///   `sigil_srtp_add_stream`).
 /// - `key_salt`, `key_salt_len`: master key followed by master salt (30
-///   bytes for the AES-128 suites, 46 for AES-256). Copied; the library's
+///   bytes for the AES-CM-128 suites, 46 for AES-CM-256, 28 for
+///   AEAD_AES_128_GCM, 44 for AEAD_AES_256_GCM). Copied; the library's
 ///   copy is wiped when the session is freed.
 /// - `error`: optional (may be NULL): why the session could not be made.
 ///
@@ -595,4 +597,95 @@ pub unsafe extern "C" fn sigil_srtp_last_error(
         // SAFETY: a valid text (caller's promise).
         unsafe { put(text, &message) }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An outbound and an inbound session for `suite` keyed alike.
+    fn pair(suite: Suite) -> (*mut SigilSrtp, *mut SigilSrtp) {
+        let name = format!("{}\0", suite.name());
+        let key: Vec<u8> = (0..suite.key_len() + suite.salt_len())
+            .map(|i| (i * 7 + 1) as u8)
+            .collect();
+        let (mut tx, mut rx) = (std::ptr::null_mut(), std::ptr::null_mut());
+        for (out, direction) in [
+            (&mut tx, SIGIL_SRTP_OUTBOUND),
+            (&mut rx, SIGIL_SRTP_INBOUND),
+        ] {
+            // SAFETY: valid out pointer, NUL-terminated name, key of its length.
+            let status = unsafe {
+                sigil_srtp_create(
+                    out,
+                    direction,
+                    name.as_ptr().cast(),
+                    key.as_ptr(),
+                    key.len(),
+                    std::ptr::null_mut(),
+                )
+            };
+            assert_eq!(status, SigilStatus::Ok, "{suite}");
+        }
+        (tx, rx)
+    }
+
+    /// Every suite of `sigil-srtp` (the AEAD ones included, which the C
+    /// program cannot check against Debian's libsrtp, built without
+    /// OpenSSL) round-trips through the C entry points, fits in
+    /// `SIGIL_SRTP_MAX_TRAILER_LEN`, and a flipped bit is refused.
+    #[test]
+    fn every_suite_round_trips_through_the_c_abi() {
+        let rtp: Vec<u8> = [0x80, 0, 0, 1, 0, 0, 0, 160, 0xca, 0xfe, 0xba, 0xbe]
+            .into_iter()
+            .chain((0..160).map(|i| i as u8))
+            .collect();
+        let rtcp: Vec<u8> = [0x80, 200, 0, 6, 0xca, 0xfe, 0xba, 0xbe]
+            .into_iter()
+            .chain((0..20).map(|i| i as u8))
+            .collect();
+        type Protect =
+            unsafe extern "C" fn(*mut SigilSrtp, *mut u8, *mut usize, usize) -> SigilStatus;
+        type Unprotect = unsafe extern "C" fn(*mut SigilSrtp, *mut u8, *mut usize) -> SigilStatus;
+        let kinds: [(&[u8], Protect, Unprotect); 2] = [
+            (&rtp, sigil_srtp_protect_rtp, sigil_srtp_unprotect_rtp),
+            (&rtcp, sigil_srtp_protect_rtcp, sigil_srtp_unprotect_rtcp),
+        ];
+        for suite in Suite::ALL {
+            let (tx, rx) = pair(suite);
+            for (plain, protect, unprotect) in kinds {
+                let mut buf = plain.to_vec();
+                buf.resize(plain.len() + SIGIL_SRTP_MAX_TRAILER_LEN, 0);
+                let mut len = plain.len();
+                // SAFETY: live sessions; `buf` holds `buf.len()` bytes.
+                unsafe {
+                    assert_eq!(
+                        protect(tx, buf.as_mut_ptr(), &mut len, buf.len()),
+                        SigilStatus::Ok,
+                        "{suite}"
+                    );
+                    assert!(len > plain.len() && len <= buf.len(), "{suite}");
+                    let mut tampered = buf[..len].to_vec();
+                    tampered[len - 1] ^= 1;
+                    let mut tampered_len = len;
+                    assert_eq!(
+                        unprotect(rx, tampered.as_mut_ptr(), &mut tampered_len),
+                        SigilStatus::AuthFail,
+                        "{suite}"
+                    );
+                    assert_eq!(
+                        unprotect(rx, buf.as_mut_ptr(), &mut len),
+                        SigilStatus::Ok,
+                        "{suite}"
+                    );
+                }
+                assert_eq!(&buf[..len], plain, "{suite}");
+            }
+            // SAFETY: both live, freed once.
+            unsafe {
+                sigil_srtp_free(tx);
+                sigil_srtp_free(rx);
+            }
+        }
+    }
 }

@@ -97,7 +97,7 @@ impl SigilStatus {
             SigilStatus::BufferTooSmall => "the caller's buffer is too small (see the text's len for the size needed)\0",
             SigilStatus::Panic => "internal error: a Rust panic was caught (the handle is poisoned; free it)\0",
             SigilStatus::Poisoned => "the handle is unusable after an earlier internal error; free it\0",
-            SigilStatus::UnknownSuite => "unsupported SRTP crypto suite (supported: AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32, AES_256_CM_HMAC_SHA1_80, AES_256_CM_HMAC_SHA1_32)\0",
+            SigilStatus::UnknownSuite => "unsupported SRTP crypto suite (supported: AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32, AES_256_CM_HMAC_SHA1_80, AES_256_CM_HMAC_SHA1_32, AEAD_AES_128_GCM, AEAD_AES_256_GCM)\0",
             SigilStatus::BadKey => "the master key and salt do not have the suite's length, or the MKI is not 1 to 4 bytes\0",
             SigilStatus::BadCryptoLine => "the a=crypto line is malformed or cannot be honoured\0",
             SigilStatus::BadPolicy => "inconsistent SRTP parameters (MKIs, replay window, key derivation rate or lifetime)\0",

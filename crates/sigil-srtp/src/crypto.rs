@@ -14,6 +14,7 @@ use ctr::flavors::Ctr128BE;
 use ctr::CtrCore;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::gcm::GcmKeys;
 use crate::Suite;
 
 /// An expanded AES encryption key (wiped on drop by the `aes` crate's
@@ -171,14 +172,25 @@ impl HmacSha1 {
 }
 
 /// The session keys of one direction of one kind (SRTP or SRTCP).
+// Inline on purpose, as `Cipher`: no pointer chase per packet.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
-pub(crate) struct SessionKeys {
+pub(crate) enum SessionKeys {
+    /// AES-CM with HMAC-SHA1 (RFC 3711, RFC 6188).
+    Cm(CmKeys),
+    /// AES-GCM (RFC 7714).
+    Gcm(GcmKeys),
+}
+
+/// The AES-CM session keys: cipher key, 112-bit salt, HMAC-SHA1 key.
+#[derive(Clone)]
+pub(crate) struct CmKeys {
     pub(crate) cipher: Cipher,
     pub(crate) salt: Zeroizing<[u8; 14]>,
     pub(crate) auth: HmacSha1,
 }
 
-impl SessionKeys {
+impl CmKeys {
     /// The AES-CM counter block for a packet (RFC 3711 §4.1.1):
     /// `(k_s · 2^16) XOR (SSRC · 2^64) XOR (index · 2^16)`.
     #[inline(always)]
@@ -204,21 +216,27 @@ pub(crate) enum Kind {
 
 /// The RFC 3711 §4.3.1 key derivation: the master key expanded once, and the
 /// master salt.
+///
+/// The AEAD suites use the same derivation with a 96-bit master salt
+/// (RFC 7714 §11), which stands left-aligned in the 112-bit field, its last
+/// 16 bits zero (as libsrtp does), and derive a 96-bit session salt and no
+/// authentication key.
 #[derive(Clone)]
 pub(crate) struct Kdf {
     master: Cipher,
     salt: Zeroizing<[u8; 14]>,
-    key_len: usize,
+    suite: Suite,
 }
 
 impl Kdf {
     pub(crate) fn new(suite: Suite, master_key: &[u8], master_salt: &[u8]) -> Kdf {
         let mut salt = Zeroizing::new([0u8; 14]);
-        salt.copy_from_slice(master_salt);
+        let n = master_salt.len().min(14);
+        salt[..n].copy_from_slice(&master_salt[..n]);
         Kdf {
             master: Cipher::new(master_key),
             salt,
-            key_len: suite.key_len(),
+            suite,
         }
     }
 
@@ -242,17 +260,22 @@ impl Kdf {
             Kind::Srtp => 0,
             Kind::Srtcp => 3,
         };
+        let key_len = self.suite.key_len();
         let mut enc = Zeroizing::new([0u8; 32]);
-        let mut auth = Zeroizing::new([0u8; 20]);
         let mut salt = Zeroizing::new([0u8; 14]);
-        self.derive_raw(base, r, &mut enc[..self.key_len]);
+        self.derive_raw(base, r, &mut enc[..key_len]);
+        if self.suite.is_aead() {
+            self.derive_raw(base + 2, r, &mut salt[..12]);
+            return SessionKeys::Gcm(GcmKeys::new(&enc[..key_len], &salt[..12]));
+        }
+        let mut auth = Zeroizing::new([0u8; 20]);
         self.derive_raw(base + 1, r, &mut auth[..]);
         self.derive_raw(base + 2, r, &mut salt[..]);
-        SessionKeys {
-            cipher: Cipher::new(&enc[..self.key_len]),
+        SessionKeys::Cm(CmKeys {
+            cipher: Cipher::new(&enc[..key_len]),
             salt,
             auth: HmacSha1::new(&auth[..]),
-        }
+        })
     }
 }
 

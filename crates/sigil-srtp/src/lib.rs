@@ -1,4 +1,4 @@
-//! SRTP and SRTCP (RFC 3711, RFC 6188), SDES keys in SDP (RFC 4568) and the
+//! SRTP and SRTCP (RFC 3711, RFC 6188, AES-GCM per RFC 7714), SDES keys in SDP (RFC 4568) and the
 //! Disabled / Optional / Standard SDP SRTP offer policy (SPEC M1–M3).
 //!
 //! The crate is usable alone: it knows nothing of SIP and does no I/O.
@@ -81,7 +81,9 @@
 
 pub mod buffer;
 mod crypto;
+pub mod dtls;
 pub mod error;
+mod gcm;
 pub mod key;
 pub mod negotiate;
 pub mod policy;

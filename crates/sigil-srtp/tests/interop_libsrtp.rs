@@ -1,7 +1,9 @@
 //! Interoperability with libsrtp 2.7 (through pylibsrtp): random keys and
-//! payloads, both directions, AES_CM_128_HMAC_SHA1_80 and _32, RTP and RTCP,
+//! payloads, both directions, every suite (AES_CM_128 and AES_256_CM with
+//! 80- and 32-bit tags, AEAD_AES_128_GCM and AEAD_AES_256_GCM), RTP and RTCP,
 //! across a sequence-number wrap (ROC 0 → 1), with reordering inside the
-//! replay window. The peer is `tests/pylibsrtp_peer.py`, driven over pipes.
+//! replay window, replays and tampered packets refused on both sides. The
+//! peer is `tests/pylibsrtp_peer.py`, driven over pipes.
 
 use std::process::Command;
 
@@ -91,8 +93,21 @@ fn reorder(rng: &mut Rng, n: usize) -> Vec<usize> {
 fn profile(suite: Suite) -> &'static str {
     match suite {
         Suite::AesCm128HmacSha1_80 => "80",
-        _ => "32",
+        Suite::AesCm128HmacSha1_32 => "32",
+        Suite::Aes256CmHmacSha1_80 => "256_80",
+        Suite::Aes256CmHmacSha1_32 => "256_32",
+        Suite::AeadAes128Gcm => "gcm128",
+        Suite::AeadAes256Gcm => "gcm256",
     }
+}
+
+/// `packet` with one bit flipped at a position picked by `rng` (header,
+/// payload or trailer alike).
+fn tampered(rng: &mut Rng, packet: &[u8]) -> Vec<u8> {
+    let mut p = packet.to_vec();
+    let at = rng.below(p.len() as u64) as usize;
+    p[at] ^= 1 << rng.below(8);
+    p
 }
 
 fn plaintexts(rng: &mut Rng, rtcp: bool, ssrc: u32) -> Vec<Vec<u8>> {
@@ -110,7 +125,7 @@ fn plaintexts(rng: &mut Rng, rtcp: bool, ssrc: u32) -> Vec<Vec<u8>> {
 /// libsrtp protects in order; we unprotect reordered, then replays.
 fn theirs_to_ours(python: &std::path::Path, suite: Suite, rtcp: bool) {
     let mut rng = Rng(seed());
-    let key = rng.bytes(30);
+    let key = rng.bytes(suite.inline_len());
     let ssrc = rng.next() as u32;
     let plain = plaintexts(&mut rng, rtcp, ssrc);
     let op = if rtcp { "protect_rtcp" } else { "protect" };
@@ -132,6 +147,17 @@ fn theirs_to_ours(python: &std::path::Path, suite: Suite, rtcp: bool) {
     let policy = Policy::new(suite, MasterKey::from_inline(suite, &key).unwrap());
     let mut rx = Session::inbound(policy).unwrap();
     for &i in &reorder(&mut rng, PACKETS) {
+        if i % 7 == 0 {
+            // A tampered copy first: refused, and it must not spoil the
+            // real packet that follows.
+            let mut forged = tampered(&mut rng, &protected[i]);
+            let result = if rtcp {
+                rx.unprotect_rtcp(&mut forged)
+            } else {
+                rx.unprotect_rtp(&mut forged)
+            };
+            assert!(result.is_err(), "tampered packet {i} accepted");
+        }
         let mut packet = protected[i].clone();
         let result = if rtcp {
             rx.unprotect_rtcp(&mut packet)
@@ -162,7 +188,7 @@ fn theirs_to_ours(python: &std::path::Path, suite: Suite, rtcp: bool) {
 /// We protect in order; libsrtp unprotects reordered.
 fn ours_to_theirs(python: &std::path::Path, suite: Suite, rtcp: bool) {
     let mut rng = Rng(seed());
-    let key = rng.bytes(30);
+    let key = rng.bytes(suite.inline_len());
     let ssrc = rng.next() as u32;
     let plain = plaintexts(&mut rng, rtcp, ssrc);
     let policy = Policy::new(suite, MasterKey::from_inline(suite, &key).unwrap());
@@ -185,16 +211,36 @@ fn ours_to_theirs(python: &std::path::Path, suite: Suite, rtcp: bool) {
     let order = reorder(&mut rng, PACKETS);
     let op = if rtcp { "unprotect_rtcp" } else { "unprotect" };
     let mut commands = format!("new r {} in {}\n", profile(suite), hex(&key));
+    // Every 7th packet is preceded by a tampered copy, which libsrtp must
+    // refuse (answers at the positions recorded in `forged_at`).
+    let mut forged_at = Vec::new();
+    let mut real_at = Vec::new();
+    let mut line = 1;
     for &i in &order {
+        if i % 7 == 0 {
+            let forged = tampered(&mut rng, &protected[i]);
+            commands.push_str(&format!("{op} r {}\n", hex(&forged)));
+            forged_at.push(line);
+            line += 1;
+        }
         commands.push_str(&format!("{op} r {}\n", hex(&protected[i])));
+        real_at.push(line);
+        line += 1;
     }
     // And one replay at the end, which libsrtp must refuse too.
     commands.push_str(&format!("{op} r {}\n", hex(&protected[PACKETS - 1])));
     let answers = run_peer(python, &commands);
-    assert_eq!(answers.len(), PACKETS + 2);
+    assert_eq!(answers.len(), line + 1);
     assert_eq!(answers[0], "ok");
+    for &at in &forged_at {
+        assert!(
+            answers[at].starts_with("error"),
+            "libsrtp accepted a tampered packet: {}",
+            answers[at]
+        );
+    }
     for (k, &i) in order.iter().enumerate() {
-        let answer = &answers[k + 1];
+        let answer = &answers[real_at[k]];
         assert!(
             !answer.starts_with("error"),
             "libsrtp refused packet {i}: {answer}"
@@ -202,9 +248,9 @@ fn ours_to_theirs(python: &std::path::Path, suite: Suite, rtcp: bool) {
         assert_eq!(unhex(answer), plain[i], "packet {i}");
     }
     assert!(
-        answers[PACKETS + 1].starts_with("error: replay"),
+        answers[line].starts_with("error: replay"),
         "{}",
-        answers[PACKETS + 1]
+        answers[line]
     );
 }
 
@@ -266,5 +312,101 @@ interop!(
     us_to_libsrtp_rtcp_32,
     ours_to_theirs,
     Suite::AesCm128HmacSha1_32,
+    true
+);
+interop!(
+    libsrtp_to_us_rtp_256_80,
+    theirs_to_ours,
+    Suite::Aes256CmHmacSha1_80,
+    false
+);
+interop!(
+    libsrtp_to_us_rtp_256_32,
+    theirs_to_ours,
+    Suite::Aes256CmHmacSha1_32,
+    false
+);
+interop!(
+    libsrtp_to_us_rtcp_256_80,
+    theirs_to_ours,
+    Suite::Aes256CmHmacSha1_80,
+    true
+);
+interop!(
+    libsrtp_to_us_rtcp_256_32,
+    theirs_to_ours,
+    Suite::Aes256CmHmacSha1_32,
+    true
+);
+interop!(
+    us_to_libsrtp_rtp_256_80,
+    ours_to_theirs,
+    Suite::Aes256CmHmacSha1_80,
+    false
+);
+interop!(
+    us_to_libsrtp_rtp_256_32,
+    ours_to_theirs,
+    Suite::Aes256CmHmacSha1_32,
+    false
+);
+interop!(
+    us_to_libsrtp_rtcp_256_80,
+    ours_to_theirs,
+    Suite::Aes256CmHmacSha1_80,
+    true
+);
+interop!(
+    us_to_libsrtp_rtcp_256_32,
+    ours_to_theirs,
+    Suite::Aes256CmHmacSha1_32,
+    true
+);
+interop!(
+    libsrtp_to_us_rtp_gcm128,
+    theirs_to_ours,
+    Suite::AeadAes128Gcm,
+    false
+);
+interop!(
+    libsrtp_to_us_rtp_gcm256,
+    theirs_to_ours,
+    Suite::AeadAes256Gcm,
+    false
+);
+interop!(
+    libsrtp_to_us_rtcp_gcm128,
+    theirs_to_ours,
+    Suite::AeadAes128Gcm,
+    true
+);
+interop!(
+    libsrtp_to_us_rtcp_gcm256,
+    theirs_to_ours,
+    Suite::AeadAes256Gcm,
+    true
+);
+interop!(
+    us_to_libsrtp_rtp_gcm128,
+    ours_to_theirs,
+    Suite::AeadAes128Gcm,
+    false
+);
+interop!(
+    us_to_libsrtp_rtp_gcm256,
+    ours_to_theirs,
+    Suite::AeadAes256Gcm,
+    false
+);
+interop!(
+    us_to_libsrtp_rtcp_gcm128,
+    ours_to_theirs,
+    Suite::AeadAes128Gcm,
+    true
+);
+interop!(
+    us_to_libsrtp_rtcp_gcm256,
+    ours_to_theirs,
+    Suite::AeadAes256Gcm,
     true
 );

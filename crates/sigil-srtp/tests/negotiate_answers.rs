@@ -145,7 +145,7 @@ fn an_srtp_only_answer_to_a_plain_offer_still_ends_the_call() {
 
 // ---- 3b: an answer picking a tag or a suite we never offered
 
-/// Our offer (all four suites, tags 1..=4 in `Suite::ALL` order) and an
+/// Our offer (all six suites, tags 1..=6 in `Suite::ALL` order) and an
 /// AVP / SAVP answer with one crypto line `tag suite`.
 fn answer_picking(
     policy: OfferPolicy,
@@ -168,8 +168,8 @@ fn optional_falls_back_to_plain_when_the_answer_picks_what_we_did_not_offer() {
     logs();
     assert_eq!(
         Suite::ALL[0],
-        Suite::Aes256CmHmacSha1_80,
-        "tag 1 is AES_256_CM_HMAC_SHA1_80"
+        Suite::AeadAes256Gcm,
+        "tag 1 is AEAD_AES_256_GCM"
     );
     let n = answer_picking(
         OfferPolicy::Optional,
@@ -200,10 +200,16 @@ fn optional_falls_back_to_plain_when_the_answer_picks_what_we_did_not_offer() {
     .unwrap();
     assert_eq!(
         n.summary(),
-        "plain RTP: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_32 but was offered with AES_256_CM_HMAC_SHA1_80"
+        "plain RTP: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_32 but was offered with AEAD_AES_256_GCM"
     );
     // A suite nobody supports under an offered tag.
-    let n = answer_picking(OfferPolicy::Optional, "RTP/AVP", 2, "AEAD_AES_128_GCM").unwrap();
+    let n = answer_picking(
+        OfferPolicy::Optional,
+        "RTP/AVP",
+        2,
+        "SEED_CTR_128_HMAC_SHA1_80",
+    )
+    .unwrap();
     assert!(matches!(
         &n.media[0].outcome,
         MediaOutcome::Plain(PlainReason::AnswerNotOffered {
@@ -239,7 +245,7 @@ fn standard_calls_it_srtp_required_naming_the_tag_and_suite() {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "SRTP required: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_32 but was offered with AES_256_CM_HMAC_SHA1_80"
+            "SRTP required: answered crypto tag 1 names suite AES_CM_128_HMAC_SHA1_32 but was offered with AEAD_AES_256_GCM"
         );
     }
 }
@@ -406,7 +412,7 @@ fn resuming_refuses_offers_this_configuration_does_not_make() {
         (
             tls(OfferPolicy::Optional).with_suites(vec![Suite::AesCm128HmacSha1_80]),
             &optional,
-            "the offer does not match SDP SRTP Offer optional: m-line 1: a=crypto tag 1 uses AES_256_CM_HMAC_SHA1_80, which is not among the enabled suites",
+            "the offer does not match SDP SRTP Offer optional: m-line 1: a=crypto tag 1 uses AEAD_AES_256_GCM, which is not among the enabled suites",
         ),
     ];
     for (config, offer, want) in cases {

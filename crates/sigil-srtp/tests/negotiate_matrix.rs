@@ -7,6 +7,7 @@ use sigil_srtp::negotiate::{
     basic_audio_sdp, parse_sdp, AnswerError, ConfigError, MediaOutcome, Negotiation, Negotiator,
     OfferPolicy, Sdp, SignalingTransport, SrtpConfig,
 };
+use sigil_srtp::Suite;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -88,7 +89,7 @@ fn peer_offer(peer: Peer) -> Sdp {
         Peer::OnlyUnknownSuites => sdp_text(
             "RTP/SAVP",
             &[
-                format!("1 AEAD_AES_256_GCM inline:{}", key(44, 2)),
+                format!("1 AEAD_AES_256_GCM_8 inline:{}", key(44, 2)),
                 format!("2 F8_128_HMAC_SHA1_80 inline:{k30}"),
             ],
         ),
@@ -103,7 +104,7 @@ fn peer_offer(peer: Peer) -> Sdp {
         Peer::SeveralCryptoLines => sdp_text(
             "RTP/SAVP",
             &[
-                format!("1 AEAD_AES_128_GCM inline:{}", key(28, 4)),
+                format!("1 F8_128_HMAC_SHA1_80 inline:{}", key(30, 4)),
                 format!("2 AES_CM_128_HMAC_SHA1_32 inline:{}", key(30, 5)),
                 format!("3 AES_CM_128_HMAC_SHA1_80 inline:{}", key(30, 6)),
             ],
@@ -135,7 +136,7 @@ fn peer_answer(peer: Peer, our_offer: &Sdp) -> Sdp {
             (it.next().unwrap().to_owned(), it.next().unwrap().to_owned())
         })
         .unwrap_or(("1".to_owned(), "AES_CM_128_HMAC_SHA1_80".to_owned()));
-    let good_len = if suite.contains("256") { 46 } else { 30 };
+    let good_len = suite.parse::<Suite>().map_or(30, Suite::inline_len);
     let good = format!("{tag} {suite} inline:{}", key(good_len, 9));
     let text = match peer {
         Peer::SavpCrypto => sdp_text("RTP/SAVP", &[good]),
@@ -144,7 +145,7 @@ fn peer_answer(peer: Peer, our_offer: &Sdp) -> Sdp {
         Peer::SavpNoCrypto => sdp_text("RTP/SAVP", &[]),
         Peer::OnlyUnknownSuites => sdp_text(
             "RTP/SAVP",
-            &[format!("{tag} AEAD_AES_256_GCM inline:{}", key(44, 2))],
+            &[format!("{tag} AEAD_AES_256_GCM_8 inline:{}", key(44, 2))],
         ),
         Peer::BadKeyLength => sdp_text(
             "RTP/SAVP",
@@ -246,10 +247,16 @@ fn check_offer_sdp(policy: OfferPolicy, transport: Transport, offer: &Sdp) {
     match policy {
         OfferPolicy::Disabled => assert_eq!((media.proto.as_str(), cryptos), ("RTP/AVP", 0)),
         OfferPolicy::Optional if keys_may_travel => {
-            assert_eq!((media.proto.as_str(), cryptos), ("RTP/AVP", 4))
+            assert_eq!(
+                (media.proto.as_str(), cryptos),
+                ("RTP/AVP", Suite::ALL.len())
+            )
         }
         OfferPolicy::Optional => assert_eq!((media.proto.as_str(), cryptos), ("RTP/AVP", 0)),
-        OfferPolicy::Standard => assert_eq!((media.proto.as_str(), cryptos), ("RTP/SAVP", 4)),
+        OfferPolicy::Standard => assert_eq!(
+            (media.proto.as_str(), cryptos),
+            ("RTP/SAVP", Suite::ALL.len())
+        ),
     }
 }
 
@@ -338,7 +345,7 @@ fn table() -> Vec<(OfferPolicy, Role, Vec<Transport>, [&'static str; 10])> {
             "srtp: SRTP AES_CM_128_HMAC_SHA1_80, tag 1",
             "plain: plain RTP: peer offered no crypto",
             "488: the offer is SRTP-only (RTP/SAVP) but has no a=crypto line",
-            "488: the offer is SRTP-only (RTP/SAVP) but has no acceptable a=crypto line (tag 1: crypto suite AEAD_AES_256_GCM is not supported; tag 2: crypto suite F8_128_HMAC_SHA1_80 is not supported)",
+            "488: the offer is SRTP-only (RTP/SAVP) but has no acceptable a=crypto line (tag 1: crypto suite AEAD_AES_256_GCM_8 is not supported; tag 2: crypto suite F8_128_HMAC_SHA1_80 is not supported)",
             "plain: plain RTP: peer offered no acceptable crypto",
             "plain: plain RTP: peer offered no acceptable crypto",
             "srtp: SRTP AES_CM_128_HMAC_SHA1_80, tag 3",
@@ -348,12 +355,12 @@ fn table() -> Vec<(OfferPolicy, Role, Vec<Transport>, [&'static str; 10])> {
         // As offerer, an answer picking a tag or suite we did not offer falls
         // back to plain RTP when it is RTP/AVP; RTP/SAVP leaves no fallback.
         (O, OFF, vec![TLS, UDPOK], [
-            "srtp: SRTP AES_256_CM_HMAC_SHA1_80, tag 1",
-            "srtp: SRTP AES_256_CM_HMAC_SHA1_80, tag 1",
+            "srtp: SRTP AEAD_AES_256_GCM, tag 1",
+            "srtp: SRTP AEAD_AES_256_GCM, tag 1",
             "plain: unencrypted: peer has no SRTP",
             NO_CRYPTO_SAVP,
-            "end: invalid answer: answered crypto tag 1 names suite AEAD_AES_256_GCM but was offered with AES_256_CM_HMAC_SHA1_80",
-            "end: invalid answer: the answer's a=crypto line cannot be used: tag 1: AES_256_CM_HMAC_SHA1_80 needs 46 bytes of inline key and salt, the line has 30",
+            "end: invalid answer: answered crypto tag 1 names suite AEAD_AES_256_GCM_8 but was offered with AEAD_AES_256_GCM",
+            "end: invalid answer: the answer's a=crypto line cannot be used: tag 1: AEAD_AES_256_GCM needs 44 bytes of inline key and salt, the line has 30",
             "end: invalid answer: the answer's a=crypto line cannot be used: tag 1: unknown mandatory session parameter \"FOO_BAR=1\"",
             EXACTLY_ONE,
             "end: invalid answer: answered crypto tag 9 (AES_CM_128_HMAC_SHA1_80) was not offered",
@@ -390,7 +397,7 @@ fn table() -> Vec<(OfferPolicy, Role, Vec<Transport>, [&'static str; 10])> {
             "srtp: SRTP AES_CM_128_HMAC_SHA1_80, tag 1",
             "488: SRTP required: the offer has no a=crypto line",
             "488: SRTP required: the offer has no a=crypto line",
-            "488: SRTP required: no acceptable a=crypto line (tag 1: crypto suite AEAD_AES_256_GCM is not supported; tag 2: crypto suite F8_128_HMAC_SHA1_80 is not supported)",
+            "488: SRTP required: no acceptable a=crypto line (tag 1: crypto suite AEAD_AES_256_GCM_8 is not supported; tag 2: crypto suite F8_128_HMAC_SHA1_80 is not supported)",
             "488: SRTP required: no acceptable a=crypto line (tag 1: AES_CM_128_HMAC_SHA1_80 needs 30 bytes of inline key and salt, the line has 46)",
             "488: SRTP required: no acceptable a=crypto line (tag 1: unknown mandatory session parameter \"FOO_BAR=1\")",
             "srtp: SRTP AES_CM_128_HMAC_SHA1_80, tag 3",
@@ -399,12 +406,12 @@ fn table() -> Vec<(OfferPolicy, Role, Vec<Transport>, [&'static str; 10])> {
         ]),
         // An answer picking a tag or suite we did not offer is "SRTP required".
         (S, OFF, vec![TLS, UDPOK], [
-            "srtp: SRTP AES_256_CM_HMAC_SHA1_80, tag 1",
-            "srtp: SRTP AES_256_CM_HMAC_SHA1_80, tag 1",
+            "srtp: SRTP AEAD_AES_256_GCM, tag 1",
+            "srtp: SRTP AEAD_AES_256_GCM, tag 1",
             "end: SRTP required: the answer has no a=crypto line",
             "end: SRTP required: the answer is RTP/SAVP without an a=crypto line",
-            "end: SRTP required: answered crypto tag 1 names suite AEAD_AES_256_GCM but was offered with AES_256_CM_HMAC_SHA1_80",
-            "end: SRTP required: the answer's a=crypto line cannot be used: tag 1: AES_256_CM_HMAC_SHA1_80 needs 46 bytes of inline key and salt, the line has 30",
+            "end: SRTP required: answered crypto tag 1 names suite AEAD_AES_256_GCM_8 but was offered with AEAD_AES_256_GCM",
+            "end: SRTP required: the answer's a=crypto line cannot be used: tag 1: AEAD_AES_256_GCM needs 44 bytes of inline key and salt, the line has 30",
             "end: SRTP required: the answer's a=crypto line cannot be used: tag 1: unknown mandatory session parameter \"FOO_BAR=1\"",
             EXACTLY_ONE,
             "end: SRTP required: answered crypto tag 9 (AES_CM_128_HMAC_SHA1_80) was not offered",
@@ -485,7 +492,7 @@ fn skipped_lines_are_recorded_with_reasons() {
     let skipped: Vec<String> = n.media[0].skipped.iter().map(ToString::to_string).collect();
     assert_eq!(
         skipped,
-        ["tag 1: crypto suite AEAD_AES_128_GCM is not supported"],
+        ["tag 1: crypto suite F8_128_HMAC_SHA1_80 is not supported"],
         "tag 2 (_32) is usable but not chosen, so not skipped"
     );
 }

@@ -173,10 +173,20 @@ fn audio_in_an_unsupported_profile_is_declined_not_answered_plain() {
     let mut answer = basic_audio_sdp("192.0.2.1".parse().unwrap(), 5000, 1);
     let rejection = us.answer_offer(&offer, &mut answer).unwrap_err();
     assert_eq!(rejection.code, 488);
+    assert_eq!(
+        rejection.reason,
+        "the offer is DTLS-SRTP only (UDP/TLS/RTP/SAVPF) but sip.srtp.keying is sdes"
+    );
+    // Other transport profiles are declined as before.
+    let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n\
+                 m=audio 9 RTP/SAVPX 111\r\n";
+    let offer = parse_sdp(offer.as_bytes()).unwrap();
+    let mut answer = basic_audio_sdp("192.0.2.1".parse().unwrap(), 5000, 1);
+    let rejection = us.answer_offer(&offer, &mut answer).unwrap_err();
     assert!(
         rejection
             .reason
-            .starts_with("unsupported transport profile UDP/TLS/RTP/SAVPF"),
+            .starts_with("unsupported transport profile RTP/SAVPX"),
         "{}",
         rejection.reason
     );

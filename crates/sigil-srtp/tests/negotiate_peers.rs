@@ -161,6 +161,7 @@ fn answer(policy: OfferPolicy, offer_text: &str) -> String {
                         assert!(cryptos.is_empty());
                         assert_ne!(m.port, 0);
                     }
+                    MediaOutcome::Dtls(a) => panic!("keying is sdes, yet {}", a.summary()),
                     MediaOutcome::Declined(_) => {
                         assert_eq!(m.port, 0, "declined m-line has port 0")
                     }
@@ -201,8 +202,8 @@ fn real_stack_offers_under_each_policy() {
             baresip("RTP/AVP"),
             [
                 plain_disabled,
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 4",
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 4",
+                "SRTP AEAD_AES_256_GCM, tag 6",
+                "SRTP AEAD_AES_256_GCM, tag 6",
             ],
         ),
         (
@@ -210,8 +211,8 @@ fn real_stack_offers_under_each_policy() {
             baresip("RTP/SAVP"),
             [
                 srtp_disabled,
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 4",
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 4",
+                "SRTP AEAD_AES_256_GCM, tag 6",
+                "SRTP AEAD_AES_256_GCM, tag 6",
             ],
         ),
         (
@@ -228,8 +229,8 @@ fn real_stack_offers_under_each_policy() {
             pjsip("RTP/AVP"),
             [
                 plain_disabled,
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 3",
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 3",
+                "SRTP AEAD_AES_256_GCM, tag 1",
+                "SRTP AEAD_AES_256_GCM, tag 1",
             ],
         ),
         (
@@ -237,8 +238,8 @@ fn real_stack_offers_under_each_policy() {
             pjsip("RTP/SAVP"),
             [
                 srtp_disabled,
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 3",
-                "SRTP AES_256_CM_HMAC_SHA1_80, tag 3",
+                "SRTP AEAD_AES_256_GCM, tag 1",
+                "SRTP AEAD_AES_256_GCM, tag 1",
             ],
         ),
         (
@@ -326,7 +327,7 @@ fn our_offers_have_the_documented_shapes() {
             SignalingTransport::Tls,
             false,
             "RTP/AVP",
-            4,
+            6,
         ),
         (
             OfferPolicy::Optional,
@@ -340,21 +341,21 @@ fn our_offers_have_the_documented_shapes() {
             SignalingTransport::Udp,
             true,
             "RTP/AVP",
-            4,
+            6,
         ),
         (
             OfferPolicy::Standard,
             SignalingTransport::Tls,
             false,
             "RTP/SAVP",
-            4,
+            6,
         ),
         (
             OfferPolicy::Standard,
             SignalingTransport::Tcp,
             true,
             "RTP/SAVP",
-            4,
+            6,
         ),
     ] {
         let mut us =

@@ -92,8 +92,20 @@ fn protect_and_unprotect_do_not_allocate() {
             // A forgery from an SSRC without a stream.
             forged[8] ^= 0x80;
             assert!(rx.unprotect_rtp(&mut forged).is_err(), "forged, new SSRC");
-            forged[n - 3] = 0xee; // unknown MKI
-            assert!(rx.unprotect_rtp(&mut forged).is_err(), "unknown MKI");
+            // Unknown MKI: MKI ‖ tag for AES-CM, tag ‖ MKI for AES-GCM.
+            let mki_at = if suite.is_aead() {
+                n - 2
+            } else {
+                n - suite.rtp_tag_len() - 2
+            };
+            forged[mki_at] = 0xee;
+            assert!(
+                matches!(
+                    rx.unprotect_rtp(&mut forged),
+                    Err(sigil_srtp::SrtpError::UnknownMki { .. })
+                ),
+                "unknown MKI"
+            );
             replay.clear();
             replay.extend_from_slice(&rtp);
             rx.unprotect_rtp(&mut rtp).unwrap();

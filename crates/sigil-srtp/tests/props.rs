@@ -159,7 +159,7 @@ proptest! {
 
     #[test]
     fn forged_packets_never_move_the_window(suite in suite(), key in key_bytes(), jump in 1u16..30000,
-                                            tag in prop::collection::vec(any::<u8>(), 10), is_rtcp in any::<bool>()) {
+                                            tag in prop::collection::vec(any::<u8>(), 16), is_rtcp in any::<bool>()) {
         let (mut tx, mut rx) = sessions(suite, &key, 128, false);
         // Sent: 0..=10; received: all but 3, so 3 is still acceptable later.
         let mut sent = Vec::new();
@@ -179,11 +179,17 @@ proptest! {
         for k in 0..5u16 {
             let mut forged = sent[10].clone();
             let n = forged.len();
-            if is_rtcp {
+            if is_rtcp && suite.is_aead() {
+                // ciphertext ‖ tag ‖ E ‖ index (RFC 7714 §9).
+                let at = n - 4;
+                let index = 10 + u32::from(jump) * 1000 + u32::from(k);
+                forged[at..].copy_from_slice(&(0x8000_0000 | index).to_be_bytes());
+                forged[at - 16..at].copy_from_slice(&tag);
+            } else if is_rtcp {
                 let at = n - 14;
                 let index = 10 + u32::from(jump) * 1000 + u32::from(k);
                 forged[at..at + 4].copy_from_slice(&(0x8000_0000 | index).to_be_bytes());
-                forged[n - 10..].copy_from_slice(&tag);
+                forged[n - 10..].copy_from_slice(&tag[..10]);
             } else {
                 forged[2..4].copy_from_slice(&(10u16.wrapping_add(jump).wrapping_add(k)).to_be_bytes());
                 let tag_len = suite.rtp_tag_len();

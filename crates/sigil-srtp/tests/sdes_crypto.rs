@@ -255,14 +255,42 @@ fn key_lengths_are_checked_against_the_suite() {
 
 #[test]
 fn unknown_suites_parse_and_are_refused_by_check() {
-    let attr = parse(&format!("9 AEAD_AES_256_GCM inline:{RFC_KEY_1}"));
-    assert_eq!(attr.suite, SuiteName::Other("AEAD_AES_256_GCM".into()));
+    // FreeSWITCH's 8-byte-tag GCM variant is no registered suite Sigil has.
+    let attr = parse(&format!("9 AEAD_AES_256_GCM_8 inline:{RFC_KEY_1}"));
+    assert_eq!(attr.suite, SuiteName::Other("AEAD_AES_256_GCM_8".into()));
     assert_eq!(
         attr.check().unwrap_err(),
         SdesError::UnknownSuite {
-            name: "AEAD_AES_256_GCM".into()
+            name: "AEAD_AES_256_GCM_8".into()
         }
     );
+}
+
+#[test]
+fn aead_suites_take_the_rfc_7714_key_lengths() {
+    // RFC 7714 §14.1: AEAD_AES_128_GCM carries 16 + 12 bytes, AEAD_AES_256_GCM
+    // 32 + 12 (base64 with one padding character each).
+    use base64::Engine as _;
+    for (suite, len) in [(Suite::AeadAes128Gcm, 28), (Suite::AeadAes256Gcm, 44)] {
+        let key = base64::engine::general_purpose::STANDARD.encode(vec![7u8; len]);
+        let attr = parse(&format!("3 {suite} inline:{key}"));
+        assert_eq!(attr.suite, SuiteName::Known(suite));
+        let params = attr.check().unwrap();
+        assert_eq!(params.suite, suite);
+        let written = sigil_srtp::sdes::CryptoAttribute::from_params(&params).to_string();
+        assert_eq!(written, format!("3 {suite} inline:{key}"));
+        let wrong = base64::engine::general_purpose::STANDARD.encode(vec![7u8; 30]);
+        assert_eq!(
+            parse(&format!("3 {suite} inline:{wrong}"))
+                .check()
+                .unwrap_err(),
+            SdesError::WrongKeyLength {
+                suite,
+                expected: len,
+                actual: 30
+            }
+        );
+    }
 }
 
 #[test]

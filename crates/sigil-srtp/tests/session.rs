@@ -279,6 +279,29 @@ fn malformed_packets_are_typed_errors() {
     assert_eq!(&buf[..m], &plain[..]);
 }
 
+/// In place on a slice with more room than the trailer needs, for every
+/// suite (the AEAD ones put the tag before the MKI): only the packet's bytes
+/// are written, the spare bytes behind it stay as they were.
+#[test]
+fn protect_in_a_larger_slice_leaves_the_spare_bytes_alone() {
+    for suite in Suite::ALL {
+        let master =
+            MasterKey::from_inline(suite, &vec![9; suite.key_len() + suite.salt_len()]).unwrap();
+        let (mut tx, mut rx) = pair(Policy::new(suite, master));
+        let plain = rtp(1, 1);
+        let mut buf = [0xa5u8; 256];
+        buf[..plain.len()].copy_from_slice(&plain);
+        let n = tx.protect_rtp_slice(&mut buf, plain.len()).unwrap();
+        assert_eq!(n, plain.len() + tx.rtp_overhead(), "{suite}");
+        assert!(
+            buf[n..].iter().all(|&b| b == 0xa5),
+            "{suite}: bytes past the packet written"
+        );
+        let m = rx.unprotect_rtp_slice(&mut buf[..n]).unwrap();
+        assert_eq!(&buf[..m], &plain[..], "{suite}");
+    }
+}
+
 #[test]
 fn rtp_header_extension_and_csrcs_stay_in_the_clear() {
     let (mut tx, mut rx) = pair(Policy::new(SUITE, key(8)));

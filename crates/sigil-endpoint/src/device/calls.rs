@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use sigil_media::{CallStats, MediaConfig, Negotiated, WallClock};
 use sigil_sip::dialog::{Dialog, DialogConfig, DialogEvent, DialogOutput};
 use sigil_sip::Uri;
-use sigil_srtp::negotiate::{MediaOutcome, Negotiation, Negotiator, OfferPolicy, Sdp};
+use sigil_srtp::dtls::{demux, Demuxed, DtlsIdentity, DtlsSrtp};
+use sigil_srtp::negotiate::{
+    DtlsAgreement, MediaOutcome, Negotiation, Negotiator, OfferPolicy, Sdp,
+};
 
 use super::conn::Role;
 use super::io::{ConnId, SocketId, Transmit};
@@ -17,6 +20,10 @@ use super::sdp;
 use super::{CallId, Device, Event, MAX_FINISHED};
 use crate::error::EndpointError;
 use crate::status::{CallDirection, CallStatus};
+
+/// Most DTLS datagrams kept for a call whose media has not started: a
+/// handshake flight (a ClientHello and a retransmission or two).
+const MAX_EARLY_DTLS: usize = 8;
 
 /// Where a call stands, beyond its dialog.
 pub(super) enum Phase {
@@ -69,6 +76,12 @@ pub(crate) struct Call {
     pub(super) phase: Phase,
     pub(super) media: Option<CallMedia>,
     pub(super) media_desc: String,
+    /// The certificate this call's DTLS-SRTP presents (a per-call
+    /// self-signed one), when `sip.srtp.keying` is `dtls` or `both`.
+    pub(super) dtls_identity: Option<DtlsIdentity>,
+    /// DTLS datagrams that came before the media started (the peer's
+    /// ClientHello can overtake the SIP answer): fed to it when it starts.
+    pub(super) early_dtls: Vec<(SocketId, SocketAddr, Vec<u8>)>,
     pub(super) encrypted: bool,
     pub(super) key_exposure: Option<String>,
     pub(super) established: bool,
@@ -148,25 +161,48 @@ impl Call {
     }
 }
 
-/// The media a negotiation calls for: crypto, a description, encrypted or not.
-pub(super) fn media_for(neg: &Negotiation) -> Result<(Crypto, String, bool), String> {
+/// How a call's media is keyed: ready now (SDES or plain), or by a
+/// DTLS-SRTP handshake on the media port.
+pub(super) enum Keys {
+    Ready(Crypto),
+    Dtls(DtlsAgreement),
+}
+
+/// With DTLS-SRTP no key travels in the SDP, but the fingerprints do: what
+/// SDES keys would have been exposed to, a substituted fingerprint is too.
+pub(super) fn dtls_exposure(sdes: Option<String>) -> Option<String> {
+    sdes.map(|why| {
+        let how = why.strip_prefix("keys sent ").unwrap_or(&why);
+        format!("DTLS fingerprints exchanged {how}: a man in the middle could substitute them")
+    })
+}
+
+/// The media a negotiation calls for: keys, a description, encrypted or not.
+pub(super) fn media_for(neg: &Negotiation) -> Result<(Keys, String, bool), String> {
     if let Some((_, agreement)) = neg.srtp().next() {
         let (send, receive) = agreement.sessions().map_err(|e| e.to_string())?;
         return Ok((
-            Crypto::Srtp {
+            Keys::Ready(Crypto::Srtp {
                 send: Box::new(send),
                 receive: Box::new(receive),
-            },
+            }),
             format!("SRTP {}", agreement.suite),
             true,
         ));
+    }
+    if let Some((_, agreement)) = neg.dtls().next() {
+        return Ok((Keys::Dtls(agreement.clone()), agreement.summary(), true));
     }
     for m in &neg.media {
         match &m.outcome {
             MediaOutcome::Plain(reason) => {
                 let why = reason.to_string();
                 let why = why.strip_prefix("plain RTP: ").unwrap_or(&why);
-                return Ok((Crypto::Plain, format!("plain RTP ({why})"), false));
+                return Ok((
+                    Keys::Ready(Crypto::Plain),
+                    format!("plain RTP ({why})"),
+                    false,
+                ));
             }
             // A declined alternative before the m-line in use is not a failure.
             MediaOutcome::Declined(reason) if neg.media_index().is_none() => {
@@ -255,7 +291,21 @@ impl Device {
         peer: String,
         policy: OfferPolicy,
     ) -> Result<Call, EndpointError> {
-        let negotiator = Negotiator::new(self.config.srtp_config(policy))
+        // A per-call self-signed certificate for DTLS-SRTP (RFC 5763 §5):
+        // its fingerprint goes into our SDP over SIP/TLS.
+        // (Or the device's own, with sip.srtp.dtls.device_cert = 1.)
+        let dtls_identity = match (
+            self.config.settings.sip_srtp_keying.dtls(),
+            &self.config.dtls_identity,
+        ) {
+            (false, _) => None,
+            (true, Some(device)) => Some(device.clone()),
+            (true, None) => {
+                Some(DtlsIdentity::generate().map_err(|e| EndpointError::Config(e.to_string()))?)
+            }
+        };
+        let fingerprint = dtls_identity.as_ref().map(|i| i.fingerprint().clone());
+        let negotiator = Negotiator::new(self.config.call_srtp_config(policy, fingerprint))
             .map_err(|e| EndpointError::Config(e.to_string()))?;
         Ok(Call {
             id: CallId(self.next_id()),
@@ -272,6 +322,8 @@ impl Device {
             phase: Phase::Binding,
             media: None,
             media_desc: "none".into(),
+            dtls_identity,
+            early_dtls: Vec::new(),
             encrypted: false,
             key_exposure: None,
             established: false,
@@ -337,10 +389,19 @@ impl Device {
             return;
         };
         let mut out = MediaOut::default();
-        if let Some(media) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
-            media.receive((socket, from), data, now, id, &mut out);
+        if let Some(call) = self.calls.get_mut(&id) {
+            match call.media.as_mut() {
+                Some(media) => media.receive((socket, from), data, now, id, &mut out),
+                None if call.dtls_identity.is_some()
+                    && demux(data) == Demuxed::Dtls
+                    && call.early_dtls.len() < MAX_EARLY_DTLS =>
+                {
+                    call.early_dtls.push((socket, from, data.to_vec()));
+                }
+                None => {}
+            }
         }
-        self.media_out(out);
+        self.media_out(out, now);
     }
 
     pub(super) fn hangup_call(
@@ -405,7 +466,7 @@ impl Device {
                     m.handle_timeout(now, id, &mut out);
                 }
             }
-            self.media_out(out);
+            self.media_out(out, now);
         }
     }
 
@@ -482,11 +543,78 @@ impl Device {
         });
     }
 
-    fn media_out(&mut self, out: MediaOut) {
+    fn media_out(&mut self, out: MediaOut, now: Instant) {
         self.transmits.extend(out.transmits);
         for e in out.events {
             self.event(e);
         }
+        if let Some((id, desc)) = out.keyed {
+            if let Some(call) = self.calls.get_mut(&id) {
+                // "DTLS-SRTP, DTLS client, PCMU/8000" → "SRTP <suite> (DTLS-SRTP), PCMU/8000"
+                let codec = call
+                    .media_desc
+                    .rsplit_once(", ")
+                    .map(|(_, codec)| codec.to_owned());
+                call.media_desc = match codec {
+                    Some(codec) => format!("{desc}, {codec}"),
+                    None => desc,
+                };
+            }
+        }
+        if let Some((id, reason)) = out.failed {
+            log::warn!("{id}: media failed: {reason}");
+            if let Some(call) = self.calls.get_mut(&id) {
+                call.media_desc = format!("none ({reason})");
+                call.encrypted = false;
+            }
+            let _ = self.hangup_call(id, &reason, now);
+        }
+    }
+
+    /// Media could not start: the call ends (BYE) with `why`.
+    pub(super) fn media_failed(&mut self, id: CallId, why: &str, now: Instant) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.media_desc = format!("none ({why})");
+            call.encrypted = false;
+        }
+        let _ = self.hangup_call(id, why, now);
+    }
+
+    /// Starts a call's media: SDES or plain at once; with DTLS-SRTP the
+    /// handshake on the RTP socket first (a client sends its ClientHello now).
+    pub(super) fn start_media(
+        &mut self,
+        id: CallId,
+        config: MediaConfig,
+        keys: Keys,
+        route: super::media::Route,
+        now: Instant,
+    ) -> Result<(), String> {
+        let media = match keys {
+            Keys::Ready(crypto) => CallMedia::new(config, crypto, route, now),
+            Keys::Dtls(agreement) => {
+                let identity = self
+                    .calls
+                    .get(&id)
+                    .and_then(|c| c.dtls_identity.clone())
+                    .ok_or("DTLS-SRTP agreed without a certificate of ours")?;
+                let dtls =
+                    DtlsSrtp::new(&identity, agreement.role, agreement.peer_fingerprints, now)
+                        .map_err(|e| e.to_string())?;
+                CallMedia::with_dtls(config, dtls, route)
+            }
+        };
+        let mut out = MediaOut::default();
+        if let Some(call) = self.calls.get_mut(&id) {
+            let early = std::mem::take(&mut call.early_dtls);
+            let media = call.media.insert(media);
+            media.start(now, id, &mut out);
+            for (socket, from, data) in early {
+                media.receive((socket, from), &data, now, id, &mut out);
+            }
+        }
+        self.media_out(out, now);
+        Ok(())
     }
 
     /// The wall-clock time at `now` (for RTCP), from the anchor given at construction.

@@ -59,6 +59,10 @@ pub struct DeviceConfig {
     pub wall_clock: SystemTime,
     /// How long shutdown waits for calls to end and the binding to go.
     pub shutdown_wait: Duration,
+    /// The certificate DTLS-SRTP presents in every call
+    /// (`sip.srtp.dtls.device_cert = 1`: the device's own); `None` makes a
+    /// self-signed one per call.
+    pub dtls_identity: Option<sigil_srtp::dtls::DtlsIdentity>,
 }
 
 impl std::fmt::Debug for DeviceConfig {
@@ -94,6 +98,7 @@ impl DeviceConfig {
             user_agent: concat!("sigil/", env!("CARGO_PKG_VERSION")).to_owned(),
             wall_clock,
             shutdown_wait: Duration::from_secs(2),
+            dtls_identity: None,
         }
     }
 
@@ -127,6 +132,21 @@ impl DeviceConfig {
         SrtpConfig::new(policy, transport)
             .with_suites(s.sip_srtp_suites.clone())
             .with_insecure_signaling(s.sip_srtp_insecure_signaling)
+    }
+
+    /// The SRTP configuration of one call: [`Config::srtp_config`] with
+    /// `sip.srtp.keying` and the fingerprint of the call's DTLS certificate
+    /// (`None` keeps SDES keying).
+    pub fn call_srtp_config(
+        &self,
+        policy: OfferPolicy,
+        fingerprint: Option<sigil_srtp::dtls::Fingerprint>,
+    ) -> SrtpConfig {
+        let config = self.srtp_config(policy);
+        match fingerprint {
+            Some(f) => config.with_keying(self.settings.sip_srtp_keying, Some(f)),
+            None => config,
+        }
     }
 
     /// `sip.srtp.offer` as the negotiator's policy.

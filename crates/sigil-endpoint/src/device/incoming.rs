@@ -9,9 +9,9 @@ use sigil_sip::dialog::{stateless_response, Dialog};
 use sigil_sip::{Message, Method, Request};
 use sigil_srtp::negotiate::{parse_sdp, write_sdp};
 
-use super::calls::{agree, media_for, Phase};
+use super::calls::{agree, dtls_exposure, media_for, Keys, Phase};
 use super::io::ConnId;
-use super::media::{CallMedia, Route};
+use super::media::Route;
 use super::sdp;
 use super::{CallId, Device, Event, MAX_CALLS};
 use crate::error::EndpointError;
@@ -261,7 +261,7 @@ impl Device {
             return Err(EndpointError::NotRinging(id));
         };
         match media_for(&negotiation) {
-            Ok((crypto, _, encrypted)) => {
+            Ok((keys, _, encrypted)) => {
                 dialog.accept(write_sdp(&answer).into_bytes(), now);
                 let route = Route {
                     rtp_socket: rtp.id,
@@ -269,7 +269,17 @@ impl Device {
                     peer_rtp: media.peer_rtp,
                     peer_rtcp: media.peer_rtcp,
                 };
-                call.media = Some(CallMedia::new(config, crypto, route, now));
+                let exposure = match keys {
+                    Keys::Dtls(_) => dtls_exposure(exposure),
+                    Keys::Ready(_) => exposure,
+                };
+                if let Err(why) = self.start_media(id, config, keys, route, now) {
+                    self.media_failed(id, &why, now);
+                    return Ok(());
+                }
+                let Some(call) = self.calls.get_mut(&id) else {
+                    return Ok(());
+                };
                 call.encrypted = encrypted;
                 call.key_exposure = if encrypted { exposure } else { None };
                 call.established = true;

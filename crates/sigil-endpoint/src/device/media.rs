@@ -1,11 +1,20 @@
 //! The media of one call inside the device: its sockets, the peer's RTP and
 //! RTCP addresses, and the per-call [`MediaStream`] (codec, jitter buffer,
 //! RFC 4733 events, RTCP, SRTP) on the call's 20 ms clock.
+//!
+//! With DTLS-SRTP keying the call's RTP socket first carries the DTLS
+//! handshake (datagrams told apart by their first byte, RFC 7983); the
+//! stream starts once the handshake exported keys from a peer whose
+//! certificate matched its SDP fingerprint. A failed handshake (mismatch,
+//! timeout) ends the call with that reason. With RTCP on its own port the
+//! keys of the RTP port's handshake protect RTCP too (no second handshake).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use sigil_media::{CallStats, MediaConfig, MediaEvent, MediaStream, TransmitKind};
+use sigil_srtp::dtls::{demux, Demuxed, DtlsSrtp};
+use sigil_srtp::Session;
 
 use super::io::{SocketId, Transmit};
 use super::{CallId, Event};
@@ -30,13 +39,23 @@ pub(crate) struct Route {
 pub(crate) struct MediaOut {
     pub(crate) transmits: Vec<Transmit>,
     pub(crate) events: Vec<Event>,
+    /// The media cannot run (DTLS-SRTP failed): end the call with this reason.
+    pub(crate) failed: Option<(CallId, String)>,
+    /// DTLS-SRTP keyed the media: the call's new media description.
+    pub(crate) keyed: Option<(CallId, String)>,
 }
 
 /// The running media of a call.
 pub(crate) struct CallMedia {
-    stream: MediaStream,
+    /// `None` while a DTLS-SRTP handshake has not yet keyed the media.
+    stream: Option<MediaStream>,
+    /// DTLS-SRTP: the association on the RTP socket (kept after keying,
+    /// for the peer's retransmitted final flight).
+    dtls: Option<DtlsSrtp>,
+    /// DTLS-SRTP: how to start the stream once keyed.
+    pending: Option<MediaConfig>,
     route: Route,
-    /// Datagrams from elsewhere than the peer's address.
+    /// Datagrams from elsewhere than the peer's address, or media before keys.
     foreign: u64,
 }
 
@@ -48,21 +67,89 @@ impl CallMedia {
         now: Instant,
     ) -> CallMedia {
         CallMedia {
-            stream: MediaStream::new(config, crypto, now),
+            stream: Some(MediaStream::new(config, crypto, now)),
+            dtls: None,
+            pending: None,
             route,
             foreign: 0,
         }
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.stream.poll_timeout()
+    /// Media keyed by `dtls` on the RTP socket: the stream starts once the
+    /// handshake succeeds. Call [`CallMedia::start`] to send its first flight.
+    pub(crate) fn with_dtls(config: MediaConfig, dtls: DtlsSrtp, route: Route) -> CallMedia {
+        CallMedia {
+            stream: None,
+            dtls: Some(dtls),
+            pending: Some(config),
+            route,
+            foreign: 0,
+        }
     }
 
-    fn drain(&mut self, call: CallId, out: &mut MediaOut) {
-        while let Some(t) = self.stream.poll_transmit() {
+    /// Sends what is ready to go (a DTLS client's ClientHello).
+    pub(crate) fn start(&mut self, now: Instant, call: CallId, out: &mut MediaOut) {
+        self.drain(now, call, out);
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let dtls = self.dtls.as_ref().and_then(DtlsSrtp::poll_timeout);
+        let stream = self.stream.as_ref().and_then(MediaStream::poll_timeout);
+        dtls.into_iter().chain(stream).min()
+    }
+
+    /// DTLS datagrams to the peer; the stream started once keys exist.
+    fn drive_dtls(&mut self, now: Instant, call: CallId, out: &mut MediaOut) {
+        let Some(dtls) = &mut self.dtls else {
+            return;
+        };
+        while let Some(data) = dtls.poll_transmit() {
+            out.transmits.push(Transmit::SendTo {
+                socket: self.route.rtp_socket,
+                to: self.route.peer_rtp,
+                data,
+            });
+        }
+        if self.stream.is_some() {
+            return;
+        }
+        let Some(keys) = dtls.srtp_keys() else {
+            return;
+        };
+        let (send, receive) = keys.policies();
+        let sessions = Session::outbound(send).and_then(|s| Ok((s, Session::inbound(receive)?)));
+        match (sessions, self.pending.take()) {
+            (Ok((send, receive)), Some(config)) => {
+                let crypto = Crypto::Srtp {
+                    send: Box::new(send),
+                    receive: Box::new(receive),
+                };
+                log::info!("{call}: DTLS-SRTP keyed the media with {}", keys.suite());
+                out.keyed = Some((call, format!("SRTP {} (DTLS-SRTP)", keys.suite())));
+                self.stream = Some(MediaStream::new(config, crypto, now));
+            }
+            (Err(e), _) => out.failed = Some((call, format!("DTLS-SRTP keys unusable: {e}"))),
+            (_, None) => {}
+        }
+    }
+
+    fn drain(&mut self, now: Instant, call: CallId, out: &mut MediaOut) {
+        self.drive_dtls(now, call, out);
+        let Some(stream) = &mut self.stream else {
+            return;
+        };
+        let mut sent = Vec::new();
+        while let Some(t) = stream.poll_transmit() {
+            sent.push(t);
+        }
+        let mut events = Vec::new();
+        while let Some(e) = stream.poll_event() {
+            events.push(e);
+        }
+        for t in sent {
             out.transmits.push(self.route_transmit(t.kind, t.data));
         }
-        while let Some(e) = self.stream.poll_event() {
+        for e in events {
             match e {
                 MediaEvent::Audio { frame, concealed } => out.events.push(Event::Audio {
                     call,
@@ -99,10 +186,19 @@ impl CallMedia {
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant, call: CallId, out: &mut MediaOut) {
-        if self.stream.poll_timeout().is_some_and(|t| t <= now) {
-            self.stream.handle_timeout(now);
+        if let Some(dtls) = &mut self.dtls {
+            if dtls.poll_timeout().is_some_and(|t| t <= now) {
+                if let Err(e) = dtls.handle_timeout(now) {
+                    out.failed = Some((call, e.to_string()));
+                }
+            }
         }
-        self.drain(call, out);
+        if let Some(stream) = &mut self.stream {
+            if stream.poll_timeout().is_some_and(|t| t <= now) {
+                stream.handle_timeout(now);
+            }
+        }
+        self.drain(now, call, out);
     }
 
     /// A datagram on one of the call's sockets: media only from the peer's
@@ -119,16 +215,36 @@ impl CallMedia {
             self.foreign += 1;
             return;
         }
-        if Some(socket) == self.route.rtcp_socket {
-            self.stream.receive_rtcp(data, now);
-        } else {
-            self.stream.receive(data, now);
+        if let Some(dtls) = &mut self.dtls {
+            if demux(data) == Demuxed::Dtls {
+                // Only the RTP port runs a handshake (a peer without
+                // rtcp-mux may start another on the RTCP port: ignored).
+                if Some(socket) == self.route.rtcp_socket {
+                    self.foreign += 1;
+                    return;
+                }
+                if let Err(e) = dtls.handle_datagram(data, now) {
+                    out.failed = Some((call, e.to_string()));
+                }
+                self.drain(now, call, out);
+                return;
+            }
         }
-        self.drain(call, out);
+        match &mut self.stream {
+            Some(stream) if Some(socket) == self.route.rtcp_socket => {
+                stream.receive_rtcp(data, now)
+            }
+            Some(stream) => stream.receive(data, now),
+            // Media before the DTLS-SRTP keys: nothing can decrypt it.
+            None => self.foreign += 1,
+        }
+        self.drain(now, call, out);
     }
 
     pub(crate) fn queue_audio(&mut self, frame: &[i16]) {
-        self.stream.queue_audio(frame);
+        if let Some(stream) = &mut self.stream {
+            stream.queue_audio(frame);
+        }
     }
 
     pub(crate) fn send_dtmf(
@@ -136,20 +252,30 @@ impl CallMedia {
         digit: char,
         duration: Duration,
     ) -> Result<(), EndpointError> {
-        self.stream
-            .send_dtmf(digit, duration)
-            .map_err(|e| EndpointError::Media(e.to_string()))
+        match &mut self.stream {
+            Some(stream) => stream
+                .send_dtmf(digit, duration)
+                .map_err(|e| EndpointError::Media(e.to_string())),
+            None => Err(EndpointError::Media(
+                "the DTLS-SRTP handshake has not keyed the media yet".into(),
+            )),
+        }
     }
 
     pub(crate) fn stats(&self) -> CallStats {
-        let mut stats = self.stream.stats();
+        let mut stats = self
+            .stream
+            .as_ref()
+            .map(MediaStream::stats)
+            .unwrap_or_default();
         stats.ignored += self.foreign;
         stats
     }
 
     /// The RTCP BYE that ends the stream.
     pub(crate) fn stop(&mut self, now: Instant, transmits: &mut Vec<Transmit>) {
-        if let Some(t) = self.stream.stop(now) {
+        let bye = self.stream.as_mut().and_then(|s| s.stop(now));
+        if let Some(t) = bye {
             transmits.push(self.route_transmit(t.kind, t.data));
         }
     }

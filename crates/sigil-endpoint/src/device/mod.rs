@@ -644,4 +644,6 @@ impl Device {
 }
 
 #[cfg(test)]
+mod media_tests;
+#[cfg(test)]
 mod tests;

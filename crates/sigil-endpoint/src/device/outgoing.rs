@@ -9,9 +9,9 @@ use sigil_sip::dialog::Dialog;
 use sigil_sip::Uri;
 use sigil_srtp::negotiate::{parse_sdp, write_sdp, AnswerError, OfferPolicy};
 
-use super::calls::{agree, media_for, Phase};
+use super::calls::{agree, dtls_exposure, media_for, Keys, Phase};
 use super::io::Transmit;
-use super::media::{CallMedia, Route};
+use super::media::Route;
 use super::sdp;
 use super::{CallId, Device, Event, MAX_CALLS};
 use crate::error::EndpointError;
@@ -153,8 +153,19 @@ impl Device {
             peer_rtp: agreed.peer_rtp,
             peer_rtcp: agreed.peer_rtcp,
         };
-        call.media = Some(CallMedia::new(config, crypto, route, now));
         let desc = format!("{desc}, {}", agreed.codec.codec.rtpmap());
+        call.media_desc = desc.clone();
+        let exposure = match crypto {
+            Keys::Dtls(_) => dtls_exposure(exposure),
+            Keys::Ready(_) => exposure,
+        };
+        if let Err(why) = self.start_media(id, config, crypto, route, now) {
+            self.media_failed(id, &why, now);
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         call.media_desc = desc.clone();
         call.encrypted = encrypted;
         call.key_exposure = if encrypted { exposure } else { None };

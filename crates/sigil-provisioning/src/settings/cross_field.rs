@@ -22,7 +22,9 @@ impl Settings {
         let mut warnings = Vec::new();
         let pick = |a: &'static str, b: &'static str| if explicit.contains_key(a) { a } else { b };
         let signaling_secure = self.sip_transport == SipTransport::Tls;
-        if !signaling_secure && !self.sip_srtp_insecure_signaling {
+        // DTLS-SRTP puts no key into the SDP: only SDES keying needs TLS.
+        let sdes_only = self.sip_srtp_keying == sigil_srtp::negotiate::Keying::Sdes;
+        if !signaling_secure && !self.sip_srtp_insecure_signaling && sdes_only {
             match self.sip_srtp_offer {
                 SrtpOffer::Standard => errors.push((
                     pick(SIP_SRTP_OFFER, SIP_TRANSPORT),

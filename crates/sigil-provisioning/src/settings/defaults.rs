@@ -49,6 +49,8 @@ impl Default for Settings {
             sip_tls_listen_client_cert: ListenClientCert::Requested,
             sip_srtp_offer: SrtpOffer::Optional,
             sip_srtp_suites: Suite::ALL.to_vec(),
+            sip_srtp_keying: sigil_srtp::negotiate::Keying::Sdes,
+            sip_srtp_dtls_device_cert: false,
             sip_srtp_insecure_signaling: false,
             web_https_port: DEFAULT_WEB_HTTPS_PORT,
             admin_password: AdminPassword::Default,

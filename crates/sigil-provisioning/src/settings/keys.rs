@@ -46,8 +46,14 @@ pub const SIP_INBOUND_ACCEPT: &str = "sip.inbound.accept";
 pub const SIP_TLS_LISTEN_CLIENT_CERT: &str = "sip.tls.listen.client_cert";
 /// `disabled` | `optional` | `standard` (default `optional`).
 pub const SIP_SRTP_OFFER: &str = "sip.srtp.offer";
-/// SRTP suites in preference order (default: all four, AES-256 first).
+/// SRTP suites in preference order (default: all six, AEAD AES-GCM first).
 pub const SIP_SRTP_SUITES: &str = "sip.srtp.suites";
+/// `sdes` | `dtls` | `both`: how media keys are agreed (default `sdes`, SPEC M5).
+pub const SIP_SRTP_KEYING: &str = "sip.srtp.keying";
+/// `0` | `1`: DTLS-SRTP presents the device's own certificate (its active
+/// identity, when that is an ECDSA key) instead of a self-signed one made
+/// per call (default `0`). A Sigil key beyond SPEC's table.
+pub const SIP_SRTP_DTLS_DEVICE_CERT: &str = "sip.srtp.dtls.device_cert";
 /// `0` | `1`: allow SDES keys over non-TLS signaling (default `0`).
 pub const SIP_SRTP_INSECURE_SIGNALING: &str = "sip.srtp.insecure_signaling";
 /// HTTPS port of the admin web interface, `0` = off (default 443, SPEC W1).
@@ -63,7 +69,7 @@ pub const ADMIN_PASSWORD_HASH: &str = "admin.password.hash";
 
 /// Every known key, in the order settings are written
 /// ([`ADMIN_PASSWORD`] is known but never written: its hash is).
-pub const ALL: [&str; 26] = [
+pub const ALL: [&str; 28] = [
     PROV_SERVER,
     PROV_DOWNLOAD_METHOD,
     PROV_DOWNLOAD_CERT,
@@ -86,6 +92,8 @@ pub const ALL: [&str; 26] = [
     SIP_INBOUND_ACCEPT,
     SIP_SRTP_OFFER,
     SIP_SRTP_SUITES,
+    SIP_SRTP_KEYING,
+    SIP_SRTP_DTLS_DEVICE_CERT,
     SIP_SRTP_INSECURE_SIGNALING,
     WEB_HTTPS_PORT,
     ADMIN_PASSWORD,

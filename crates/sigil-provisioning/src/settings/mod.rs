@@ -13,6 +13,7 @@ pub mod keys;
 
 use std::fmt;
 
+use sigil_srtp::negotiate::Keying;
 use sigil_srtp::Suite;
 use zeroize::Zeroizing;
 
@@ -101,6 +102,11 @@ pub struct Settings {
     pub sip_srtp_offer: SrtpOffer,
     /// `sip.srtp.suites` in preference order (default [`Suite::ALL`]).
     pub sip_srtp_suites: Vec<Suite>,
+    /// `sip.srtp.keying` (default [`Keying::Sdes`], SPEC M5).
+    pub sip_srtp_keying: Keying,
+    /// `sip.srtp.dtls.device_cert` (default `false`: a self-signed
+    /// certificate per call).
+    pub sip_srtp_dtls_device_cert: bool,
     /// `sip.srtp.insecure_signaling` (default `false`).
     pub sip_srtp_insecure_signaling: bool,
     /// `web.https.port`: the admin web interface's HTTPS port, 0 = off (default 443).
@@ -249,6 +255,21 @@ mod tests {
         )
         .is_ok());
         assert!(parse("sip.srtp.offer = standard\n").is_ok());
+        // DTLS-SRTP keys are not in the SDP: standard over UDP is fine.
+        let s = parse("sip.transport = udp\nsip.srtp.offer = standard\nsip.srtp.keying = dtls\n")
+            .unwrap();
+        assert_eq!(s.settings.sip_srtp_keying, Keying::Dtls);
+        // With both, the SDES half is left out over UDP; DTLS still keys the call.
+        assert!(
+            parse("sip.transport = udp\nsip.srtp.offer = standard\nsip.srtp.keying = both\n")
+                .is_ok()
+        );
+        let e = parse("sip.srtp.keying = zrtp\n").unwrap_err();
+        assert!(
+            e[0].message.contains("sdes, dtls or both"),
+            "{}",
+            e[0].message
+        );
         let e = parse("prov.download.method = https\n").unwrap_err();
         assert!(e[0].message.contains("prov.server"));
         assert!(parse("prov.download.method = https\nprov.server = p.example\n").is_ok());

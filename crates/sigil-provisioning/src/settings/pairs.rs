@@ -80,6 +80,11 @@ impl Settings {
                 .collect::<Vec<_>>()
                 .join(","),
         );
+        put(SIP_SRTP_KEYING, self.sip_srtp_keying.name().to_owned());
+        put(
+            SIP_SRTP_DTLS_DEVICE_CERT,
+            bool_text(self.sip_srtp_dtls_device_cert),
+        );
         put(
             SIP_SRTP_INSECURE_SIGNALING,
             bool_text(self.sip_srtp_insecure_signaling),

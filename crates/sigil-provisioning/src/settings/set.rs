@@ -258,6 +258,22 @@ impl Settings {
                     self.sip_srtp_suites = list;
                 }
             }
+            SIP_SRTP_KEYING => {
+                self.sip_srtp_keying = if empty {
+                    defaults().sip_srtp_keying
+                } else {
+                    value
+                        .parse()
+                        .map_err(|e: sigil_srtp::negotiate::ConfigError| e.to_string())?
+                };
+            }
+            SIP_SRTP_DTLS_DEVICE_CERT => {
+                self.sip_srtp_dtls_device_cert = if empty {
+                    defaults().sip_srtp_dtls_device_cert
+                } else {
+                    parse_bool(value)?
+                }
+            }
             SIP_SRTP_INSECURE_SIGNALING => {
                 self.sip_srtp_insecure_signaling = if empty {
                     defaults().sip_srtp_insecure_signaling

@@ -2,11 +2,13 @@
 
 use sdp_types::Attribute;
 
+use super::dtls::{self, Keying};
 use super::sdp::Profile;
 use super::{
-    Change, Current, MediaOutcome, MediaResult, Negotiation, Negotiator, OfferPolicy, PlainReason,
-    Sdp, SrtpAgreement,
+    Change, Current, DtlsAgreement, MediaOutcome, MediaResult, Negotiation, Negotiator,
+    OfferPolicy, PlainReason, Sdp, SrtpAgreement,
 };
+use crate::dtls::{DtlsRole, Setup};
 use crate::sdes::{CryptoAttribute, CryptoParams};
 
 /// An answer (to our offer) that the call cannot continue with: the endpoint
@@ -66,6 +68,17 @@ impl Negotiator {
                 });
                 updates.push((index, Current::default()));
                 continue;
+            }
+            if self.pending_dtls.get(index) == Some(&true) {
+                if let Some(outcome) = self.accept_dtls(answer, media, index)? {
+                    results.push(MediaResult {
+                        index,
+                        outcome,
+                        skipped: Vec::new(),
+                    });
+                    updates.push((index, Current::default()));
+                    continue;
+                }
             }
             let answered_profile = Profile::of(&media.proto);
             let Some(answered_profile) = answered_profile else {
@@ -239,6 +252,63 @@ impl Negotiator {
             self.set_current(index, value);
         }
         Ok(Negotiation { media: results })
+    }
+}
+
+impl Negotiator {
+    /// The answer to an m-line where we offered DTLS-SRTP: `Some(Dtls)` when
+    /// it answers with `a=fingerprint` (and no crypto line), `Some(Plain)`
+    /// for a plain Optional answer to a DTLS-only offer, `None` to check it
+    /// as an SDES answer (keying `both`), or the error that ends the call.
+    fn accept_dtls(
+        &self,
+        answer: &Sdp,
+        media: &sdp_types::Media,
+        index: usize,
+    ) -> Result<Option<MediaOutcome>, AnswerError> {
+        let policy = self.config.policy;
+        let fail = |detail: String| match policy {
+            OfferPolicy::Standard => AnswerError::SrtpRequired { detail },
+            _ => AnswerError::InvalidAnswer { reason: detail },
+        };
+        let has_crypto = media
+            .attributes
+            .iter()
+            .any(|a| a.attribute.eq_ignore_ascii_case("crypto"));
+        let fingerprints =
+            dtls::fingerprints(media, answer).map_err(|e| fail(format!("the answer's {e}")))?;
+        if fingerprints.is_empty() || has_crypto {
+            if self.config.keying == Keying::Dtls {
+                if policy == OfferPolicy::Optional && !has_crypto {
+                    if let Some(Profile { secure: false, .. }) = Profile::of(&media.proto) {
+                        return Ok(Some(MediaOutcome::Plain(PlainReason::PeerHasNoSrtp)));
+                    }
+                }
+                return Err(fail(format!(
+                    "m-line {} of the answer has no a=fingerprint for the DTLS-SRTP we offered",
+                    index + 1
+                )));
+            }
+            return Ok(None);
+        }
+        // RFC 4145 §4: an answer without a=setup is active, so we are passive.
+        let role = match dtls::setup(media, answer) {
+            None | Some(Ok(Setup::Active)) => DtlsRole::Server,
+            Some(Ok(Setup::Passive)) => DtlsRole::Client,
+            Some(Ok(other)) => {
+                return Err(AnswerError::InvalidAnswer {
+                    reason: format!(
+                        "m-line {} answers a=setup:{other}; an answer says active or passive (RFC 5763 §5)",
+                        index + 1
+                    ),
+                })
+            }
+            Some(Err(e)) => return Err(AnswerError::InvalidAnswer { reason: e.to_string() }),
+        };
+        Ok(Some(MediaOutcome::Dtls(DtlsAgreement {
+            role,
+            peer_fingerprints: fingerprints,
+        })))
     }
 }
 

@@ -97,7 +97,7 @@ pub(super) fn resolve_alternatives(
 ) {
     let groups = alternative_groups(offer);
     let rank = |r: &MediaResult| match r.outcome {
-        MediaOutcome::Srtp(_) => 2,
+        MediaOutcome::Srtp(_) | MediaOutcome::Dtls(_) => 2,
         MediaOutcome::Plain(_) => 1,
         _ => 0,
     };

@@ -4,11 +4,13 @@
 use sdp_types::Media;
 
 use super::alternatives::resolve_alternatives;
+use super::dtls;
 use super::sdp::{is_audio_rtp, remove_crypto};
 use super::{
-    Change, Current, MediaOutcome, MediaResult, Negotiation, Negotiator, OfferError, OfferPolicy,
-    PlainReason, Sdp, SkipReason, SkippedCrypto, SrtpAgreement, MAX_CRYPTO_LINES,
+    Change, Current, DtlsAgreement, MediaOutcome, MediaResult, Negotiation, Negotiator, OfferError,
+    OfferPolicy, PlainReason, Sdp, SkipReason, SkippedCrypto, SrtpAgreement, MAX_CRYPTO_LINES,
 };
+use crate::dtls::{DtlsRole, Setup};
 use crate::sdes::{CryptoAttribute, CryptoParams};
 use crate::Suite;
 
@@ -70,7 +72,24 @@ impl Negotiator {
         let mut results: Vec<MediaResult> = Vec::with_capacity(offer.medias.len());
         // Our crypto line per m-line, written into the answer at the end.
         let mut ours: Vec<Option<CryptoParams>> = Vec::with_capacity(offer.medias.len());
+        // Our a=setup per DTLS-SRTP m-line.
+        let mut setups: Vec<Option<Setup>> = vec![None; offer.medias.len()];
         for (index, media) in offer.medias.iter().enumerate() {
+            if let Some(outcome) = self.answer_dtls(offer, media, answer.medias.get(index)) {
+                if let (MediaOutcome::Dtls(a), Some(slot)) = (&outcome, setups.get_mut(index)) {
+                    *slot = Some(match a.role {
+                        DtlsRole::Client => Setup::Active,
+                        DtlsRole::Server => Setup::Passive,
+                    });
+                }
+                results.push(MediaResult {
+                    index,
+                    outcome,
+                    skipped: Vec::new(),
+                });
+                ours.push(None);
+                continue;
+            }
             let Some(profile) = is_audio_rtp(media) else {
                 let outcome = if media.media.eq_ignore_ascii_case("audio") && media.port != 0 {
                     // Audio in a profile we do not speak (e.g. DTLS-SRTP's
@@ -211,7 +230,12 @@ impl Negotiator {
             .count();
         let accepted = results
             .iter()
-            .filter(|r| matches!(r.outcome, MediaOutcome::Srtp(_) | MediaOutcome::Plain(_)))
+            .filter(|r| {
+                matches!(
+                    r.outcome,
+                    MediaOutcome::Srtp(_) | MediaOutcome::Dtls(_) | MediaOutcome::Plain(_)
+                )
+            })
             .count();
         if audio_total > 0 && accepted == 0 {
             let reason = results
@@ -240,12 +264,22 @@ impl Negotiator {
                     media.port = 0;
                     media.proto = offered.proto.clone();
                     remove_crypto(media);
+                    dtls::remove_attributes(media);
                 }
                 MediaOutcome::Plain(_) | MediaOutcome::Srtp(_) => {
                     media.proto = offered.proto.clone();
                     remove_crypto(media);
+                    dtls::remove_attributes(media);
                     if let Some(params) = mine {
                         media.add_attribute(CryptoAttribute::from_params(params).to_attribute());
+                    }
+                }
+                MediaOutcome::Dtls(_) => {
+                    media.proto = offered.proto.clone();
+                    remove_crypto(media);
+                    let setup = setups.get(index).copied().flatten();
+                    if let (Some(fingerprint), Some(setup)) = (&self.config.fingerprint, setup) {
+                        dtls::write_attributes(media, fingerprint, setup);
                     }
                 }
             }
@@ -263,6 +297,74 @@ impl Negotiator {
         }
         self.pending = None;
         Ok(Negotiation { media: results })
+    }
+}
+
+impl Negotiator {
+    /// DTLS-SRTP for one offered m-line, when keying allows it and the
+    /// m-line is audio carrying `a=fingerprint` (or is in a DTLS profile):
+    /// `Some(Dtls)` to answer with, `Some(Declined)` when the offer's DTLS
+    /// attributes cannot be used, `None` to go on with SDES.
+    fn answer_dtls(
+        &self,
+        offer: &Sdp,
+        media: &Media,
+        template: Option<&Media>,
+    ) -> Option<MediaOutcome> {
+        let audio = media.media.eq_ignore_ascii_case("audio");
+        let dtls_profile = dtls::is_dtls_proto(&media.proto);
+        if !audio || media.port == 0 || template.is_some_and(|m| m.port == 0) {
+            return None;
+        }
+        let usable = self.config.policy != OfferPolicy::Disabled && self.config.keying.dtls();
+        if !usable {
+            return dtls_profile.then(|| {
+                MediaOutcome::Declined(format!(
+                    "the offer is DTLS-SRTP only ({}) but sip.srtp.keying is {}{}",
+                    media.proto,
+                    self.config.keying,
+                    if self.config.policy == OfferPolicy::Disabled {
+                        " and SRTP is disabled"
+                    } else {
+                        ""
+                    }
+                ))
+            });
+        }
+        let fingerprints = match dtls::fingerprints(media, offer) {
+            Ok(f) if !f.is_empty() => f,
+            Ok(_) if dtls_profile => {
+                return Some(MediaOutcome::Declined(format!(
+                    "the offer is DTLS-SRTP ({}) but has no a=fingerprint",
+                    media.proto
+                )))
+            }
+            Ok(_) => return None,
+            Err(e) => {
+                return Some(MediaOutcome::Declined(format!(
+                    "the offer's a=fingerprint cannot be used: {e}"
+                )))
+            }
+        };
+        // RFC 4145 §4: no a=setup means active; RFC 5763 §5: we answer active.
+        let theirs = match dtls::setup(media, offer) {
+            None => Setup::Active,
+            Some(Ok(setup)) => setup,
+            Some(Err(e)) => return Some(MediaOutcome::Declined(e.to_string())),
+        };
+        let Some(mine) = Setup::answer_to(theirs) else {
+            return Some(MediaOutcome::Declined(
+                "the offer says a=setup:holdconn: no DTLS association for now".to_owned(),
+            ));
+        };
+        Some(MediaOutcome::Dtls(DtlsAgreement {
+            role: if mine == Setup::Active {
+                DtlsRole::Client
+            } else {
+                DtlsRole::Server
+            },
+            peer_fingerprints: fingerprints,
+        }))
     }
 }
 

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::dtls::Keying;
+use crate::dtls::Fingerprint;
 use crate::Suite;
 
 /// The "SDP SRTP Offer" setting (`sip.srtp.offer`).
@@ -125,6 +127,11 @@ pub struct SrtpConfig {
     /// Allow SDES keys in SDP over UDP/TCP signaling (`sip.srtp.insecure_signaling = 1`).
     /// Anyone who can read the signaling can then decrypt the media.
     pub allow_insecure_signaling: bool,
+    /// How keys are agreed (`sip.srtp.keying`; default SDES).
+    pub keying: Keying,
+    /// The SHA-256 fingerprint of the certificate our DTLS-SRTP side
+    /// presents (needed when `keying` is `dtls` or `both`).
+    pub fingerprint: Option<Fingerprint>,
 }
 
 impl SrtpConfig {
@@ -136,7 +143,17 @@ impl SrtpConfig {
             suites: Suite::ALL.to_vec(),
             transport,
             allow_insecure_signaling: false,
+            keying: Keying::Sdes,
+            fingerprint: None,
         }
+    }
+
+    /// Sets the keying and the fingerprint of our DTLS certificate (see
+    /// [`crate::dtls::DtlsIdentity::fingerprint`]).
+    pub fn with_keying(mut self, keying: Keying, fingerprint: Option<Fingerprint>) -> Self {
+        self.keying = keying;
+        self.fingerprint = fingerprint;
+        self
     }
 
     /// Replaces the suite preference list.
@@ -180,7 +197,7 @@ pub enum ConfigError {
         suite: Suite,
     },
     /// A suite name that is not supported.
-    #[error("unsupported SRTP suite {name:?} (supported: AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32, AES_256_CM_HMAC_SHA1_80, AES_256_CM_HMAC_SHA1_32)")]
+    #[error("unsupported SRTP suite {name:?} (supported: AEAD_AES_256_GCM, AEAD_AES_128_GCM, AES_256_CM_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_80, AES_256_CM_HMAC_SHA1_32, AES_CM_128_HMAC_SHA1_32)")]
     UnknownSuite {
         /// The name as given.
         name: String,
@@ -190,6 +207,20 @@ pub enum ConfigError {
     UnknownPolicy {
         /// The value as given.
         value: String,
+    },
+    /// A keying name other than sdes, dtls, both.
+    #[error("unknown sip.srtp.keying {value:?} (expected sdes, dtls or both)")]
+    UnknownKeying {
+        /// The value as given.
+        value: String,
+    },
+    /// DTLS-SRTP keying without the fingerprint of our certificate.
+    #[error(
+        "sip.srtp.keying = {keying} needs the DTLS certificate's fingerprint for a=fingerprint"
+    )]
+    DtlsNeedsFingerprint {
+        /// The configured keying.
+        keying: Keying,
     },
     /// A transport name other than udp, tcp, tls.
     #[error("unknown SIP transport {value:?} (expected udp, tcp or tls)")]

@@ -18,7 +18,7 @@
 //! let mut answer = basic_audio_sdp("192.0.2.2".parse()?, 5000, 2);
 //! let at_bob = bob.answer_offer(&offer, &mut answer)?;
 //! let at_alice = alice.accept_answer(&answer)?;
-//! assert_eq!(at_alice.summary(), "SRTP AES_256_CM_HMAC_SHA1_80, tag 1");
+//! assert_eq!(at_alice.summary(), "SRTP AEAD_AES_256_GCM, tag 1");
 //! assert_eq!(at_bob.summary(), at_alice.summary());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -61,6 +61,10 @@
 //! plain one under Disabled — and declines the others with port 0 (RFC 3264
 //! §6); [`Negotiation::rtp_peer`] gives the peer address of the one kept.
 //!
+//! DTLS-SRTP keying (`sip.srtp.keying = dtls | both`, RFC 5763) is described
+//! in the `dtls` submodule's documentation: see [`Keying`] and
+//! [`DtlsAgreement`]; the agreed m-line reports [`MediaOutcome::Dtls`].
+//!
 //! Re-offers keep working: an offer carrying the same crypto as the running
 //! call keeps the SRTP contexts ([`Change::Keep`]); a changed key makes new
 //! ones ([`Change::New`]).
@@ -69,6 +73,7 @@ mod accept;
 mod alternatives;
 mod answer;
 mod config;
+mod dtls;
 mod offer;
 mod outcome;
 mod sdp;
@@ -78,6 +83,7 @@ use crate::sdes::CryptoParams;
 pub use accept::AnswerError;
 pub use answer::Rejection;
 pub use config::{parse_suites, ConfigError, OfferPolicy, SignalingTransport, SrtpConfig};
+pub use dtls::{DtlsAgreement, Keying};
 pub use offer::{OfferError, OfferInfo};
 pub use outcome::{
     Change, MediaOutcome, MediaResult, Negotiation, PlainReason, SkipReason, SkippedCrypto,
@@ -110,6 +116,8 @@ pub struct Negotiator {
     /// Our offer waiting for its answer: per m-line, the crypto lines offered
     /// (`None` for m-lines we do not handle), and the profile offered.
     pending: Option<Vec<Option<Offered>>>,
+    /// Per m-line of the pending offer: whether DTLS-SRTP was offered on it.
+    pending_dtls: Vec<bool>,
     current: Vec<Current>,
     rekey: bool,
 }
@@ -129,7 +137,15 @@ impl Negotiator {
                 return Err(ConfigError::DuplicateSuite { suite: *suite });
             }
         }
-        if config.policy == OfferPolicy::Standard && !config.keys_may_travel() {
+        if config.keying.dtls() && config.fingerprint.is_none() {
+            return Err(ConfigError::DtlsNeedsFingerprint {
+                keying: config.keying,
+            });
+        }
+        if config.policy == OfferPolicy::Standard
+            && config.keying == Keying::Sdes
+            && !config.keys_may_travel()
+        {
             return Err(ConfigError::StandardNeedsSecureSignaling {
                 transport: config.transport,
             });
@@ -137,6 +153,7 @@ impl Negotiator {
         Ok(Negotiator {
             config,
             pending: None,
+            pending_dtls: Vec::new(),
             current: Vec::new(),
             rekey: false,
         })

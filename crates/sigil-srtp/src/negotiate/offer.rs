@@ -3,8 +3,10 @@
 
 use std::fmt;
 
+use super::dtls::{self, Keying};
 use super::sdp::{is_audio_rtp, remove_crypto, Profile};
 use super::{Negotiator, OfferPolicy, PlainReason, Sdp, MAX_CRYPTO_LINES};
+use crate::dtls::Setup;
 use crate::sdes::{CryptoAttribute, CryptoParams, SdesError};
 
 /// An offer could not be made (or an answer could not be built).
@@ -39,8 +41,10 @@ pub enum OfferError {
 /// What [`Negotiator::create_offer`] put into the offer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfferInfo {
-    /// Whether any crypto line was offered.
+    /// Whether SRTP was offered: SDES crypto lines or DTLS-SRTP.
     pub srtp_offered: bool,
+    /// Whether DTLS-SRTP (`a=fingerprint`, `a=setup:actpass`) was offered.
+    pub dtls_offered: bool,
     /// The profile used for the audio m-lines (`RTP/AVP` or `RTP/SAVP`, or the
     /// `…F` feedback variants).
     pub profile: String,
@@ -52,6 +56,12 @@ impl fmt::Display for OfferInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.plain_reason {
             Some(reason) => write!(f, "offer {}: {reason}", self.profile),
+            None if self.dtls_offered && self.profile.starts_with("UDP/TLS") => {
+                write!(f, "offer {} with DTLS-SRTP", self.profile)
+            }
+            None if self.dtls_offered => {
+                write!(f, "offer {} with SDES crypto and DTLS-SRTP", self.profile)
+            }
             None if self.srtp_offered => write!(f, "offer {} with SDES crypto", self.profile),
             None => write!(f, "offer {}", self.profile),
         }
@@ -68,16 +78,21 @@ impl Negotiator {
     /// (so the contexts are kept), unless [`Negotiator::rekey`] was called.
     pub fn create_offer(&mut self, sdp: &mut Sdp) -> Result<OfferInfo, OfferError> {
         let policy = self.config.policy;
+        let keying = self.config.keying;
         let keys_ok = self.config.keys_may_travel();
-        let with_crypto = policy != OfferPolicy::Disabled && keys_ok;
+        let with_crypto = policy != OfferPolicy::Disabled && keys_ok && keying.sdes();
+        let with_dtls = policy != OfferPolicy::Disabled && keying.dtls();
+        let fingerprint = self.config.fingerprint.clone();
         let plain_reason = match policy {
             OfferPolicy::Disabled => Some(PlainReason::Disabled),
+            _ if with_dtls => None,
             _ if !keys_ok => Some(PlainReason::InsecureSignaling {
                 transport: self.config.transport,
             }),
             _ => None,
         };
         let mut pending = Vec::with_capacity(sdp.medias.len());
+        let mut pending_dtls = Vec::with_capacity(sdp.medias.len());
         let mut profile_name = "RTP/AVP";
         let mut any_audio = false;
         for index in 0..sdp.medias.len() {
@@ -85,8 +100,16 @@ impl Negotiator {
             let Some(media) = sdp.medias.get_mut(index) else {
                 break;
             };
-            let Some(profile) = is_audio_rtp(media) else {
+            let audio = is_audio_rtp(media).or_else(|| {
+                (media.media.eq_ignore_ascii_case("audio") && dtls::is_dtls_proto(&media.proto))
+                    .then_some(Profile {
+                        secure: true,
+                        feedback: media.proto.to_ascii_uppercase().ends_with('F'),
+                    })
+            });
+            let Some(profile) = audio else {
                 pending.push(None);
+                pending_dtls.push(false);
                 continue;
             };
             any_audio = true;
@@ -97,6 +120,16 @@ impl Negotiator {
             media.proto = profile.name().to_owned();
             profile_name = profile.name();
             remove_crypto(media);
+            dtls::remove_attributes(media);
+            let dtls_here = with_dtls && media.port != 0;
+            if let (true, Some(fingerprint)) = (dtls_here, &fingerprint) {
+                if keying == Keying::Dtls {
+                    media.proto = dtls::dtls_proto(profile.feedback).to_owned();
+                    profile_name = dtls::dtls_proto(profile.feedback);
+                }
+                dtls::write_attributes(media, fingerprint, Setup::Actpass);
+            }
+            pending_dtls.push(dtls_here);
             let mut offered = Vec::new();
             if with_crypto && media.port != 0 {
                 match (&current.local, self.rekey) {
@@ -121,9 +154,11 @@ impl Negotiator {
             return Err(OfferError::NoAudio);
         }
         self.pending = Some(pending);
+        self.pending_dtls = pending_dtls;
         self.rekey = false;
         Ok(OfferInfo {
-            srtp_offered: with_crypto,
+            srtp_offered: with_crypto || with_dtls,
+            dtls_offered: with_dtls,
             profile: profile_name.to_owned(),
             plain_reason,
         })
@@ -147,13 +182,52 @@ impl Negotiator {
         let with_crypto = policy != OfferPolicy::Disabled && keys_ok;
         let mismatch = |reason: String| OfferError::NotOurOffer { policy, reason };
         let mut pending = Vec::with_capacity(offer.medias.len());
+        let mut pending_dtls = Vec::with_capacity(offer.medias.len());
         let mut profile_name = "RTP/AVP";
         let mut any_crypto = false;
+        let keying = self.config.keying;
+        let with_dtls = policy != OfferPolicy::Disabled && keying.dtls();
         for (index, media) in offer.medias.iter().enumerate() {
+            // DTLS-SRTP: our fingerprint must be on every audio m-line in use.
+            let ours = dtls::fingerprints(media, offer)
+                .ok()
+                .zip(self.config.fingerprint.as_ref())
+                .is_some_and(|(found, ours)| found.contains(ours));
+            let dtls_audio =
+                media.media.eq_ignore_ascii_case("audio") && dtls::is_dtls_proto(&media.proto);
+            if dtls_audio {
+                if !(with_dtls && keying == Keying::Dtls && ours) {
+                    return Err(mismatch(format!(
+                        "m-line {} is {} with{} our fingerprint, but this configuration (keying {keying}) does not offer that",
+                        index + 1,
+                        media.proto,
+                        if ours { "" } else { "out" }
+                    )));
+                }
+                profile_name = dtls::dtls_proto(media.proto.to_ascii_uppercase().ends_with('F'));
+                pending.push(Some((
+                    Profile {
+                        secure: true,
+                        feedback: profile_name.ends_with('F'),
+                    },
+                    Vec::new(),
+                )));
+                pending_dtls.push(true);
+                any_crypto = true;
+                continue;
+            }
             let Some(profile) = is_audio_rtp(media) else {
                 pending.push(None);
+                pending_dtls.push(false);
                 continue;
             };
+            if with_dtls && media.port != 0 && !ours {
+                return Err(mismatch(format!(
+                    "m-line {} has no a=fingerprint of our DTLS certificate, but keying {keying} offers one",
+                    index + 1
+                )));
+            }
+            pending_dtls.push(with_dtls && media.port != 0);
             let secure = policy == OfferPolicy::Standard;
             if profile.secure != secure {
                 return Err(mismatch(format!(
@@ -201,7 +275,7 @@ impl Negotiator {
                 }
                 offered.push(params);
             }
-            let wanted = with_crypto && media.port != 0;
+            let wanted = with_crypto && keying.sdes() && media.port != 0;
             if wanted && offered.is_empty() {
                 return Err(mismatch(format!(
                     "m-line {} has no a=crypto line, but {policy} over {} signaling offers SDES keys",
@@ -223,11 +297,15 @@ impl Negotiator {
             return Err(OfferError::NoAudio);
         }
         self.pending = Some(pending);
+        let dtls_offered = pending_dtls.iter().any(|d| *d);
+        self.pending_dtls = pending_dtls;
         Ok(OfferInfo {
-            srtp_offered: any_crypto,
+            srtp_offered: any_crypto || dtls_offered,
+            dtls_offered,
             profile: profile_name.to_owned(),
             plain_reason: match policy {
                 OfferPolicy::Disabled => Some(PlainReason::Disabled),
+                _ if with_dtls => None,
                 _ if !keys_ok => Some(PlainReason::InsecureSignaling {
                     transport: self.config.transport,
                 }),

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-use super::{Sdp, SignalingTransport, MAX_CRYPTO_LINES};
+use super::{DtlsAgreement, Sdp, SignalingTransport, MAX_CRYPTO_LINES};
 use crate::sdes::{CryptoParams, SdesError};
 use crate::{Session, SrtpError, Suite};
 
@@ -136,8 +136,10 @@ impl fmt::Display for PlainReason {
 /// The outcome for one m-line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaOutcome {
-    /// SRTP both ways.
+    /// SRTP both ways, keyed by SDES.
     Srtp(SrtpAgreement),
+    /// SRTP both ways, keyed by a DTLS-SRTP handshake on the media port.
+    Dtls(DtlsAgreement),
     /// Plain RTP, and why.
     Plain(PlainReason),
     /// The m-line is declined (port 0), and why.
@@ -150,6 +152,7 @@ impl fmt::Display for MediaOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MediaOutcome::Srtp(agreement) => f.write_str(&agreement.summary()),
+            MediaOutcome::Dtls(agreement) => f.write_str(&agreement.summary()),
             MediaOutcome::Plain(reason) => write!(f, "{reason}"),
             MediaOutcome::Declined(reason) => write!(f, "declined: {reason}"),
             MediaOutcome::NotAudio => f.write_str("not audio RTP: untouched"),
@@ -247,10 +250,24 @@ impl Negotiation {
         })
     }
 
-    /// The audio m-line media runs on: the first SRTP one, else the first
-    /// plain RTP one. With alternatives in an offer it is the one kept.
+    /// The DTLS-SRTP agreements, with their m-line index.
+    pub fn dtls(&self) -> impl Iterator<Item = (usize, &DtlsAgreement)> {
+        self.media.iter().filter_map(|m| match &m.outcome {
+            MediaOutcome::Dtls(agreement) => Some((m.index, agreement)),
+            _ => None,
+        })
+    }
+
+    /// The audio m-line media runs on: the first SRTP (SDES or DTLS) one,
+    /// else the first plain RTP one. With alternatives in an offer it is the
+    /// one kept.
     pub fn media_index(&self) -> Option<usize> {
-        self.srtp().next().map(|(index, _)| index).or_else(|| {
+        let encrypted = self
+            .media
+            .iter()
+            .find(|m| matches!(m.outcome, MediaOutcome::Srtp(_) | MediaOutcome::Dtls(_)))
+            .map(|m| m.index);
+        encrypted.or_else(|| {
             self.media
                 .iter()
                 .find(|m| matches!(m.outcome, MediaOutcome::Plain(_)))
@@ -280,7 +297,7 @@ impl Negotiation {
         let mut any = false;
         for m in &self.media {
             match m.outcome {
-                MediaOutcome::Srtp(_) => any = true,
+                MediaOutcome::Srtp(_) | MediaOutcome::Dtls(_) => any = true,
                 MediaOutcome::Plain(_) => return false,
                 _ => {}
             }

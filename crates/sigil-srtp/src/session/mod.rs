@@ -35,7 +35,6 @@ impl Direction {
     }
 }
 
-const SRTCP_TAG_LEN: usize = 10;
 const SRTCP_INDEX_LEN: usize = 4;
 
 /// An MKI (at most 4 bytes) as a big-endian number.
@@ -61,7 +60,8 @@ fn refusal(refusal: Refusal, ssrc: u32, index: u64) -> SrtpError {
 /// [`Policy::with_max_streams`]. Session keys are derived once when the
 /// session is built (and again every `kdr` packets with a non-zero key
 /// derivation rate); the AES key schedules and HMAC pad states are kept, so a
-/// packet costs only its AES-CM keystream and HMAC-SHA1 compressions.
+/// packet costs only its AES-CM keystream and HMAC-SHA1 compressions (or,
+/// for the AEAD suites, its AES-GCM pass).
 ///
 /// The packet methods never allocate, except when a new stream is created.
 /// Every key is wiped when the session is dropped; `Debug` shows no key bytes.
@@ -87,6 +87,12 @@ pub struct Session {
     suite: Suite,
     ssrc: Ssrc,
     rtp_tag_len: usize,
+    rtcp_tag_len: usize,
+    /// AES-GCM (RFC 7714): tag before MKI, AEAD instead of AES-CM + HMAC.
+    aead: bool,
+    /// AEAD suites: room to keep a ciphertext while it is opened, so that a
+    /// forged packet is left unchanged (empty for AES-CM).
+    scratch: Vec<u8>,
     mki_len: usize,
     window: usize,
     /// log2 of the key derivation rate, or `None` for KDR 0.
@@ -159,6 +165,13 @@ impl Session {
             suite,
             ssrc: policy.ssrc,
             rtp_tag_len: suite.rtp_tag_len(),
+            rtcp_tag_len: suite.rtcp_tag_len(),
+            aead: suite.is_aead(),
+            scratch: if suite.is_aead() && direction == Direction::Inbound {
+                vec![0; crate::gcm::RESTORE_LEN]
+            } else {
+                Vec::new()
+            },
             mki_len: policy.mki_len(),
             window: policy.replay_window,
             kdr_shift: (policy.kdr != 0).then(|| policy.kdr.trailing_zeros()),
@@ -206,9 +219,9 @@ impl Session {
     }
 
     /// Bytes `protect_rtcp` appends: E flag and SRTCP index, MKI and the
-    /// 80-bit tag.
+    /// tag (80 bits for AES-CM, 16 bytes for AES-GCM).
     pub fn rtcp_overhead(&self) -> usize {
-        SRTCP_INDEX_LEN + self.mki_len + SRTCP_TAG_LEN
+        SRTCP_INDEX_LEN + self.mki_len + self.rtcp_tag_len
     }
 
     /// How many SSRC streams the session holds.
@@ -323,7 +336,11 @@ mod tests {
     /// AES-CM keystream, the HMAC over header, payload and ROC 0, an 80-bit
     /// tag. No session, no cache.
     fn reference_srtp(kdf: &Kdf, shift: u32, seq: u16) -> Vec<u8> {
-        let keys = kdf.session_keys(Kind::Srtp, u64::from(seq) >> shift);
+        let crate::crypto::SessionKeys::Cm(keys) =
+            kdf.session_keys(Kind::Srtp, u64::from(seq) >> shift)
+        else {
+            unreachable!("an AES-CM suite")
+        };
         let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
         p[2..4].copy_from_slice(&seq.to_be_bytes());
         p.extend((0..24u8).map(|i| i ^ seq as u8));
@@ -369,3 +386,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod rfc7714;

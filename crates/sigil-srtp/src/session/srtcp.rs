@@ -4,9 +4,9 @@
 use subtle::ConstantTimeEq;
 
 use super::keys::keys_for;
-use super::{copy_into, refusal, Direction, Session, SRTCP_INDEX_LEN, SRTCP_TAG_LEN};
+use super::{copy_into, refusal, Direction, Session, SRTCP_INDEX_LEN};
 use crate::buffer::PacketBuffer;
-use crate::crypto::Kind;
+use crate::crypto::{Kind, SessionKeys};
 use crate::SrtpError;
 
 const SRTCP_MAX_INDEX: u64 = 1 << 31;
@@ -81,15 +81,32 @@ impl Session {
             &mut spare,
             &mut self.derivations,
         );
-        let iv = keys.iv(ssrc, index);
-        keys.cipher
-            .apply_keystream(&iv, &mut buf[RTCP_HEADER_LEN..len]);
         let e_index = (0x8000_0000u32 | index as u32).to_be_bytes();
-        buf[len..len + SRTCP_INDEX_LEN].copy_from_slice(&e_index);
-        let tag = keys.auth.mac(&buf[..len + SRTCP_INDEX_LEN], &[]);
-        let mki_at = len + SRTCP_INDEX_LEN;
-        buf[mki_at..mki_at + self.mki_len].copy_from_slice(&slot.mki[..self.mki_len]);
-        buf[mki_at + self.mki_len..total].copy_from_slice(&tag[..SRTCP_TAG_LEN]);
+        match keys {
+            SessionKeys::Cm(keys) => {
+                let iv = keys.iv(ssrc, index);
+                keys.cipher
+                    .apply_keystream(&iv, &mut buf[RTCP_HEADER_LEN..len]);
+                buf[len..len + SRTCP_INDEX_LEN].copy_from_slice(&e_index);
+                let tag = keys.auth.mac(&buf[..len + SRTCP_INDEX_LEN], &[]);
+                let mki_at = len + SRTCP_INDEX_LEN;
+                buf[mki_at..mki_at + self.mki_len].copy_from_slice(&slot.mki[..self.mki_len]);
+                buf[mki_at + self.mki_len..total].copy_from_slice(&tag[..self.rtcp_tag_len]);
+            }
+            SessionKeys::Gcm(keys) => {
+                // RFC 7714 §9: the first 8 header bytes and E ‖ SRTCP index
+                // are the AAD; then ciphertext ‖ tag ‖ E ‖ index ‖ MKI.
+                let mut aad = [0u8; RTCP_HEADER_LEN + SRTCP_INDEX_LEN];
+                aad[..RTCP_HEADER_LEN].copy_from_slice(&buf[..RTCP_HEADER_LEN]);
+                aad[RTCP_HEADER_LEN..].copy_from_slice(&e_index);
+                let iv = keys.rtcp_iv(ssrc, index as u32);
+                let tag = keys.seal(iv, &aad, &mut buf[RTCP_HEADER_LEN..len]);
+                let index_at = len + self.rtcp_tag_len;
+                buf[len..index_at].copy_from_slice(&tag);
+                buf[index_at..index_at + SRTCP_INDEX_LEN].copy_from_slice(&e_index);
+                buf[index_at + SRTCP_INDEX_LEN..total].copy_from_slice(&slot.mki[..self.mki_len]);
+            }
+        }
         stream.rtcp_next += 1;
         if let (Some(place), Some(epochs)) = (place, stream.epochs.as_deref_mut()) {
             epochs.rtcp.commit(place);
@@ -108,13 +125,20 @@ impl Session {
         if len < needed {
             return Err(SrtpError::TooShort { len, needed });
         }
-        let tag_at = len - SRTCP_TAG_LEN;
-        let mki_at = tag_at - self.mki_len;
-        let end = mki_at - SRTCP_INDEX_LEN;
-        let word = u32::from_be_bytes([buf[end], buf[end + 1], buf[end + 2], buf[end + 3]]);
+        // AES-CM: RTCP ‖ E ‖ index ‖ MKI ‖ tag;
+        // AES-GCM: header ‖ ciphertext ‖ tag ‖ E ‖ index ‖ MKI (RFC 7714 §9).
+        let end = len - self.rtcp_overhead();
+        let (index_at, mki_at) = if self.aead {
+            let mki_at = len - self.mki_len;
+            (mki_at - SRTCP_INDEX_LEN, mki_at)
+        } else {
+            (end, end + SRTCP_INDEX_LEN)
+        };
+        let w = &buf[index_at..index_at + SRTCP_INDEX_LEN];
+        let word = u32::from_be_bytes([w[0], w[1], w[2], w[3]]);
         let encrypted = word & 0x8000_0000 != 0;
         let index = u64::from(word & 0x7fff_ffff);
-        let slot_index = self.slot_for_mki(&buf[mki_at..tag_at])?;
+        let slot_index = self.slot_for_mki(&buf[mki_at..mki_at + self.mki_len])?;
         let existing = self.admit(ssrc)?;
         let Some(slot) = self.keys.get(slot_index) else {
             return Err(SrtpError::NoMasterKey);
@@ -147,14 +171,58 @@ impl Session {
             &mut spare,
             &mut self.derivations,
         );
-        let tag = keys.auth.mac(&buf[..mki_at], &[]);
-        if !bool::from(tag[..SRTCP_TAG_LEN].ct_eq(&buf[tag_at..])) {
-            return Err(SrtpError::AuthFailed { ssrc });
-        }
-        if encrypted {
-            let iv = keys.iv(ssrc, index);
-            keys.cipher
-                .apply_keystream(&iv, &mut buf[RTCP_HEADER_LEN..end]);
+        match keys {
+            SessionKeys::Cm(keys) => {
+                let tag_at = mki_at + self.mki_len;
+                let tag = keys.auth.mac(&buf[..mki_at], &[]);
+                if !bool::from(tag[..self.rtcp_tag_len].ct_eq(&buf[tag_at..])) {
+                    return Err(SrtpError::AuthFailed { ssrc });
+                }
+                if encrypted {
+                    let iv = keys.iv(ssrc, index);
+                    keys.cipher
+                        .apply_keystream(&iv, &mut buf[RTCP_HEADER_LEN..end]);
+                }
+            }
+            SessionKeys::Gcm(keys) => {
+                let iv = keys.rtcp_iv(ssrc, index as u32);
+                let e_index = [
+                    buf[index_at],
+                    buf[index_at + 1],
+                    buf[index_at + 2],
+                    buf[index_at + 3],
+                ];
+                let opened = if encrypted {
+                    let mut aad = [0u8; RTCP_HEADER_LEN + SRTCP_INDEX_LEN];
+                    aad[..RTCP_HEADER_LEN].copy_from_slice(&buf[..RTCP_HEADER_LEN]);
+                    aad[RTCP_HEADER_LEN..].copy_from_slice(&e_index);
+                    let (head, tail) = buf.split_at_mut(end);
+                    keys.open(
+                        iv,
+                        &aad,
+                        &mut head[RTCP_HEADER_LEN..],
+                        &tail[..self.rtcp_tag_len],
+                        &mut self.scratch,
+                    )
+                } else {
+                    // E = 0 (RFC 7714 §9.2): the whole RTCP packet and
+                    // E ‖ index are the AAD, nothing is encrypted. Swap tag
+                    // and index so that the AAD is contiguous, then back.
+                    let moved = &mut buf[end..index_at + SRTCP_INDEX_LEN];
+                    moved.rotate_left(self.rtcp_tag_len);
+                    let (aad, tag) = buf.split_at_mut(end + SRTCP_INDEX_LEN);
+                    let opened = keys.open(
+                        iv,
+                        aad,
+                        &mut [],
+                        tag.get(..self.rtcp_tag_len).unwrap_or(&[]),
+                        &mut self.scratch,
+                    );
+                    buf[end..index_at + SRTCP_INDEX_LEN].rotate_right(self.rtcp_tag_len);
+                    opened
+                };
+                opened.map_err(|_| SrtpError::AuthFailed { ssrc })?;
+            }
         }
         let si = match existing {
             Some(i) => i,

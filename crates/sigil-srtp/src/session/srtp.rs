@@ -5,7 +5,7 @@ use subtle::ConstantTimeEq;
 use super::keys::keys_for;
 use super::{copy_into, refusal, Direction, Session};
 use crate::buffer::PacketBuffer;
-use crate::crypto::Kind;
+use crate::crypto::{Kind, SessionKeys};
 use crate::SrtpError;
 
 const RTP_HEADER_LEN: usize = 12;
@@ -132,20 +132,35 @@ impl Session {
             &mut spare,
             &mut self.derivations,
         );
-        let iv = keys.iv(ssrc, index);
-        let (head, trailer) = buf.split_at_mut(len);
-        if let Some(payload) = head.get_mut(header_len..) {
-            keys.cipher.apply_keystream(&iv, payload);
-        }
-        let roc = ((index >> 16) as u32).to_be_bytes();
-        let tag = keys.auth.mac(head, &roc);
-        let (mki, tag_out) = trailer.split_at_mut(self.mki_len);
-        mki.copy_from_slice(&slot.mki[..self.mki_len]);
-        if let (Some(out), Some(t)) = (
-            tag_out.get_mut(..self.rtp_tag_len),
-            tag.get(..self.rtp_tag_len),
-        ) {
-            out.copy_from_slice(t);
+        // Only the packet's own bytes: a caller's spare capacity beyond
+        // `total` stays untouched.
+        let (head, trailer) = buf[..total].split_at_mut(len);
+        match keys {
+            SessionKeys::Cm(keys) => {
+                let iv = keys.iv(ssrc, index);
+                if let Some(payload) = head.get_mut(header_len..) {
+                    keys.cipher.apply_keystream(&iv, payload);
+                }
+                let roc = ((index >> 16) as u32).to_be_bytes();
+                let tag = keys.auth.mac(head, &roc);
+                let (mki, tag_out) = trailer.split_at_mut(self.mki_len);
+                mki.copy_from_slice(&slot.mki[..self.mki_len]);
+                if let (Some(out), Some(t)) = (
+                    tag_out.get_mut(..self.rtp_tag_len),
+                    tag.get(..self.rtp_tag_len),
+                ) {
+                    out.copy_from_slice(t);
+                }
+            }
+            SessionKeys::Gcm(keys) => {
+                // RFC 7714 §8: the header is the AAD, the payload becomes
+                // ciphertext ‖ tag, and the MKI (if any) follows the tag.
+                let (header, payload) = head.split_at_mut(header_len);
+                let tag = keys.seal(keys.rtp_iv(ssrc, index), header, payload);
+                let (tag_out, mki) = trailer.split_at_mut(self.rtp_tag_len);
+                tag_out.copy_from_slice(&tag);
+                mki.copy_from_slice(&slot.mki[..self.mki_len]);
+            }
         }
         stream.rtp.accept(index);
         if let (Some(place), Some(epochs)) = (place, stream.epochs.as_deref_mut()) {
@@ -170,7 +185,9 @@ impl Session {
             });
         }
         let end = len - trailer;
-        let slot_index = self.slot_for_mki(&buf[end..end + self.mki_len])?;
+        // AES-CM: MKI ‖ tag; AES-GCM: tag ‖ MKI (RFC 7714 §8).
+        let mki_at = if self.aead { len - self.mki_len } else { end };
+        let slot_index = self.slot_for_mki(&buf[mki_at..mki_at + self.mki_len])?;
         let existing = self.admit(ssrc)?;
         let Some(slot) = self.keys.get(slot_index) else {
             return Err(SrtpError::NoMasterKey);
@@ -212,14 +229,30 @@ impl Session {
             &mut spare,
             &mut self.derivations,
         );
-        let roc = ((index >> 16) as u32).to_be_bytes();
-        let tag = keys.auth.mac(&buf[..end], &roc);
-        let received = &buf[end + self.mki_len..];
-        if !bool::from(tag[..self.rtp_tag_len].ct_eq(received)) {
-            return Err(SrtpError::AuthFailed { ssrc });
+        match keys {
+            SessionKeys::Cm(keys) => {
+                let roc = ((index >> 16) as u32).to_be_bytes();
+                let tag = keys.auth.mac(&buf[..end], &roc);
+                let received = &buf[end + self.mki_len..];
+                if !bool::from(tag[..self.rtp_tag_len].ct_eq(received)) {
+                    return Err(SrtpError::AuthFailed { ssrc });
+                }
+                let iv = keys.iv(ssrc, index);
+                keys.cipher.apply_keystream(&iv, &mut buf[header_len..end]);
+            }
+            SessionKeys::Gcm(keys) => {
+                let (head, tail) = buf.split_at_mut(end);
+                let (header, payload) = head.split_at_mut(header_len);
+                keys.open(
+                    keys.rtp_iv(ssrc, index),
+                    header,
+                    payload,
+                    &tail[..self.rtp_tag_len],
+                    &mut self.scratch,
+                )
+                .map_err(|_| SrtpError::AuthFailed { ssrc })?;
+            }
         }
-        let iv = keys.iv(ssrc, index);
-        keys.cipher.apply_keystream(&iv, &mut buf[header_len..end]);
         // Authentic: now, and only now, move the stream's state.
         let si = match existing {
             Some(i) => i,

@@ -50,6 +50,13 @@ pub enum MediaEncryption {
     /// answerer it declines any `RTP/AVP` offer, even one with `a=crypto`,
     /// with 488 Not acceptable here.
     SrtpMandatory,
+    /// `media_encryption=dtls`, `media_encryption_mandatory=1`: DTLS-SRTP
+    /// (RFC 5763/5764) with `a=fingerprint` and `a=setup`. linphonec takes
+    /// its DTLS identity from a PEM file in `$HOME/.linphone-usr-crt` whose
+    /// certificate has CN `linphone-dtls-default-identity` (key in the same
+    /// file; every `.pem` there must parse as a certificate), and makes an
+    /// RSA one in memory when there is none.
+    DtlsMandatory,
 }
 
 /// What [`Linphone::start`] writes into the instance's linphonerc.
@@ -99,6 +106,9 @@ pub struct LinphoneConfig {
     /// Local RTP/RTCP ports for audio (`[rtp] audio_rtp_port=MIN-MAX`); RTCP
     /// uses the RTP port + 1, so give at least 4 ports. See [`free_rtp_ports`].
     pub rtp_ports: RangeInclusive<u16>,
+    /// `[rtp] rtcp_mux=1`: offer and accept rtcp-mux (RFC 5761). With DTLS-SRTP
+    /// and no mux linphonec runs a second handshake on the RTCP port.
+    pub rtcp_mux: bool,
 }
 
 impl LinphoneConfig {
@@ -122,6 +132,7 @@ impl LinphoneConfig {
             play_wav: None,
             record_wav: None,
             rtp_ports: free_rtp_ports(10),
+            rtcp_mux: false,
         }
     }
 

@@ -204,7 +204,8 @@ impl Linphone {
         CallInfo {
             id,
             remote,
-            encrypted: media_encryption == "LinphoneMediaEncryptionSRTP",
+            encrypted: media_encryption == "LinphoneMediaEncryptionSRTP"
+                || media_encryption == "LinphoneMediaEncryptionDTLS",
             media_encryption,
             sdp_audio,
         }

@@ -98,6 +98,7 @@ pub fn linphonerc(config: &LinphoneConfig, dir: &Path) -> String {
         MediaEncryption::None => ("none", 0),
         MediaEncryption::SrtpOptional => ("srtp", 0),
         MediaEncryption::SrtpMandatory => ("srtp", 1),
+        MediaEncryption::DtlsMandatory => ("dtls", 1),
     };
     sip.push(format!("media_encryption={encryption}"));
     sip.push(format!("media_encryption_mandatory={mandatory}"));
@@ -127,6 +128,7 @@ pub fn linphonerc(config: &LinphoneConfig, dir: &Path) -> String {
          realm={domain}\n\n\
          [rtp]\n\
          audio_rtp_port={rtp_min}-{rtp_max}\n\
+         rtcp_mux={rtcp_mux}\n\
          nortp_timeout=30\n\n\
          [sound]\n\
          echocancellation=0\n\
@@ -155,6 +157,7 @@ pub fn linphonerc(config: &LinphoneConfig, dir: &Path) -> String {
         user = config.user,
         domain = config.domain,
         password = config.password,
+        rtcp_mux = u8::from(config.rtcp_mux),
         rtp_min = config.rtp_ports.start(),
         rtp_max = config.rtp_ports.end(),
         hold_music = hold_music.display(),
