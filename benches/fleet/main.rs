@@ -29,10 +29,17 @@
 //! added; what our limits did is in `limits …`) and `blocking …` (handshake
 //! latency, one at a time, vs `openssl`).
 //!
+//! Kamailio runs one TLS worker (`tcp_children=1`, `--kamailio-workers`):
+//! Debian's 5.6.3 with OpenSSL 3.0 corrupts its shared memory and crashes
+//! (double free in the TLS module, kamailio issues #3791 and #4055; the
+//! `tls_threads_mode` fix came in 5.7.5) as soon as two workers do
+//! handshakes at once. CPU per handshake, the per-core comparison, does not
+//! depend on it; wall-clock handshakes per second do.
+//!
 //! Run: `scripts/fleet N` (builds, raises the fd limit, runs this with the
 //! `sigil` binary). Arguments: `--connections N --sigil PATH [--bad PCT]
 //! [--concurrency C] [--hold SECONDS] [--latency M] [--workers W]
-//! [--no-kamailio]`.
+//! [--kamailio-workers K] [--no-kamailio]`.
 
 mod client;
 mod servers;
@@ -58,6 +65,7 @@ struct Args {
     hold: Duration,
     latency: usize,
     workers: usize,
+    kamailio_workers: usize,
     sigil: PathBuf,
     kamailio: bool,
 }
@@ -86,6 +94,7 @@ fn args() -> Args {
         hold: Duration::from_secs(number("--hold", 5) as u64),
         latency: number("--latency", 200),
         workers: number("--workers", cores),
+        kamailio_workers: number("--kamailio-workers", 1),
         sigil: PathBuf::from(value("--sigil").expect("--sigil PATH (the sigil binary)")),
         kamailio: !argv.iter().any(|a| a == "--no-kamailio"),
     }
@@ -292,6 +301,13 @@ async fn load(server: &Server, pki: &Pki, n: usize, bad: usize, a: &Args) -> Run
     }
 }
 
+/// The last lines a server wrote to its standard error, when a run went wrong.
+fn tail(files: &Files, name: &str) -> String {
+    let text = std::fs::read_to_string(files.dir.join(name)).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
 fn line(prefix: &str, r: &Run) -> String {
     let mut s = format!(
         "{prefix}connections={} held={} handshakes_per_s={:.0} cpu_ms_per_handshake={:.3} hs_p50_ms={:.1} rss_kb_per_conn={:.1} p99_ms={:.1} hs_p99_ms={:.1} reg_p50_ms={:.1}",
@@ -354,15 +370,27 @@ fn main() {
     let ours_server = Server::sigil(&a.sigil, &pki.files, true, max, Some(a.workers));
     let ours = runtime.block_on(load(&ours_server, &pki, n, 0, &a));
     ours_server.stop();
+    if ours.failed > 0 {
+        eprintln!(
+            "fleet: our server's last words:\n{}",
+            tail(&pki.files, "sigil-async.err")
+        );
+    }
     println!("{}", line("", &ours));
 
     let kam = kamailio_bin().filter(|_| a.kamailio);
     let mut kam_run = None;
     if let Some((bin, modules)) = &kam {
         eprintln!("fleet: kamailio, {n} devices…");
-        let server = Server::kamailio(bin, modules, &pki.files, max, a.workers);
+        let server = Server::kamailio(bin, modules, &pki.files, max, a.kamailio_workers);
         let r = runtime.block_on(load(&server, &pki, n, 0, &a));
         server.stop();
+        if r.failed > 0 {
+            eprintln!(
+                "fleet: kamailio's last words:\n{}",
+                tail(&pki.files, "kamailio.err")
+            );
+        }
         println!("{}", line("kamailio ", &r));
         kam_run = Some(r);
     } else {
@@ -389,7 +417,7 @@ fn main() {
         println!("limits {}", stats.trim_start_matches("stats "));
         if let Some((bin, modules)) = &kam {
             eprintln!("fleet: kamailio with {bad} misbehaving clients…");
-            let server = Server::kamailio(bin, modules, &pki.files, max, a.workers);
+            let server = Server::kamailio(bin, modules, &pki.files, max, a.kamailio_workers);
             let r = runtime.block_on(load(&server, &pki, n, bad, &a));
             server.stop();
             println!("{}", line("kamailio bad10 ", &r));

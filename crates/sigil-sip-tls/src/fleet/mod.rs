@@ -46,7 +46,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sigil_sip::Limits;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -70,6 +70,11 @@ pub struct FleetLimits {
     pub max_connections: usize,
     /// How long one write may wait for a peer that does not read.
     pub write_timeout: Duration,
+    /// How many connections the kernel queues until they are accepted
+    /// (`listen(2)` backlog, capped by `net.core.somaxconn`). The usual 128
+    /// overflows when a fleet reconnects at once, and every dropped SYN
+    /// costs that device a one-second retransmission.
+    pub accept_backlog: u32,
     /// Limits of the SIP framer: the largest header block and body, so the
     /// largest message a device can make us buffer.
     pub sip: Limits,
@@ -77,8 +82,8 @@ pub struct FleetLimits {
 
 impl Default for FleetLimits {
     /// Handshake within 10 s, 5 minutes idle, 64 connections per address,
-    /// 20 000 in total, writes blocked for 5 s fail, 16 KiB header block and
-    /// 64 KiB body (a REGISTER is well under 2 KiB).
+    /// 20 000 in total, writes blocked for 5 s fail, a backlog of 4096,
+    /// 16 KiB header block and 64 KiB body (a REGISTER is well under 2 KiB).
     fn default() -> Self {
         FleetLimits {
             handshake_timeout: Duration::from_secs(10),
@@ -86,6 +91,7 @@ impl Default for FleetLimits {
             max_per_source: 64,
             max_connections: 20_000,
             write_timeout: Duration::from_secs(5),
+            accept_backlog: 4096,
             sip: Limits {
                 max_headers: 64,
                 max_line_len: 8 * 1024,
@@ -233,7 +239,13 @@ impl FleetListener {
         limits: FleetLimits,
         on_refused: Option<RefusalReporter>,
     ) -> std::io::Result<FleetListener> {
-        let listener = TcpListener::bind(addr).await?;
+        let socket = match addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(limits.accept_backlog)?;
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             limits,
