@@ -376,6 +376,7 @@ fn main() {
             tail(&pki.files, "sigil-async.err")
         );
     }
+    let ours_failed = ours.failed;
     println!("{}", line("", &ours));
 
     let kam = kamailio_bin().filter(|_| a.kamailio);
@@ -450,6 +451,10 @@ fn main() {
             ));
         }
         println!("{out}");
+    }
+    if ours_failed > 0 {
+        eprintln!("fleet: {ours_failed} devices failed against our server");
+        std::process::exit(1);
     }
 }
 
