@@ -165,7 +165,7 @@ request_route {{
             workers = workers,
             addr = addr,
             max = max_connections,
-            files = max_connections * 2 + 1024,
+            files = (max_connections * 2 + 1024).min(hard_fd_limit()),
             mpath = modules.display(),
             tls = tls_cfg.display(),
         );
@@ -320,6 +320,20 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The hard limit on open files (`/proc/self/limits`): Kamailio refuses to
+/// start when `open_files_limit` asks for more than it may raise to.
+fn hard_fd_limit() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(4))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(usize::MAX)
 }
 
 /// `/proc/PID/stat` after the command name: state, ppid, …
