@@ -9,6 +9,8 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sigil_sip::{Limits, Message, NameAddr, Param, Uri};
 
+#[path = "sip_serve_async.rs"]
+mod sip_serve_async;
 #[path = "sip_tls.rs"]
 mod sip_tls;
 
@@ -30,7 +32,8 @@ pub enum Cmd {
     Probe(sip_tls::ProbeArgs),
     /// A minimal SIP-over-TLS registrar for labs and tests: requires device
     /// certificates, answers OPTIONS, accepts REGISTER (digest with --password),
-    /// logs each device's MAC and registration; runs until killed.
+    /// logs each device's MAC and registration; runs until killed. `--async`
+    /// serves with the fleet acceptor (thousands of devices, with limits).
     Serve(sip_tls::ServeArgs),
 }
 

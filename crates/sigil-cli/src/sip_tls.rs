@@ -61,19 +61,57 @@ pub struct ProbeArgs {
 pub struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:5061.
     #[arg(long, value_name = "ADDR")]
-    listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// The server certificate (PEM, followed by its chain).
     #[arg(long, value_name = "FILE")]
-    cert: PathBuf,
+    pub(crate) cert: PathBuf,
     /// The server private key (PEM).
     #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    pub(crate) key: PathBuf,
     /// The vendor CA chain (PEM): device certificates must chain to it.
     #[arg(long, value_name = "FILE")]
-    vendor_chain: PathBuf,
+    pub(crate) vendor_chain: PathBuf,
     /// Require digest authentication of REGISTER with this password (any user name).
     #[arg(long, value_name = "PASSWORD")]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
+    /// Serve with the fleet acceptor (tokio, one task per connection, for
+    /// thousands of devices) instead of one thread per connection (256 at most).
+    #[arg(long = "async")]
+    pub(crate) use_async: bool,
+    /// Print no line per event (connections, registrations); `--async` still
+    /// prints a `stats …` line each second when the counters changed.
+    #[arg(long)]
+    pub(crate) quiet: bool,
+    /// `--async`: worker threads (default: one per CPU).
+    #[arg(long, value_name = "N", requires = "use_async")]
+    pub(crate) workers: Option<usize>,
+    /// `--async`: most connections per client IP address.
+    #[arg(long, value_name = "N", default_value_t = 64, requires = "use_async")]
+    pub(crate) max_per_source: usize,
+    /// Most connections in total (`--async`; the threaded server takes 256).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20_000,
+        requires = "use_async"
+    )]
+    pub(crate) max_connections: usize,
+    /// `--async`: seconds a TLS handshake may take.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        requires = "use_async"
+    )]
+    pub(crate) handshake_timeout: u64,
+    /// `--async`: seconds without traffic before a connection is closed.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 300,
+        requires = "use_async"
+    )]
+    pub(crate) idle_timeout: u64,
 }
 
 fn parse_version(text: &str) -> Result<TlsVersion, String> {
@@ -366,11 +404,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ClientAuth::Required(Arc::new(verifier)),
         &TlsPolicy::default(),
     )?;
-    let registrar = Registrar::new(None, args.password.as_deref()).with_reporter(|event| {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{event}");
-        let _ = out.flush();
+    let quiet = args.quiet;
+    let registrar = Registrar::new(None, args.password.as_deref()).with_reporter(move |event| {
+        if !quiet {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{event}");
+            let _ = out.flush();
+        }
     });
+    if args.use_async {
+        return super::sip_serve_async::serve(&args, acceptor, Arc::new(registrar));
+    }
     let server = Server::bind(args.listen, acceptor, ServerOptions::default())
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     {

@@ -84,6 +84,12 @@ pub enum Error {
     /// The peer closed the connection.
     #[error("the peer closed the connection")]
     Closed,
+    /// No traffic from the peer within the idle timeout; the connection was closed.
+    #[error("no traffic for {after:?}: connection closed")]
+    IdleTimeout {
+        /// The idle timeout.
+        after: std::time::Duration,
+    },
     /// A TLS error after the handshake (bad record, alert).
     #[error("TLS error: {0}")]
     Tls(rustls::Error),

@@ -19,6 +19,10 @@
 //!   reconnects with exponential backoff and jitter (resuming the TLS
 //!   session) and reports [`ClientEvent::Reconnected`] so the registration
 //!   is refreshed. The server runs one thread per connection and shuts down cleanly.
+//! - [`fleet`] (feature `tokio`): the async acceptor for SIP servers facing
+//!   thousands of devices — one tokio task per connection, the device
+//!   verifier, keep-alive answered, limits on handshake time, idle time,
+//!   connections per address and in total, and message size.
 //! - [`HandshakeDiagnosis`]: why a connection could not be set up, with a
 //!   one-line fix ([`HandshakeDiagnosis::fix`]).
 //! - [`RegisteredClient`]: a registration kept up over a [`Client`],
@@ -113,6 +117,8 @@ mod connection;
 mod connector;
 mod diagnosis;
 mod error;
+#[cfg(feature = "tokio")]
+pub mod fleet;
 mod policy;
 mod registered;
 mod server;

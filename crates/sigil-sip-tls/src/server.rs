@@ -69,29 +69,49 @@ impl Default for ServerOptions {
 
 /// Stops a running [`Server`] from another thread.
 #[derive(Debug, Clone)]
-pub struct ShutdownHandle(Arc<AtomicBool>);
+pub struct ShutdownHandle {
+    stop: Arc<AtomicBool>,
+    waker: Arc<mio::Waker>,
+}
 
 impl ShutdownHandle {
-    /// Asks the server to stop: the accept loop ends and every connection is
-    /// closed with close_notify within about 100 ms.
+    /// Asks the server to stop: the accept loop ends at once and every
+    /// connection is closed with close_notify within about 100 ms.
     pub fn shutdown(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
+        if let Err(e) = self.waker.wake() {
+            log::warn!("cannot wake the accept loop: {e}");
+        }
     }
 }
 
 /// A blocking SIP-over-TLS server: an accept loop and one thread per
 /// connection (never per message), each running a [`crate::SipTlsConnection`]
 /// and handing messages to a [`Handler`]. Stop it with a [`ShutdownHandle`].
+///
+/// The accept loop sleeps in the operating system's readiness wait (epoll,
+/// kqueue) until a client connects or [`ShutdownHandle::shutdown`] wakes it:
+/// no timer tick delays a handshake.
 #[derive(Debug)]
 pub struct Server {
-    listener: TcpListener,
+    listener: mio::net::TcpListener,
+    poll: mio::Poll,
     acceptor: Acceptor,
     options: ServerOptions,
     stop: Arc<AtomicBool>,
+    waker: Arc<mio::Waker>,
 }
 
-/// How often threads look at the stop flag.
+/// How often connection threads look at the stop flag.
 const POLL: Duration = Duration::from_millis(50);
+/// How long the accept loop waits before trying again after accept failed
+/// (out of file descriptors, say), since no new readiness event may come.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+/// Most connections taken per wake-up before looking at the stop flag again.
+const ACCEPT_BATCH: usize = 1024;
+
+const LISTENER: mio::Token = mio::Token(0);
+const WAKER: mio::Token = mio::Token(1);
 
 impl Server {
     /// Listens on `addr` (e.g. `127.0.0.1:5061`).
@@ -102,11 +122,18 @@ impl Server {
     ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
+        let mut listener = mio::net::TcpListener::from_std(listener);
+        let poll = mio::Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, mio::Interest::READABLE)?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
         Ok(Server {
             listener,
+            poll,
             acceptor,
             options,
             stop: Arc::new(AtomicBool::new(false)),
+            waker,
         })
     }
 
@@ -117,47 +144,50 @@ impl Server {
 
     /// A handle to stop [`Server::run`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle(self.stop.clone())
+        ShutdownHandle {
+            stop: self.stop.clone(),
+            waker: self.waker.clone(),
+        }
     }
 
     /// Accepts connections until shut down, then waits for their threads.
-    pub fn run(self, handler: Arc<dyn Handler>) -> std::io::Result<()> {
+    pub fn run(mut self, handler: Arc<dyn Handler>) -> std::io::Result<()> {
         let active = Arc::new(AtomicUsize::new(0));
         let mut threads: Vec<std::thread::JoinHandle<()>> = Vec::new();
+        let mut events = mio::Events::with_capacity(8);
+        // `None`: sleep until readiness; `Some(0)`: more may be waiting;
+        // `Some(ACCEPT_RETRY)`: accept failed, try again a little later.
+        let mut timeout: Option<Duration> = None;
         while !self.stop.load(Ordering::SeqCst) {
             threads.retain(|t| !t.is_finished());
-            match self.listener.accept() {
-                Ok((stream, addr)) => {
-                    if active.load(Ordering::SeqCst) >= self.options.max_connections {
-                        log::warn!(
-                            "refusing {addr}: {} connections already",
-                            self.options.max_connections
-                        );
-                        drop(stream);
-                        continue;
-                    }
-                    active.fetch_add(1, Ordering::SeqCst);
-                    let acceptor = self.acceptor.clone();
-                    let options = self.options;
-                    let handler = handler.clone();
-                    let stop = self.stop.clone();
-                    let active = active.clone();
-                    let spawned = std::thread::Builder::new()
-                        .name(format!("sip-tls {addr}"))
-                        .spawn(move || {
-                            serve_connection(stream, addr, &acceptor, options, &*handler, &stop);
-                            active.fetch_sub(1, Ordering::SeqCst);
-                        });
-                    match spawned {
-                        Ok(t) => threads.push(t),
-                        Err(e) => log::error!("cannot start a thread for {addr}: {e}"),
-                    }
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            // Readiness is edge-triggered: take every waiting connection.
+            timeout = Some(Duration::ZERO);
+            for _ in 0..ACCEPT_BATCH {
+                if self.stop.load(Ordering::SeqCst) {
+                    break;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    log::warn!("accept failed: {e}");
-                    std::thread::sleep(POLL);
+                match self.listener.accept() {
+                    Ok((stream, addr)) => {
+                        let stream = TcpStream::from(stream);
+                        if let Some(t) = self.spawn(stream, addr, &active, &handler) {
+                            threads.push(t);
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        timeout = None;
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        log::warn!("accept failed: {e}");
+                        timeout = Some(ACCEPT_RETRY);
+                        break;
+                    }
                 }
             }
         }
@@ -165,6 +195,43 @@ impl Server {
             let _ = t.join();
         }
         Ok(())
+    }
+
+    /// One thread for one accepted connection (or none, over the cap).
+    fn spawn(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        active: &Arc<AtomicUsize>,
+        handler: &Arc<dyn Handler>,
+    ) -> Option<std::thread::JoinHandle<()>> {
+        if active.load(Ordering::SeqCst) >= self.options.max_connections {
+            log::warn!(
+                "refusing {addr}: {} connections already",
+                self.options.max_connections
+            );
+            return None;
+        }
+        active.fetch_add(1, Ordering::SeqCst);
+        let acceptor = self.acceptor.clone();
+        let options = self.options;
+        let handler = handler.clone();
+        let stop = self.stop.clone();
+        let counter = active.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("sip-tls {addr}"))
+            .spawn(move || {
+                serve_connection(stream, addr, &acceptor, options, &*handler, &stop);
+                counter.fetch_sub(1, Ordering::SeqCst);
+            });
+        match spawned {
+            Ok(t) => Some(t),
+            Err(e) => {
+                active.fetch_sub(1, Ordering::SeqCst);
+                log::error!("cannot start a thread for {addr}: {e}");
+                None
+            }
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 //! Header names (with compact forms), header fields in order, and typed access.
 
 use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
 
-use crate::syntax::is_token_char;
+use crate::syntax::is_token;
 use crate::values::{
     check_call_id, check_date, parse_content_length, parse_delta_seconds, parse_max_forwards,
     AuthValue, CSeq, ContactValue, ContentType, NameAddr, ValueError, Via, Warning,
@@ -54,11 +56,54 @@ macro_rules! header_names {
                     };
                     return HeaderName::Other(long.to_string());
                 }
-                $( if s.eq_ignore_ascii_case($name) { return HeaderName::$variant; } )*
-                HeaderName::Other(s.to_string())
+                known_long(s).unwrap_or_else(|| HeaderName::Other(s.to_string()))
             }
         }
+
+        /// Every known name (for tests).
+        #[cfg(test)]
+        fn all_known() -> Vec<HeaderName> {
+            vec![$( HeaderName::$variant, )*]
+        }
     };
+}
+
+/// A known header by its long name (case-insensitive), dispatched on the
+/// length first: the parser looks up every header line.
+fn known_long(s: &str) -> Option<HeaderName> {
+    use HeaderName as H;
+    let is = |name: &str| s.eq_ignore_ascii_case(name);
+    Some(match s.len() {
+        2 if is("To") => H::To,
+        3 if is("Via") => H::Via,
+        4 if is("From") => H::From,
+        4 if is("CSeq") => H::CSeq,
+        4 if is("Date") => H::Date,
+        5 if is("Route") => H::Route,
+        5 if is("Event") => H::Event,
+        5 if is("Allow") => H::Allow,
+        6 if is("Server") => H::Server,
+        7 if is("Call-ID") => H::CallId,
+        7 if is("Contact") => H::Contact,
+        7 if is("Expires") => H::Expires,
+        7 if is("Warning") => H::Warning,
+        7 if is("Subject") => H::Subject,
+        7 if is("Require") => H::Require,
+        8 if is("Refer-To") => H::ReferTo,
+        9 if is("Supported") => H::Supported,
+        10 if is("User-Agent") => H::UserAgent,
+        11 if is("Min-Expires") => H::MinExpires,
+        12 if is("Max-Forwards") => H::MaxForwards,
+        12 if is("Content-Type") => H::ContentType,
+        12 if is("Record-Route") => H::RecordRoute,
+        13 if is("Authorization") => H::Authorization,
+        14 if is("Content-Length") => H::ContentLength,
+        16 if is("Content-Encoding") => H::ContentEncoding,
+        16 if is("WWW-Authenticate") => H::WwwAuthenticate,
+        18 if is("Proxy-Authenticate") => H::ProxyAuthenticate,
+        19 if is("Proxy-Authorization") => H::ProxyAuthorization,
+        _ => return None,
+    })
 }
 
 header_names! {
@@ -128,12 +173,64 @@ pub enum HeaderError {
 
 /// One header field: a name and its (unfolded, trimmed) value.
 ///
-/// A `Header` always holds a valid value for its name: known headers are
-/// checked against their grammar when created.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `Header` made with [`Header::new`] or by [`crate::parse`] holds a valid
+/// value for its name: known headers are checked against their grammar. One
+/// from [`crate::parse_lazy`] is only framed; [`crate::Message::validate`]
+/// checks it on request, and a typed accessor returns `None` for a value
+/// that breaks its grammar.
+#[derive(Clone)]
 pub struct Header {
     name: HeaderName,
-    value: String,
+    value: Text,
+    /// Offsets of the line and of the value in the parsed input, for the
+    /// errors of [`crate::Message::validate`]; `None` when built by hand.
+    at: Option<(u32, u32)>,
+}
+
+/// A header value: a range of a shared text — the header block of a parsed
+/// message, copied once for all its headers instead of once per header — or
+/// a text of its own.
+#[derive(Clone)]
+struct Text {
+    buf: Arc<str>,
+    range: Range<usize>,
+}
+
+impl Text {
+    fn owned(s: String) -> Text {
+        let range = 0..s.len();
+        Text {
+            buf: Arc::from(s),
+            range,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        self.buf.get(self.range.clone()).unwrap_or_default()
+    }
+}
+
+impl PartialEq for Header {
+    /// Name and value; where a header was found does not matter.
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.value() == other.value()
+    }
+}
+
+impl Eq for Header {}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Header")
+            .field("name", &self.name)
+            .field("value", &self.value())
+            .finish()
+    }
+}
+
+fn offsets(line: usize, value_at: usize) -> (u32, u32) {
+    let off = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    (off(line), off(value_at))
 }
 
 /// Check `value` against the grammar of `name`.
@@ -166,7 +263,7 @@ impl Header {
         let value: String = value.into();
         let value = value.trim_matches([' ', '\t']).to_string();
         if let HeaderName::Other(n) = &name {
-            if n.is_empty() || !n.chars().all(is_token_char) {
+            if !is_token(n) {
                 return Err(HeaderError::BadName(n.clone()));
             }
         }
@@ -177,7 +274,7 @@ impl Header {
             name: name.to_string(),
             source,
         })?;
-        Ok(Header { name, value })
+        Ok(Header::unchecked(name, value))
     }
 
     /// A header from a typed value (its `Display` form is valid by construction).
@@ -188,11 +285,54 @@ impl Header {
             // breaks; never let them split the header (header injection).
             value = value.replace(['\r', '\n'], " ");
         }
-        Header { name, value }
+        Header::unchecked(name, value)
     }
 
     pub(crate) fn unchecked(name: HeaderName, value: String) -> Header {
-        Header { name, value }
+        Header {
+            name,
+            value: Text::owned(value),
+            at: None,
+        }
+    }
+
+    /// A header as the parser found it: its value is `head[range]`; `line`
+    /// and `value_at` are the offsets of its line and of its value in the input.
+    pub(crate) fn parsed(
+        name: HeaderName,
+        head: &Arc<str>,
+        range: Range<usize>,
+        line: usize,
+        value_at: usize,
+    ) -> Header {
+        Header {
+            name,
+            value: Text {
+                buf: head.clone(),
+                range,
+            },
+            at: Some(offsets(line, value_at)),
+        }
+    }
+
+    /// A parsed header whose value had to be unfolded into a text of its own.
+    pub(crate) fn parsed_owned(
+        name: HeaderName,
+        value: String,
+        line: usize,
+        value_at: usize,
+    ) -> Header {
+        Header {
+            name,
+            value: Text::owned(value),
+            at: Some(offsets(line, value_at)),
+        }
+    }
+
+    /// Offsets of the line and of the value in the parsed input (0 when built by hand).
+    pub(crate) fn offsets(&self) -> (usize, usize) {
+        let (line, value) = self.at.unwrap_or((0, 0));
+        (line as usize, value as usize)
     }
 
     /// The name.
@@ -202,7 +342,7 @@ impl Header {
 
     /// The value (unfolded, trimmed).
     pub fn value(&self) -> &str {
-        &self.value
+        self.value.as_str()
     }
 }
 
@@ -234,6 +374,11 @@ impl Headers {
     /// All header fields in order.
     pub fn iter(&self) -> impl Iterator<Item = &Header> {
         self.0.iter()
+    }
+
+    /// All header fields in order, as a slice.
+    pub fn as_slice(&self) -> &[Header] {
+        &self.0
     }
 
     /// Append a header field.
@@ -275,10 +420,7 @@ impl Headers {
 
     /// The value of the first field named `name`.
     pub fn get(&self, name: &HeaderName) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|h| &h.name == name)
-            .map(|h| h.value.as_str())
+        self.0.iter().find(|h| &h.name == name).map(Header::value)
     }
 
     /// The values of every field named `name`, in order.
@@ -286,7 +428,7 @@ impl Headers {
         self.0
             .iter()
             .filter(move |h| &h.name == name)
-            .map(|h| h.value.as_str())
+            .map(Header::value)
     }
 
     fn list<T>(&self, name: HeaderName, parse: fn(&str) -> Result<Vec<T>, ValueError>) -> Vec<T> {
@@ -304,8 +446,7 @@ impl Headers {
     /// The top Via entry.
     pub fn top_via(&self) -> Option<Via> {
         self.get(&HeaderName::Via)
-            .and_then(|v| Via::parse_list(v).ok())
-            .and_then(|v| v.into_iter().next())
+            .and_then(|v| Via::parse_first(v).ok())
     }
 
     /// From.
@@ -432,6 +573,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_known_name_is_found() {
+        for name in all_known() {
+            let long = name.as_str();
+            assert_eq!(HeaderName::from_wire(long), name, "{long}");
+            assert_eq!(HeaderName::from_wire(&long.to_ascii_lowercase()), name);
+            assert_eq!(HeaderName::from_wire(&long.to_ascii_uppercase()), name);
+            assert!(matches!(known_long(long), Some(n) if n == name), "{long}");
+            if let Some(c) = name.compact() {
+                assert_eq!(HeaderName::from_wire(&c.to_string()), name);
+            }
+        }
+        assert_eq!(all_known().len(), 28);
+    }
+
+    #[test]
     fn compact_forms_and_case() {
         assert_eq!(HeaderName::from_wire("v"), HeaderName::Via);
         assert_eq!(HeaderName::from_wire("I"), HeaderName::CallId);
@@ -471,6 +627,7 @@ mod tests {
         ) {
             let v = format!("{scheme}{rest}");
             prop_assert_eq!(Via::check_list(&v).is_ok(), Via::parse_list(&v).is_ok(), "Via {:?}", v);
+            prop_assert_eq!(Via::parse_first(&v).ok(), Via::parse_list(&v).ok().and_then(|l| l.into_iter().next()), "top Via {:?}", v);
             prop_assert_eq!(NameAddr::check_list(&v).is_ok(), NameAddr::parse_list(&v).is_ok(), "list {:?}", v);
             prop_assert_eq!(ContentType::check(&v).is_ok(), ContentType::parse(&v).is_ok(), "ct {:?}", v);
             prop_assert_eq!(AuthValue::check(&v).is_ok(), AuthValue::parse(&v).is_ok(), "auth {:?}", v);

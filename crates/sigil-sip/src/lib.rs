@@ -92,7 +92,8 @@ pub use digest::{Algorithm, Challenge, Credentials, DigestClient, DigestError};
 pub use framer::{Framer, FramerEvent, FramingError, KeepAliveRole};
 pub use header::{Header, HeaderError, HeaderName, Headers};
 pub use message::{
-    parse, parse_bytes, parse_with, Limits, Message, ParseError, ParseErrorKind, Request, Response,
+    parse, parse_bytes, parse_lazy, parse_with, Limits, Message, ParseError, ParseErrorKind,
+    Request, Response,
 };
 pub use registration::{
     Registration, RegistrationConfig, RegistrationEvent, RegistrationOutput, RegistrationState,

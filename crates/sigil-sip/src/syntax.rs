@@ -1,19 +1,44 @@
 //! Character classes and small grammar pieces of RFC 3261 §25, as `nom` parsers
 //! over already unfolded, UTF-8 header text.
 
-use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::bytes::complete::tag;
 use nom::IResult;
 
 /// Result type of the crate's internal `nom` parsers.
 pub(crate) type Res<'a, T> = IResult<&'a str, T, nom::error::Error<&'a str>>;
 
+/// `token` bytes (RFC 3261 §25.1) as a table: the parser asks for every byte of every name.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        b += 1;
+    }
+    t
+};
+
+/// A `token` byte (RFC 3261 §25.1); never true for a byte of a multi-byte character.
+#[inline]
+pub(crate) fn is_token_byte(b: u8) -> bool {
+    TOKEN[usize::from(b)]
+}
+
+/// True when `s` is a non-empty `token`.
+#[inline]
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_byte)
+}
+
 /// `token` characters (RFC 3261 §25.1).
+#[inline]
 pub(crate) fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            '-' | '.' | '!' | '%' | '*' | '_' | '+' | '`' | '\'' | '~'
-        )
+    c.is_ascii() && is_token_byte(c as u8)
 }
 
 /// `word` characters, used by Call-ID.
@@ -25,19 +50,77 @@ pub(crate) fn is_word_char(c: char) -> bool {
         )
 }
 
+/// Position of the first byte `b` (ASCII) in `s`: a plain loop, quicker than
+/// `str::find` on the short texts of header values.
+#[inline]
+pub(crate) fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
+/// `s` without leading and trailing spaces and tabs.
+#[inline]
+pub(crate) fn trim_ws(s: &str) -> &str {
+    trim_ws_end(trim_ws_start(s))
+}
+
+/// `s` without leading spaces and tabs.
+#[inline]
+pub(crate) fn trim_ws_start(s: &str) -> &str {
+    let n = s.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
+    s.get(n..).unwrap_or_default()
+}
+
+/// `s` without trailing spaces and tabs.
+#[inline]
+pub(crate) fn trim_ws_end(s: &str) -> &str {
+    let n = s
+        .bytes()
+        .rev()
+        .take_while(|&b| b == b' ' || b == b'\t')
+        .count();
+    s.get(..s.len() - n).unwrap_or_default()
+}
+
+/// The longest prefix of ASCII bytes satisfying `f` (which must be false for
+/// non-ASCII bytes, so the split is at a character boundary): nom's
+/// `take_while` over bytes instead of decoded characters.
+#[inline]
+fn take_ascii(i: &str, f: impl Fn(u8) -> bool) -> (&str, &str) {
+    let n = i.bytes().take_while(|&b| f(b)).count();
+    match (i.get(n..), i.get(..n)) {
+        (Some(rest), Some(taken)) => (rest, taken),
+        _ => (i, ""),
+    }
+}
+
+/// [`take_ascii`], at least one byte (nom's `take_while1`, same error).
+#[inline]
+pub(crate) fn take_ascii1(i: &str, f: impl Fn(u8) -> bool) -> Res<'_, &str> {
+    match take_ascii(i, f) {
+        (_, "") => Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::TakeWhile1,
+        ))),
+        (rest, taken) => Ok((rest, taken)),
+    }
+}
+
 /// Optional linear white space (after unfolding: spaces and tabs).
+#[inline]
 pub(crate) fn sws(i: &str) -> Res<'_, &str> {
-    take_while(|c| c == ' ' || c == '\t')(i)
+    Ok(take_ascii(i, |b| b == b' ' || b == b'\t'))
 }
 
 /// At least one space or tab.
+#[inline]
 pub(crate) fn lws(i: &str) -> Res<'_, &str> {
-    take_while1(|c| c == ' ' || c == '\t')(i)
+    take_ascii1(i, |b| b == b' ' || b == b'\t')
 }
 
 /// A `token`.
+#[inline]
 pub(crate) fn token(i: &str) -> Res<'_, &str> {
-    take_while1(is_token_char)(i)
+    take_ascii1(i, is_token_byte)
 }
 
 /// A separator with optional white space on both sides (`SEMI`, `EQUAL`, `COMMA`, `SLASH`…).
@@ -123,7 +206,7 @@ pub(crate) fn gen_value(i: &str) -> Res<'_, &str> {
     if i.starts_with('"') {
         quoted_string(i)
     } else {
-        take_while1(|c| is_token_char(c) || matches!(c, ':' | '[' | ']'))(i)
+        take_ascii1(i, |b| is_token_byte(b) || matches!(b, b':' | b'[' | b']'))
     }
 }
 
@@ -137,38 +220,59 @@ pub(crate) fn split_list_each<'a, E>(
 ) -> Result<bool, E> {
     let bytes = value.as_bytes();
     let mut start = 0;
-    let mut in_quotes = false;
-    let mut escaped = false;
-    let mut in_angle = false;
+    let mut pos = 0;
     // All delimiters are ASCII, and UTF-8 continuation bytes are never ASCII,
-    // so a byte scan finds the same positions as a char scan.
-    for (pos, &c) in bytes.iter().enumerate() {
-        if in_quotes {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_quotes = false;
+    // so a byte search finds the same positions as a char scan. Outside
+    // quotes and brackets only '"', '<' and ',' matter.
+    while let Some(found) = memchr::memchr3(b'"', b'<', b',', bytes.get(pos..).unwrap_or_default())
+    {
+        let at = pos + found;
+        match bytes[at] {
+            b',' => {
+                f(trim_ws(value.get(start..at).unwrap_or_default()))?;
+                start = at + 1;
+                pos = at + 1;
             }
-            continue;
-        }
-        match c {
-            b'"' => in_quotes = true,
-            b'<' if !in_angle => in_angle = true,
-            b'>' if in_angle => in_angle = false,
-            b',' if !in_angle => {
-                f(value[start..pos].trim_matches([' ', '\t']))?;
-                start = pos + 1;
+            b'"' => match quoted_end(bytes, at + 1) {
+                Some(end) => pos = end,
+                None => return Ok(false),
+            },
+            _ => {
+                // Inside <…>: only '>' and quoted strings matter.
+                let mut p = at + 1;
+                loop {
+                    let Some(o) = memchr::memchr2(b'>', b'"', bytes.get(p..).unwrap_or_default())
+                    else {
+                        return Ok(false);
+                    };
+                    let q = p + o;
+                    if bytes[q] == b'>' {
+                        pos = q + 1;
+                        break;
+                    }
+                    match quoted_end(bytes, q + 1) {
+                        Some(end) => p = end,
+                        None => return Ok(false),
+                    }
+                }
             }
-            _ => {}
         }
     }
-    if in_quotes || in_angle {
-        return Ok(false);
-    }
-    f(value[start..].trim_matches([' ', '\t']))?;
+    f(trim_ws(value.get(start..).unwrap_or_default()))?;
     Ok(true)
+}
+
+/// The position after the closing quote of a quoted string whose content
+/// starts at `from` (backslash escapes any byte), or `None` when it is not closed.
+fn quoted_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut p = from;
+    loop {
+        let q = p + memchr::memchr2(b'"', b'\\', bytes.get(p..)?)?;
+        if bytes[q] == b'"' {
+            return Some(q + 1);
+        }
+        p = q + 2;
+    }
 }
 
 /// Split a header value into its comma-separated elements (see [`split_list_each`]);
@@ -185,13 +289,18 @@ pub(crate) fn split_list(value: &str) -> Option<Vec<&str>> {
 }
 
 /// True when every character of `s` satisfies `f` and `s` is not empty.
+/// `f` must be false for every non-ASCII character: bytes are tested, not
+/// characters, and a byte of a multi-byte character is never ASCII.
 pub(crate) fn all1(s: &str, f: impl Fn(char) -> bool) -> bool {
-    !s.is_empty() && s.chars().all(f)
+    !s.is_empty() && s.bytes().all(|b| f(char::from(b)))
 }
 
 /// True when `%` escapes in `s` are followed by two hex digits.
 pub(crate) fn escapes_ok(s: &str) -> bool {
     let b = s.as_bytes();
+    if memchr::memchr(b'%', b).is_none() {
+        return true;
+    }
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {

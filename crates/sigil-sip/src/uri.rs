@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::syntax::{all1, escapes_ok};
+use crate::syntax::{all1, escapes_ok, find_byte};
 
 /// Why a URI was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,11 +86,23 @@ fn is_uric(c: char) -> bool {
 
 /// Check a host: a host name or IPv4 address, or an IPv6 reference in brackets.
 pub(crate) fn valid_host(h: &str) -> bool {
-    if let Some(inner) = h.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-        return all1(inner, |c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-            && inner.contains(':');
+    let b = h.as_bytes();
+    match b.first() {
+        None | Some(b'.' | b'-') => false,
+        Some(b'[') => match b.get(1..b.len() - 1) {
+            Some(inner) if b.len() >= 2 && b[b.len() - 1] == b']' => {
+                !inner.is_empty()
+                    && inner
+                        .iter()
+                        .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+                    && inner.contains(&b':')
+            }
+            _ => false,
+        },
+        Some(_) => b
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.'),
     }
-    all1(h, |c| c.is_ascii_alphanumeric() || c == '-' || c == '.') && !h.starts_with(['.', '-'])
 }
 
 /// Parse a decimal port (1 to 5 digits, at most 65535).
@@ -185,14 +197,14 @@ fn scan_sip<'a>(
     mut on_param: impl FnMut(&'a str, Option<&'a str>),
     mut on_header: impl FnMut(&'a str, &'a str),
 ) -> Result<SipParts<'a>, UriError> {
-    let (userinfo, hostpart) = match rest.find('@') {
+    let (userinfo, hostpart) = match find_byte(rest, b'@') {
         Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
         None => (None, rest),
     };
     let (user, password) = match userinfo {
         None => (None, None),
         Some(ui) => {
-            let (u, p) = match ui.find(':') {
+            let (u, p) = match find_byte(ui, b':') {
                 Some(c) => (&ui[..c], Some(&ui[c + 1..])),
                 None => (ui, None),
             };
@@ -207,12 +219,12 @@ fn scan_sip<'a>(
             (Some(u), p)
         }
     };
-    let (hostport, tail) = match hostpart.find([';', '?']) {
+    let (hostport, tail) = match hostpart.bytes().position(|b| b == b';' || b == b'?') {
         Some(i) => (&hostpart[..i], &hostpart[i..]),
         None => (hostpart, ""),
     };
     let (host, port) = if hostport.starts_with('[') {
-        match hostport.find(']') {
+        match find_byte(hostport, b']') {
             Some(end) => {
                 let after = &hostport[end + 1..];
                 let port = match after.strip_prefix(':') {
@@ -225,15 +237,18 @@ fn scan_sip<'a>(
             None => return Err(err("unterminated IPv6 reference")),
         }
     } else {
-        match hostport.split_once(':') {
-            Some((h, p)) => (h, Some(parse_port(p).ok_or(err("bad port"))?)),
+        match find_byte(hostport, b':') {
+            Some(c) => (
+                &hostport[..c],
+                Some(parse_port(&hostport[c + 1..]).ok_or(err("bad port"))?),
+            ),
             None => (hostport, None),
         }
     };
     if !valid_host(host) {
         return Err(err("bad host"));
     }
-    let (param_text, header_text) = match tail.find('?') {
+    let (param_text, header_text) = match find_byte(tail, b'?') {
         Some(q) => (&tail[..q], Some(&tail[q + 1..])),
         None => (tail, None),
     };
@@ -274,10 +289,13 @@ fn scan_sip<'a>(
 
 /// `scheme ":" rest` of an absolute URI, the scheme checked (RFC 3986 §3.1).
 fn split_scheme(s: &str) -> Result<(&str, &str), UriError> {
-    let (scheme, rest) = s.split_once(':').ok_or(err("no scheme"))?;
-    let mut chars = scheme.chars();
-    if !chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    let colon = find_byte(s, b':').ok_or(err("no scheme"))?;
+    let (scheme, rest) = (&s[..colon], &s[colon + 1..]);
+    let b = scheme.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_alphabetic)
+        || !b[1..]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
     {
         return Err(err("bad scheme"));
     }

@@ -1,9 +1,12 @@
 //! The SIP message model, the bounded parser and the serializer.
 //
 // The model and its serializer live here; `parser` holds the bounded parser,
-// its limits and its errors.
+// its limits, its errors and the start line; `head` the header block;
+// `validate` the strict grammar checks it shares with `Message::validate`.
 
+mod head;
 mod parser;
+mod validate;
 
 use std::fmt;
 
@@ -13,7 +16,7 @@ use crate::header::{Header, HeaderName, Headers};
 use crate::uri::Uri;
 use crate::values::Method;
 
-pub use parser::{parse, parse_bytes, parse_with, Limits, ParseError, ParseErrorKind};
+pub use parser::{parse, parse_bytes, parse_lazy, parse_with, Limits, ParseError, ParseErrorKind};
 
 /// A SIP request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,14 +1,14 @@
 //! The bounded parser: limits, errors, the start line and the header block.
 
-use std::borrow::Cow;
-
 use bytes::Bytes;
 
-use crate::header::{validate, Header, HeaderName, Headers};
-use crate::syntax::is_token_char;
+use crate::header::Headers;
+use crate::syntax::is_token;
 use crate::uri::Uri;
-use crate::values::{parse_content_length, CSeq, Method};
+use crate::values::Method;
 
+use super::head::{next_line, parse_block, utf8};
+use super::validate::check_cseq;
 use super::{Message, Request, Response};
 
 /// Limits that bound what the parser and the framer accept. Every count and
@@ -144,7 +144,7 @@ pub struct ParseError {
     pub kind: ParseErrorKind,
 }
 
-fn perr(offset: usize, kind: ParseErrorKind) -> ParseError {
+pub(super) fn perr(offset: usize, kind: ParseErrorKind) -> ParseError {
     ParseError { offset, kind }
 }
 
@@ -154,6 +154,11 @@ fn perr(offset: usize, kind: ParseErrorKind) -> ParseError {
 /// that many bytes and anything after it is ignored (RFC 3261 §18.3); when it
 /// is absent the body is the rest of the input. The input is copied once into
 /// the message's body.
+///
+/// This is the strict parser: besides framing it checks every known header
+/// against its grammar, single-instance headers for conflicting repetitions
+/// and the CSeq method against the request method — [`parse_lazy`] followed by
+/// [`Message::validate`], in one pass.
 pub fn parse(input: &[u8]) -> Result<Message, ParseError> {
     parse_with(input, &Limits::default())
 }
@@ -165,7 +170,33 @@ pub fn parse_with(input: &[u8], limits: &Limits) -> Result<Message, ParseError> 
 
 /// [`parse_with`] on shared bytes: the body is a zero-copy slice of `input`.
 pub fn parse_bytes(input: Bytes, limits: &Limits) -> Result<Message, ParseError> {
-    let head = parse_head(&input, limits)?;
+    parse_message(input, limits, true)
+}
+
+/// The lazy parser, for proxies and servers on the hot path: frames the
+/// message and indexes its header lines, decoding a value only when it is read.
+///
+/// Everything that bounds memory and time is checked exactly as by [`parse`]
+/// — every [`Limits`] value, UTF-8, stray control characters, header names,
+/// the start line and Request-URI, Content-Length and the body — so the
+/// result is as safe to hold and forward. What is left for
+/// [`Message::validate`] is the grammar of each known header value, repeated
+/// single-instance headers and the CSeq method. A typed accessor
+/// ([`Headers::top_via`](crate::Headers::top_via), …) returns `None` for a
+/// value that breaks its grammar. The body is a zero-copy slice of `input`.
+///
+/// ```
+/// let wire = bytes::Bytes::from_static(b"OPTIONS sip:a@example.com SIP/2.0\r\nMax-Forwards: 300\r\nl: 0\r\n\r\n");
+/// let m = sigil_sip::parse_lazy(wire, &sigil_sip::Limits::default()).unwrap();
+/// assert_eq!(m.headers().max_forwards(), None); // 300 is not a valid Max-Forwards
+/// assert!(m.validate().is_err());
+/// ```
+pub fn parse_lazy(input: Bytes, limits: &Limits) -> Result<Message, ParseError> {
+    parse_message(input, limits, false)
+}
+
+fn parse_message(input: Bytes, limits: &Limits, strict: bool) -> Result<Message, ParseError> {
+    let head = parse_head(&input, limits, strict)?;
     let available = input.len() - head.body_start;
     let body = match head.content_length {
         Some(len) => {
@@ -202,18 +233,18 @@ enum StartLine {
 }
 
 /// A parsed start line and header block.
-pub(crate) struct Head {
+struct Head {
     start: StartLine,
     headers: Headers,
     /// Content-Length, when present (checked against the limit).
-    pub(crate) content_length: Option<usize>,
+    content_length: Option<usize>,
     content_length_offset: usize,
     /// Offset of the first body byte.
-    pub(crate) body_start: usize,
+    body_start: usize,
 }
 
 impl Head {
-    pub(crate) fn into_message(self, body: Bytes) -> Message {
+    fn into_message(self, body: Bytes) -> Message {
         match self.start {
             StartLine::Request(method, uri) => Message::Request(Request {
                 method,
@@ -231,50 +262,8 @@ impl Head {
     }
 }
 
-/// Split off the next line starting at `pos`; returns (line, offset after its terminator).
-fn next_line<'a>(
-    buf: &'a [u8],
-    pos: usize,
-    limits: &Limits,
-) -> Result<(&'a [u8], usize), ParseError> {
-    let rest = buf.get(pos..).unwrap_or_default();
-    let scan = &rest[..rest.len().min(limits.max_line_len + 2)];
-    match scan.iter().position(|&b| b == b'\n') {
-        Some(nl) => {
-            let line = if nl > 0 && rest[nl - 1] == b'\r' {
-                &rest[..nl - 1]
-            } else {
-                &rest[..nl]
-            };
-            if line.len() > limits.max_line_len {
-                return Err(perr(
-                    pos,
-                    ParseErrorKind::LineTooLong {
-                        max: limits.max_line_len,
-                    },
-                ));
-            }
-            if let Some(cr) = line.iter().position(|&b| b == b'\r') {
-                return Err(perr(pos + cr, ParseErrorKind::ControlCharacter));
-            }
-            Ok((line, pos + nl + 1))
-        }
-        None if rest.len() > limits.max_line_len => Err(perr(
-            pos,
-            ParseErrorKind::LineTooLong {
-                max: limits.max_line_len,
-            },
-        )),
-        None => Err(perr(buf.len(), ParseErrorKind::UnterminatedHead)),
-    }
-}
-
-fn utf8(line: &[u8], offset: usize) -> Result<&str, ParseError> {
-    std::str::from_utf8(line).map_err(|e| perr(offset + e.valid_up_to(), ParseErrorKind::NotUtf8))
-}
-
 /// Number of leading CR/LF bytes (blank lines before a start line).
-pub(crate) fn leading_newlines(buf: &[u8]) -> usize {
+fn leading_newlines(buf: &[u8]) -> usize {
     buf.iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count()
@@ -342,7 +331,7 @@ fn parse_start_line(line: &str, offset: usize) -> Result<StartLine, ParseError> 
             ),
         ));
     };
-    if method.is_empty() || !method.chars().all(is_token_char) {
+    if !is_token(method) {
         return Err(perr(
             offset,
             ParseErrorKind::BadStartLine("method is not a token"),
@@ -381,185 +370,28 @@ fn parse_start_line(line: &str, offset: usize) -> Result<StartLine, ParseError> 
     Ok(StartLine::Request(method, uri))
 }
 
-/// Headers that may appear only once (a differing repetition is an error).
-fn single_instance(name: &HeaderName) -> bool {
-    matches!(
-        name,
-        HeaderName::From
-            | HeaderName::To
-            | HeaderName::CallId
-            | HeaderName::CSeq
-            | HeaderName::MaxForwards
-            | HeaderName::ContentType
-    )
-}
-
 /// Parse the start line and header block of the message at the start of `buf`
-/// (after leading CR/LF). Does not look at the body.
-pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError> {
+/// (after leading CR/LF). Does not look at the body. `strict` adds the
+/// grammar checks of [`Message::validate`].
+fn parse_head(buf: &[u8], limits: &Limits, strict: bool) -> Result<Head, ParseError> {
     let skip = leading_newlines(buf);
     if skip == buf.len() {
         return Err(perr(buf.len(), ParseErrorKind::Empty));
     }
-    let (first, mut pos) = next_line(buf, skip, limits)?;
+    let (first, pos) = next_line(buf, skip, limits)?;
     let start = parse_start_line(utf8(first, skip)?, skip)?;
-
-    // Collect logical header lines (unfolded) with their offsets.
-    // Borrowed unless a folded continuation forces a copy.
-    let mut raw: Vec<(usize, Cow<'_, str>)> = Vec::with_capacity(16);
-    loop {
-        if pos - skip > limits.max_head_len {
-            return Err(perr(
-                pos,
-                ParseErrorKind::HeadTooLarge {
-                    max: limits.max_head_len,
-                },
-            ));
-        }
-        let line_start = pos;
-        let (line, next) = next_line(buf, pos, limits)?;
-        pos = next;
-        if line.is_empty() {
-            break;
-        }
-        let text = utf8(line, line_start)?;
-        if text.starts_with([' ', '\t']) {
-            let Some((_, value)) = raw.last_mut() else {
-                return Err(perr(line_start, ParseErrorKind::OrphanContinuation));
-            };
-            let cont = text.trim_matches([' ', '\t']);
-            if !cont.is_empty() {
-                let value = value.to_mut();
-                value.push(' ');
-                value.push_str(cont);
-            }
-            continue;
-        }
-        if raw.len() >= limits.max_headers {
-            return Err(perr(
-                line_start,
-                ParseErrorKind::TooManyHeaders {
-                    max: limits.max_headers,
-                },
-            ));
-        }
-        raw.push((line_start, Cow::Borrowed(text)));
-    }
-    if pos - skip > limits.max_head_len {
-        return Err(perr(
-            pos,
-            ParseErrorKind::HeadTooLarge {
-                max: limits.max_head_len,
-            },
-        ));
-    }
-
-    let mut headers = Headers::with_capacity(raw.len());
-    let mut content_length: Option<usize> = None;
-    let mut content_length_offset = 0;
-    let mut cseq_offset = skip;
-    for (offset, line) in raw {
-        let colon = line.find(':').ok_or(perr(
-            offset,
-            ParseErrorKind::BadHeaderLine("no ':' after the header name"),
-        ))?;
-        let name = line[..colon].trim_end_matches([' ', '\t']);
-        if name.is_empty() || !name.chars().all(is_token_char) {
-            return Err(perr(
-                offset,
-                ParseErrorKind::BadHeaderLine("header name is not a token"),
-            ));
-        }
-        let value_raw = &line[colon + 1..];
-        let value = value_raw.trim_matches([' ', '\t']);
-        let value_off = offset
-            + colon
-            + 1
-            + (value_raw.len() - value_raw.trim_start_matches([' ', '\t']).len());
-        if let Some(p) = value.find(|c: char| c.is_control() && c != '\t') {
-            // Control characters are only acceptable escaped inside quoted strings.
-            let before = &value[..p];
-            if !before.ends_with('\\') {
-                return Err(perr(value_off + p, ParseErrorKind::ControlCharacter));
-            }
-        }
-        let name = HeaderName::from_wire(name);
-        if name == HeaderName::CSeq {
-            cseq_offset = value_off;
-        }
-        if name == HeaderName::ContentLength {
-            let len = parse_content_length(value).map_err(|_| {
-                perr(
-                    value_off,
-                    ParseErrorKind::BadContentLength(value.to_string()),
-                )
-            })?;
-            if let Some(prev) = content_length {
-                if prev != len {
-                    return Err(perr(
-                        value_off,
-                        ParseErrorKind::ConflictingContentLength(prev, len),
-                    ));
-                }
-            }
-            if len > limits.max_body_len {
-                return Err(perr(
-                    value_off,
-                    ParseErrorKind::BodyTooLarge {
-                        len,
-                        max: limits.max_body_len,
-                    },
-                ));
-            }
-            content_length = Some(len);
-            content_length_offset = value_off;
-        } else {
-            validate(&name, value).map_err(|e| {
-                perr(
-                    value_off + e.position.min(value.len()),
-                    ParseErrorKind::BadHeaderValue {
-                        name: name.to_string(),
-                        reason: e.reason,
-                    },
-                )
-            })?;
-            if single_instance(&name) {
-                if let Some(prev) = headers.get(&name) {
-                    if prev != value {
-                        return Err(perr(
-                            offset,
-                            ParseErrorKind::ConflictingHeader(name.to_string()),
-                        ));
-                    }
-                }
-            }
-        }
-        headers.push(Header::unchecked(name, value.to_string()));
-    }
-
-    if let StartLine::Request(method, _) = &start {
-        if let Some(cseq) = headers
-            .get(&HeaderName::CSeq)
-            .and_then(|v| CSeq::parse(v).ok())
-        {
-            if &cseq.method != method {
-                return Err(perr(
-                    cseq_offset,
-                    ParseErrorKind::CSeqMethodMismatch {
-                        method: method.to_string(),
-                        cseq: cseq.method.to_string(),
-                    },
-                ));
-            }
+    let block = parse_block(buf, skip, pos, limits, strict)?;
+    if strict {
+        if let StartLine::Request(method, _) = &start {
+            check_cseq(method, block.headers.as_slice(), block.cseq_offset)?;
         }
     }
-
     Ok(Head {
         start,
-        headers,
-        content_length,
-        content_length_offset,
-        body_start: pos,
+        headers: block.headers,
+        content_length: block.content_length,
+        content_length_offset: block.content_length_offset,
+        body_start: block.body_start,
     })
 }
 

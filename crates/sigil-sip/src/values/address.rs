@@ -68,12 +68,13 @@ impl NameAddr {
         }
     }
 
-    /// The grammar of one address: display name (raw) and URI text (checked);
-    /// header parameters go to `f`.
-    fn scan<'a>(
+    /// The grammar of one address: display name (raw) and the URI, checked or
+    /// parsed by `uri`; header parameters go to `f`.
+    fn scan<'a, U>(
         i: &'a str,
         f: impl FnMut(&'a str, Option<&'a str>),
-    ) -> Res<'a, (Option<DisplayName<'a>>, &'a str)> {
+        uri: impl FnOnce(&'a str) -> Result<U, crate::uri::UriError>,
+    ) -> Res<'a, (Option<DisplayName<'a>>, U)> {
         fn fail(at: &str) -> nom::Err<nom::error::Error<&str>> {
             nom::Err::Error(nom::error::Error::new(at, nom::error::ErrorKind::Verify))
         }
@@ -104,31 +105,29 @@ impl NameAddr {
                     if text.contains('?') {
                         return Err(fail(i));
                     }
-                    Uri::check(text).map_err(|_| fail(i))?;
+                    let u = uri(text).map_err(|_| fail(i))?;
                     let (rest, ()) = params_each(&i[end..], f)?;
                     let (rest, _) = sws(rest)?;
-                    return Ok((rest, (None, text)));
+                    return Ok((rest, (None, u)));
                 }
             }
         };
         let (i, _) = sws(i)?;
         let (i, _) = tag("<")(i)?;
         let end = i.find('>').ok_or_else(|| fail(i))?;
-        let text = &i[..end];
-        Uri::check(text).map_err(|_| fail(i))?;
+        let u = uri(&i[..end]).map_err(|_| fail(i))?;
         let (i, ()) = params_each(&i[end + 1..], f)?;
         let (i, _) = sws(i)?;
-        Ok((i, (display, text)))
+        Ok((i, (display, u)))
     }
 
     fn nom(i: &str) -> Res<'_, NameAddr> {
         let mut params = Vec::new();
-        let (rest, (display, text)) = NameAddr::scan(i, |n, v| params.push(to_param(n, v)))?;
-        let uri = Uri::parse(text).map_err(|_| {
-            nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify))
-        })?;
+        let (rest, (display, uri)) =
+            NameAddr::scan(i, |n, v| params.push(to_param(n, v)), Uri::parse)?;
         let display_name = display.map(|d| match d {
             DisplayName::Quoted(q) => q.to_string(),
+            DisplayName::Tokens(t) if !t.contains(['\t']) && !t.contains("  ") => t.to_string(),
             DisplayName::Tokens(t) => t.split_ascii_whitespace().collect::<Vec<_>>().join(" "),
         });
         Ok((
@@ -143,7 +142,7 @@ impl NameAddr {
 
     /// Check one address without building it.
     pub(crate) fn check(v: &str) -> Result<(), ValueError> {
-        all_consumed(v, |i| NameAddr::scan(i, |_, _| {}))
+        all_consumed(v, |i| NameAddr::scan(i, |_, _| {}, Uri::check))
             .map(drop)
             .map_err(|p| verr("malformed address (name-addr or addr-spec)", p))
     }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::syntax::is_token_char;
+use crate::syntax::is_token;
 
 use super::scalar::bounded_number;
 use super::{verr, ValueError};
@@ -69,7 +69,7 @@ impl Method {
 impl FromStr for Method {
     type Err = ValueError;
     fn from_str(s: &str) -> Result<Self, ValueError> {
-        if !s.chars().all(is_token_char) || s.is_empty() {
+        if !is_token(s) {
             return Err(verr("a method must be a token", 0));
         }
         Ok(match s {
@@ -110,11 +110,13 @@ pub struct CSeq {
 impl CSeq {
     /// Parse a CSeq value.
     pub fn parse(v: &str) -> Result<CSeq, ValueError> {
-        let (num, rest) = v
-            .split_once([' ', '\t'])
+        let space = v
+            .bytes()
+            .position(|b| b == b' ' || b == b'\t')
             .ok_or_else(|| verr("CSeq needs a number and a method", 0))?;
+        let (num, rest) = (&v[..space], &v[space + 1..]);
         let seq = bounded_number(num, (1 << 31) - 1, "CSeq number")? as u32;
-        let m = rest.trim_start_matches([' ', '\t']);
+        let m = crate::syntax::trim_ws_start(rest);
         let method = m
             .parse()
             .map_err(|_| verr("CSeq method is not a token", v.len() - m.len()))?;

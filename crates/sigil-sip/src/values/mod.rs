@@ -131,7 +131,10 @@ fn write_params(f: &mut fmt::Formatter<'_>, params: &[Param]) -> fmt::Result {
     Ok(())
 }
 
-fn list_check(v: &str, one: impl Fn(&str) -> Result<(), ValueError>) -> Result<(), ValueError> {
+fn list_check(
+    v: &str,
+    mut one: impl FnMut(&str) -> Result<(), ValueError>,
+) -> Result<(), ValueError> {
     let balanced = split_list_each(v, |part| {
         if part.is_empty() {
             return Err(verr("empty list element", 0));

@@ -2,9 +2,7 @@
 
 use std::fmt;
 
-use nom::bytes::complete::take_while1;
-
-use crate::syntax::{all_consumed, lws, sep, sws, token, Res};
+use crate::syntax::{all_consumed, lws, sep, sws, take_ascii1, token, Res};
 use crate::uri::{parse_port, valid_host};
 
 use super::{
@@ -74,9 +72,9 @@ impl Via {
             )));
         }
         let (i, _) = lws(i)?;
-        let (i, host) = take_while1(|c: char| {
-            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':')
-        })(i)?;
+        let (i, host) = take_ascii1(i, |b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':')
+        })?;
         let (host, port) = split_host_port(host).ok_or_else(|| {
             nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify))
         })?;
@@ -84,7 +82,7 @@ impl Via {
             Some(p) => (i, Some(p)),
             None => match sep(":")(i) {
                 Ok((i2, _)) => {
-                    let (i2, digits) = take_while1(|c: char| c.is_ascii_digit())(i2)?;
+                    let (i2, digits) = take_ascii1(i2, |b| b.is_ascii_digit())?;
                     let p = parse_port(digits).ok_or_else(|| {
                         nom::Err::Error(nom::error::Error::new(i2, nom::error::ErrorKind::Digit))
                     })?;
@@ -124,6 +122,24 @@ impl Via {
     /// Parse one Via entry (not a comma list).
     pub fn parse(v: &str) -> Result<Via, ValueError> {
         all_consumed(v, Via::nom).map_err(|p| verr("malformed Via", p))
+    }
+
+    /// The first entry of a Via header value, when the whole value is valid
+    /// (the other entries are checked, not built): what
+    /// `parse_list(v)?.into_iter().next()` gives, without the allocations.
+    pub(crate) fn parse_first(v: &str) -> Result<Via, ValueError> {
+        let mut first = None;
+        list_check(v, |item| {
+            if first.is_none() {
+                first = Some(Via::parse(item)?);
+                Ok(())
+            } else {
+                all_consumed(item, |i| Via::scan(i, |_, _| {}))
+                    .map(drop)
+                    .map_err(|p| verr("malformed Via", p))
+            }
+        })?;
+        first.ok_or_else(|| verr("empty Via", 0))
     }
 
     /// Parse a Via header value holding one or more comma-separated entries.
