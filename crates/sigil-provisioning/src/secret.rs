@@ -49,17 +49,23 @@ impl fmt::Display for Secret {
 /// errors, diffs, logs and `Debug` output.
 ///
 /// Secret keys are: any key whose last dotted part is `pwd`, `pass`, `passwd`
-/// or `password` (e.g. `sip.u1.pwd`), and any key with `password`, `passwd`,
-/// `secret`, `token` or `key` anywhere in it (e.g. `admin.password`,
-/// `web.tls.key`). The rule errs on the side of masking.
+/// or `password` (e.g. `sip.u1.pwd`), any key with `password`, `passwd`,
+/// `secret` or `token` anywhere in it (e.g. `admin.password`), and any key
+/// with a word (between `.`, `_` and `-`) that is or ends in `key` or `keys`
+/// (e.g. `web.tls.key`, `api_key`, `srtp.masterkeys`) — but not a word that
+/// merely starts with it, so `sip.srtp.keying` (`sdes`, `dtls`) is shown. The
+/// rule errs on the side of masking.
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     let last = key.rsplit('.').next().unwrap_or(key.as_str());
     matches!(last, "pwd" | "pass" | "passwd" | "password" | "pin")
         || last.ends_with("pwd")
-        || ["password", "passwd", "secret", "token", "key"]
+        || ["password", "passwd", "secret", "token"]
             .iter()
             .any(|word| key.contains(word))
+        || key
+            .split(['.', '_', '-'])
+            .any(|word| word.ends_with("key") || word.ends_with("keys"))
 }
 
 /// Masks the password of a URL's user information (`https://user:pass@host/`
@@ -111,10 +117,19 @@ mod tests {
             "api.token",
             "x.secret",
             "SIP.U1.PWD",
+            "api_key",
+            "srtp.masterkeys",
+            "device.privkey",
         ] {
             assert!(is_secret_key(key), "{key}");
         }
-        for key in ["sip.u1.user", "sip.u1.auth", "sip.proxy", "prov.server"] {
+        for key in [
+            "sip.u1.user",
+            "sip.u1.auth",
+            "sip.proxy",
+            "prov.server",
+            "sip.srtp.keying",
+        ] {
             assert!(!is_secret_key(key), "{key}");
         }
     }

@@ -55,7 +55,7 @@ const fn f(
 
 /// Every setting the Settings page edits (every known key but the admin
 /// password, which has its own page).
-pub const FIELDS: [Field; 24] = [
+pub const FIELDS: [Field; 26] = [
     f(
         keys::SIP_PROXY,
         "SIP Server",
@@ -139,6 +139,20 @@ pub const FIELDS: [Field; 24] = [
         "SRTP",
         FieldKind::Text,
         "preference order",
+    ),
+    f(
+        keys::SIP_SRTP_KEYING,
+        "SRTP Key Exchange",
+        "SRTP",
+        FieldKind::Choice(&["sdes", "dtls", "both"]),
+        "sdes = keys in the SDP (a=crypto); dtls = DTLS-SRTP on the media port; both = offer both",
+    ),
+    f(
+        keys::SIP_SRTP_DTLS_DEVICE_CERT,
+        "DTLS-SRTP with the Device Certificate",
+        "SRTP",
+        FieldKind::Bool,
+        "off = a new certificate per call",
     ),
     f(
         keys::SIP_SRTP_INSECURE_SIGNALING,
