@@ -3,15 +3,11 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
 use common::{sigil, sigil_command};
-use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
-use sigil_identity::{DeviceVerifier, Identity};
 use sigil_lab::{ProvisioningServer, SipServer};
 
 const MAC: &str = "00:22:ee:0a:0b:0c";
@@ -41,41 +37,20 @@ impl Scene {
 /// hands out `sip.srtp.offer = policy` and the SIP server's address.
 fn scene(policy: &str) -> Scene {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let ca = VendorCa::generate("CLI Test Vendor").unwrap();
-    let device = mint_device(&ca, &DeviceRequest::new(MAC.parse().unwrap())).unwrap();
-    device.write_factory(&d.join("device/factory")).unwrap();
-    std::fs::write(d.join("device/factory/vendor-chain.pem"), ca.chain_pem()).unwrap();
-    let server = mint_server(&ca, &ServerRequest::new(["127.0.0.1"])).unwrap();
-    let identity = Identity::from_pem(
-        server.full_chain_pem().as_bytes(),
-        Some(server.key_pem().as_bytes()),
-        "server.pem",
-    )
-    .unwrap();
-    let devices = Arc::new(DeviceVerifier::new(&[ca.root_der().unwrap()]).unwrap());
-    let sip = SipServer::start(&identity, devices.clone(), "127.0.0.1", PASSWORD).unwrap();
-    let config = format!(
-        "sip.proxy = 127.0.0.1:{}\nsip.u1.user = 1001\nsip.u1.pwd = {PASSWORD}\nsip.srtp.offer = {policy}\nsip.tls.listen = 0\n",
-        sip.addr().port()
-    );
-    let mut files = HashMap::new();
-    files.insert(
-        "/cfg/algom0022ee0a0b0c.conf".to_owned(),
-        config.into_bytes(),
-    );
-    let prov = ProvisioningServer::start(&identity, devices, files).unwrap();
-    std::fs::create_dir_all(d.join("device/user")).unwrap();
-    std::fs::write(
-        d.join("device/user/config.conf"),
+    let lab = common::lab_device(
+        dir.path(),
+        "CLI Test Vendor",
+        MAC,
+        PASSWORD,
+        &format!("sip.srtp.offer = {policy}\nsip.tls.listen = 0\n"),
         // No admin web interface here (tests/web.rs has its own).
-        format!(
-            "prov.server = https://{}/cfg\nweb.https.port = 0\n",
-            prov.addr()
-        ),
-    )
-    .unwrap();
-    Scene { dir, sip, prov }
+        "web.https.port = 0\n",
+    );
+    Scene {
+        dir,
+        sip: lab.sip,
+        prov: lab.prov,
+    }
 }
 
 #[test]

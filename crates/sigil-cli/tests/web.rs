@@ -3,6 +3,7 @@
 //! `httpd.pem`, every bad input of issue 13, and the good paths.
 #![cfg(feature = "web")]
 
+mod common;
 mod webkit;
 
 use std::path::Path;

@@ -9,6 +9,7 @@
 //! dependency): sessions, navigation, elements, clicks, keys, screenshots.
 #![cfg(feature = "web")]
 
+mod common;
 mod webkit;
 
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@
 //! about the TLS configuration; the test prints them for the record.
 #![cfg(feature = "web")]
 
+mod common;
 mod webkit;
 
 use std::collections::BTreeMap;

@@ -5,7 +5,6 @@
 // Each test binary uses its own subset.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use sigil_identity::mint::{mint_device, mint_server, DeviceRequest, ServerRequest, VendorCa};
-use sigil_identity::{DeviceVerifier, Identity};
+use sigil_identity::mint::{mint_device, DeviceRequest, VendorCa};
 use sigil_lab::{ProvisioningServer, SipServer};
 
 pub const MAC: &str = "00:22:ee:0a:0b:0c";
@@ -38,41 +36,19 @@ impl Scene {
 /// A minted device provisioned to register with the lab SIP server.
 pub fn scene() -> Scene {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let ca = VendorCa::generate("Web Test Vendor").unwrap();
-    let device = mint_device(&ca, &DeviceRequest::new(MAC.parse().unwrap())).unwrap();
-    device.write_factory(&d.join("device/factory")).unwrap();
-    std::fs::write(d.join("device/factory/vendor-chain.pem"), ca.chain_pem()).unwrap();
-    let server = mint_server(&ca, &ServerRequest::new(["127.0.0.1"])).unwrap();
-    let identity = Identity::from_pem(
-        server.full_chain_pem().as_bytes(),
-        Some(server.key_pem().as_bytes()),
-        "server.pem",
-    )
-    .unwrap();
-    let devices = Arc::new(DeviceVerifier::new(&[ca.root_der().unwrap()]).unwrap());
-    let sip = SipServer::start(&identity, devices.clone(), "127.0.0.1", SIP_PASSWORD).unwrap();
-    let config = format!(
-        "sip.proxy = 127.0.0.1:{}\nsip.u1.user = 1001\nsip.u1.pwd = {SIP_PASSWORD}\nsip.srtp.offer = optional\n",
-        sip.addr().port()
+    let lab = crate::common::lab_device(
+        dir.path(),
+        "Web Test Vendor",
+        MAC,
+        SIP_PASSWORD,
+        "sip.srtp.offer = optional\n",
+        "",
     );
-    let mut files = HashMap::new();
-    files.insert(
-        "/cfg/algom0022ee0a0b0c.conf".to_owned(),
-        config.into_bytes(),
-    );
-    let prov = ProvisioningServer::start(&identity, devices, files).unwrap();
-    std::fs::create_dir_all(d.join("device/user")).unwrap();
-    std::fs::write(
-        d.join("device/user/config.conf"),
-        format!("prov.server = https://{}/cfg\n", prov.addr()),
-    )
-    .unwrap();
     Scene {
         dir,
-        ca,
-        sip: Some(sip),
-        prov: Some(prov),
+        ca: lab.ca,
+        sip: Some(lab.sip),
+        prov: Some(lab.prov),
     }
 }
 
