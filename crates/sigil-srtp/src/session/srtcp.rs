@@ -224,28 +224,7 @@ impl Session {
                 opened.map_err(|_| SrtpError::AuthFailed { ssrc })?;
             }
         }
-        let si = match existing {
-            Some(i) => i,
-            None => self.stream_index(ssrc)?,
-        };
-        if let Some(stream) = self.streams.get_mut(si) {
-            stream.rtcp.accept(index);
-            if let (Some(place), Some(epochs)) = (place, stream.epochs.as_deref_mut()) {
-                match existing {
-                    Some(_) => epochs.rtcp.commit(place),
-                    None => {
-                        epochs.rtcp.current = self
-                            .new_streams
-                            .as_deref()
-                            .and_then(|n| n.rtcp.get(place))
-                            .cloned();
-                    }
-                }
-            }
-        }
-        if let Some(slot) = self.keys.get_mut(slot_index) {
-            slot.srtcp_used += 1;
-        }
+        self.commit_inbound(Kind::Srtcp, existing, ssrc, slot_index, index, place)?;
         Ok(end)
     }
 

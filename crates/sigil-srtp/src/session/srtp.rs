@@ -254,29 +254,7 @@ impl Session {
             }
         }
         // Authentic: now, and only now, move the stream's state.
-        let si = match existing {
-            Some(i) => i,
-            None => self.stream_index(ssrc)?,
-        };
-        if let Some(stream) = self.streams.get_mut(si) {
-            stream.rtp.accept(index);
-            if let (Some(place), Some(epochs)) = (place, stream.epochs.as_deref_mut()) {
-                match existing {
-                    Some(_) => epochs.rtp.commit(place),
-                    // A new stream starts with the keys its first packet authenticated with.
-                    None => {
-                        epochs.rtp.current = self
-                            .new_streams
-                            .as_deref()
-                            .and_then(|n| n.rtp.get(place))
-                            .cloned();
-                    }
-                }
-            }
-        }
-        if let Some(slot) = self.keys.get_mut(slot_index) {
-            slot.srtp_used += 1;
-        }
+        self.commit_inbound(Kind::Srtp, existing, ssrc, slot_index, index, place)?;
         Ok(end)
     }
 

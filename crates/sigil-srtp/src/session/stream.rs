@@ -1,8 +1,9 @@
 //! Stream state: one per SSRC (replay windows, roll-over counter, SRTCP
 //! index), found, admitted against the policy or created per packet.
 
-use super::keys::StreamEpochs;
+use super::keys::{Place, StreamEpochs};
 use super::Session;
+use crate::crypto::Kind;
 use crate::policy::Ssrc;
 use crate::replay::ReplayWindow;
 use crate::SrtpError;
@@ -132,5 +133,62 @@ impl Session {
         let index = self.add_stream(ssrc);
         self.last = index;
         Ok(index)
+    }
+
+    /// After an inbound packet of `kind` authenticated (and only then):
+    /// accepts its `index` in the stream's replay window (creating the
+    /// stream if `existing` is `None`), keeps the session keys it used (a new
+    /// stream starts with the keys its first packet authenticated with) and
+    /// counts it against master key `slot_index`'s lifetime.
+    #[inline]
+    pub(super) fn commit_inbound(
+        &mut self,
+        kind: Kind,
+        existing: Option<usize>,
+        ssrc: u32,
+        slot_index: usize,
+        index: u64,
+        place: Option<Place>,
+    ) -> Result<(), SrtpError> {
+        let si = match existing {
+            Some(i) => i,
+            None => self.stream_index(ssrc)?,
+        };
+        if let Some(stream) = self.streams.get_mut(si) {
+            let (window, epochs) = match kind {
+                Kind::Srtp => (
+                    &mut stream.rtp,
+                    stream.epochs.as_deref_mut().map(|e| &mut e.rtp),
+                ),
+                Kind::Srtcp => (
+                    &mut stream.rtcp,
+                    stream.epochs.as_deref_mut().map(|e| &mut e.rtcp),
+                ),
+            };
+            window.accept(index);
+            if let (Some(place), Some(epochs)) = (place, epochs) {
+                match existing {
+                    Some(_) => epochs.commit(place),
+                    None => {
+                        epochs.current = self
+                            .new_streams
+                            .as_deref()
+                            .map(|n| match kind {
+                                Kind::Srtp => &n.rtp,
+                                Kind::Srtcp => &n.rtcp,
+                            })
+                            .and_then(|keys| keys.get(place))
+                            .cloned();
+                    }
+                }
+            }
+        }
+        if let Some(slot) = self.keys.get_mut(slot_index) {
+            match kind {
+                Kind::Srtp => slot.srtp_used += 1,
+                Kind::Srtcp => slot.srtcp_used += 1,
+            }
+        }
+        Ok(())
     }
 }
