@@ -134,7 +134,7 @@ impl DeviceConfig {
             .with_insecure_signaling(s.sip_srtp_insecure_signaling)
     }
 
-    /// The SRTP configuration of one call: [`Config::srtp_config`] with
+    /// The SRTP configuration of one call: [`Self::srtp_config`] with
     /// `sip.srtp.keying` and the fingerprint of the call's DTLS certificate
     /// (`None` keeps SDES keying).
     pub fn call_srtp_config(

@@ -114,7 +114,8 @@ impl DtlsSrtp {
         self.role
     }
 
-    /// Feeds one received datagram that [`demux`] called [`Demuxed::Dtls`].
+    /// Feeds one received datagram that [`demux`](super::demux) called
+    /// [`Demuxed::Dtls`](super::Demuxed::Dtls).
     /// Malformed or replayed records are dropped quietly; an error is fatal.
     pub fn handle_datagram(&mut self, datagram: &[u8], now: Instant) -> Result<(), DtlsError> {
         self.check()?;
