@@ -14,10 +14,12 @@ use zeroize::Zeroizing;
 /// Length of the AES-GCM tag the AEAD suites use.
 pub(crate) const TAG_LEN: usize = 16;
 
-/// Ciphertexts up to this length are copied aside before opening so that a
-/// packet whose tag fails is left exactly as it was (ring wipes the buffer of
-/// a failed open). Longer ones (beyond any UDP packet an endpoint sends at a
-/// 1500-byte MTU) are zeroed instead.
+/// Ciphertexts up to this length are copied aside into the session's
+/// scratch buffer before opening so that a packet whose tag fails is left
+/// exactly as it was (ring wipes the buffer of a failed open). Longer ones
+/// (beyond any UDP packet an endpoint sends at a 1500-byte MTU) are copied
+/// into a temporary allocation instead: the only allocation on the receive
+/// path, and only for such packets.
 pub(crate) const RESTORE_LEN: usize = 2048;
 
 /// The tag did not verify.
@@ -98,8 +100,8 @@ impl GcmKeys {
     }
 
     /// Checks `tag` over `aad` and `data` and decrypts `data` in place. On
-    /// failure `data` is left unchanged when it is at most [`RESTORE_LEN`]
-    /// bytes long (`scratch` holds the copy), zeroed otherwise.
+    /// failure `data` is left unchanged: `scratch` holds the copy when it is
+    /// large enough (see [`RESTORE_LEN`]), a temporary buffer otherwise.
     #[inline]
     pub(crate) fn open(
         &self,
@@ -110,10 +112,15 @@ impl GcmKeys {
         scratch: &mut [u8],
     ) -> Result<(), Forged> {
         let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| Forged)?;
-        let mut saved = scratch.get_mut(..data.len());
-        if let Some(saved) = saved.as_deref_mut() {
-            saved.copy_from_slice(data);
-        }
+        let mut oversize = Vec::new();
+        let saved = match scratch.get_mut(..data.len()) {
+            Some(saved) => saved,
+            None => {
+                oversize.resize(data.len(), 0);
+                &mut oversize[..]
+            }
+        };
+        saved.copy_from_slice(data);
         let opened = self.key.open_in_place_separate_tag(
             Nonce::assume_unique_for_key(iv),
             Aad::from(aad),
@@ -124,9 +131,7 @@ impl GcmKeys {
         match opened {
             Ok(_) => Ok(()),
             Err(_) => {
-                if let Some(saved) = saved {
-                    data.copy_from_slice(saved);
-                }
+                data.copy_from_slice(saved);
                 Err(Forged)
             }
         }

@@ -408,3 +408,38 @@ fn removing_a_stream_forgets_its_state_and_keeps_the_others() {
     }
     assert_eq!(rx.stream_count(), 3);
 }
+
+/// A forged AEAD packet is left unchanged whatever its length, past the
+/// receiver's 2 KiB scratch copy too (found by the srtp_unprotect fuzz
+/// target: a 2.4 KB forged SRTCP packet came back zeroed).
+#[test]
+fn forged_aead_packets_of_any_length_are_left_unchanged() {
+    for suite in [Suite::AeadAes128Gcm, Suite::AeadAes256Gcm] {
+        let master =
+            MasterKey::from_inline(suite, &vec![5; suite.key_len() + suite.salt_len()]).unwrap();
+        let (mut tx, mut rx) = pair(Policy::new(suite, master));
+        for (seq, payload) in [(1u16, 100usize), (2, 2100), (3, 4000)] {
+            let mut rtp_packet = rtp(seq, 7);
+            rtp_packet.resize(12 + payload, 0x42);
+            let mut rtcp_packet = vec![0x80, 200, 0, 6, 0, 0, 0, 7];
+            rtcp_packet.resize(8 + payload, 0x42);
+            tx.protect_rtp(&mut rtp_packet).unwrap();
+            tx.protect_rtcp(&mut rtcp_packet).unwrap();
+            for packet in [&mut rtp_packet, &mut rtcp_packet] {
+                let at = packet.len() / 2;
+                packet[at] ^= 1;
+            }
+            let (forged_rtp, forged_rtcp) = (rtp_packet.clone(), rtcp_packet.clone());
+            assert!(matches!(
+                rx.unprotect_rtp(&mut rtp_packet),
+                Err(SrtpError::AuthFailed { .. })
+            ));
+            assert!(matches!(
+                rx.unprotect_rtcp(&mut rtcp_packet),
+                Err(SrtpError::AuthFailed { .. })
+            ));
+            assert_eq!(rtp_packet, forged_rtp, "{suite} RTP, {payload} B");
+            assert_eq!(rtcp_packet, forged_rtcp, "{suite} RTCP, {payload} B");
+        }
+    }
+}
