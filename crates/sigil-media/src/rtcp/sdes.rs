@@ -71,7 +71,7 @@ impl SourceDescription {
                     .get(at + 2..at + 2 + len)
                     .ok_or(bad(at, "SDES item runs past the packet"))?;
                 if item_type == CNAME && cname.is_none() {
-                    cname = Some(String::from_utf8_lossy(text).into_owned());
+                    cname = Some(cut(String::from_utf8_lossy(text).into_owned()));
                 }
                 at += 2 + len;
             }
@@ -89,10 +89,7 @@ impl SourceDescription {
             let chunk_start = out.len();
             out.extend_from_slice(&chunk.ssrc.to_be_bytes());
             if let Some(cname) = &chunk.cname {
-                let mut end = cname.len().min(255);
-                while !cname.is_char_boundary(end) {
-                    end -= 1;
-                }
+                let end = cut_len(cname);
                 out.push(CNAME);
                 out.push(end as u8);
                 out.extend_from_slice(&cname.as_bytes()[..end]);
@@ -105,4 +102,22 @@ impl SourceDescription {
         }
         finish_packet(out, start);
     }
+}
+
+/// Where a CNAME is cut to fit an SDES item (255 bytes, at a character
+/// boundary).
+fn cut_len(cname: &str) -> usize {
+    let mut end = cname.len().min(255);
+    while !cname.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
+/// A received CNAME as it would be written back: invalid UTF-8 replaced
+/// (which can lengthen it) and then cut as [`SourceDescription::write`]
+/// cuts, so that what is read is what is written.
+fn cut(mut cname: String) -> String {
+    cname.truncate(cut_len(&cname));
+    cname
 }
