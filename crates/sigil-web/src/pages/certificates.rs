@@ -335,9 +335,8 @@ pub(super) async fn delete_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let pairs = crate::form::parse_urlencoded(&body).unwrap_or_default();
-    let ctx = match gate(&state, &headers, Some(form_value(&pairs, "csrf"))) {
-        Ok(c) => c,
+    let (pairs, ctx) = match gate_form(&state, &headers, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let folder = form_value(&pairs, "folder").to_owned();

@@ -69,9 +69,8 @@ pub(super) async fn provisioning_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let pairs = crate::form::parse_urlencoded(&body).unwrap_or_default();
-    let ctx = match gate(&state, &headers, Some(form_value(&pairs, "csrf"))) {
-        Ok(c) => c,
+    let (_, ctx) = match gate_form(&state, &headers, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let result = blocking(move || state.provision())
@@ -120,9 +119,8 @@ pub(super) async fn restart_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let pairs = crate::form::parse_urlencoded(&body).unwrap_or_default();
-    let ctx = match gate(&state, &headers, Some(form_value(&pairs, "csrf"))) {
-        Ok(c) => c,
+    let (_, ctx) = match gate_form(&state, &headers, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     let r = blocking(move || state.restart()).await.unwrap_or_default();
@@ -153,9 +151,8 @@ pub(super) async fn factory_reset_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let pairs = crate::form::parse_urlencoded(&body).unwrap_or_default();
-    let ctx = match gate(&state, &headers, Some(form_value(&pairs, "csrf"))) {
-        Ok(c) => c,
+    let (pairs, ctx) = match gate_form(&state, &headers, &body) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     if form_value(&pairs, "confirm") != "yes" {

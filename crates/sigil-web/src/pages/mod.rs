@@ -128,6 +128,20 @@ fn gate(state: &AppState, headers: &HeaderMap, csrf: Option<&str>) -> Result<Ctx
         .map_err(|d| denied(state, headers, d))
 }
 
+/// The name/value pairs of a posted form.
+type FormPairs = Vec<(String, String)>;
+
+/// A posted form's fields, once its session and CSRF token are checked.
+fn gate_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(FormPairs, Ctx), Response<Body>> {
+    let pairs = crate::form::parse_urlencoded(body).unwrap_or_default();
+    let ctx = gate(state, headers, Some(form_value(&pairs, "csrf")))?;
+    Ok((pairs, ctx))
+}
+
 fn form_value<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs
         .iter()
